@@ -1,0 +1,109 @@
+"""`distill problems`: import, list, inspect and count competition problems."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from distill.context import AppContext, pass_app
+from distill.errors import DistillError
+
+from .importers import FORMATS, import_paths, parse_field_map
+from .store import ProblemStore, dumps_problem, filter_problems, problem_stats
+
+
+@click.group("problems")
+def problems_group() -> None:
+    """Import competition problems with answer keys, and inspect them."""
+
+
+@problems_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Input format (auto-detected when unambiguous).")
+@click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS", help="Generic JSONL field mapping, e.g. text=problem.")
+@click.option("--source", help="Source name (default: obryan for O'Bryan files, the file name for generic JSONL).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str | None, fields: tuple[str, ...], source: str | None, as_json: bool) -> None:
+    """Import problem files or folders into the workspace (idempotent)."""
+    fmap = parse_field_map(fields) if fields else None
+    if fields and fmt not in (None, "jsonl"):
+        raise DistillError("--field applies to --format jsonl only")
+    problems = import_paths(paths, fmt, fmap, source)
+    store = ProblemStore(app.workspace.ensure().problems_file)
+    result = store.merge(problems)
+    result["imported"] = len(problems)
+    result["flagged_missing_answer"] = sum(1 for p in problems if not p.usable)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    app.out.print(
+        f"Imported {len(problems)} problems: {result['added']} new, {result['updated']} updated, "
+        f"{result['unchanged']} unchanged; workspace holds {result['total']}."
+    )
+    if result["flagged_missing_answer"]:
+        app.out.print(f"[yellow]{result['flagged_missing_answer']} have no answer key: kept, flagged, skipped by corpus runs.[/]")
+
+
+@problems_group.command("list")
+@click.option("--source", help="Only this source (obryan, math500, ...).")
+@click.option("--year", "years", help="Year or range, e.g. 2019 or 2011-2020.")
+@click.option("--section", help="Only this section (full name or its first word, e.g. junior).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per line.")
+@pass_app
+def list_cmd(app: AppContext, source: str | None, years: str | None, section: str | None, as_json: bool) -> None:
+    """List problems in the workspace."""
+    from .store import parse_years
+
+    problems = filter_problems(
+        ProblemStore(app.workspace.problems_file).load(),
+        source=source,
+        years=parse_years(years) if years else None,
+        section=section,
+    )
+    if as_json:
+        for p in problems:
+            click.echo(json.dumps(p.model_dump(mode="json"), ensure_ascii=False))
+        return
+    table = Table("id", "answer", "text", "flags", title=f"{len(problems)} problems")
+    for p in problems:
+        text = p.text if len(p.text) <= 70 else p.text[:67] + "..."
+        flags = ",".join(p.flags + (["twin"] if p.twins else []))
+        table.add_row(p.id, p.answer, text, flags)
+    app.out.print(table)
+
+
+@problems_group.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def stats_cmd(app: AppContext, as_json: bool) -> None:
+    """Count problems by source, year and section; report duplicates and missing keys."""
+    stats = problem_stats(ProblemStore(app.workspace.problems_file).load())
+    if as_json:
+        click.echo(json.dumps(stats))
+        return
+    print_stats(app, stats)
+
+
+def print_stats(app: AppContext, stats: dict) -> None:
+    app.out.print(
+        f"[bold]{stats['total']}[/] problems, {stats['usable']} with answer keys, "
+        f"{stats['missing_answer']} missing, {stats['duplicates']} repeated texts (twins)."
+    )
+    for key in ("by_source", "by_year", "by_section"):
+        if stats[key]:
+            table = Table(key.removeprefix("by_"), "problems")
+            for k, v in stats[key].items():
+                table.add_row(str(k), str(v))
+            app.out.print(table)
+
+
+@problems_group.command("show")
+@click.argument("problem_id")
+@pass_app
+def show_cmd(app: AppContext, problem_id: str) -> None:
+    """Show one problem as JSON."""
+    click.echo(dumps_problem(ProblemStore(app.workspace.problems_file).get(problem_id)))

@@ -1,0 +1,136 @@
+"""The workspace's problem set: one JSONL file, rewritten atomically, keyed by problem id."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from distill.errors import DistillError
+from distill.io import atomic_write_jsonl
+
+from .problems import Problem, normalise_text
+
+
+class ProblemStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def load(self) -> list[Problem]:
+        if not self.path.exists():
+            return []
+        out = []
+        for lineno, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(Problem.model_validate_json(line))
+            except ValidationError as exc:
+                raise DistillError(f"corrupt problem record ({exc.errors()[0]['msg']})", path=self.path, where=f"line {lineno}") from None
+        return out
+
+    def by_id(self) -> dict[str, Problem]:
+        return {p.id: p for p in self.load()}
+
+    def get(self, problem_id: str) -> Problem:
+        problems = self.by_id()
+        if problem_id not in problems:
+            raise DistillError(f"no problem with id {problem_id!r} in the workspace (see `distill problems list`)")
+        return problems[problem_id]
+
+    def merge(self, incoming: Iterable[Problem]) -> dict[str, int]:
+        """Add or replace by id (re-importing the same files changes nothing), relink twins, write once."""
+        current = self.by_id()
+        added = updated = unchanged = 0
+        for prob in incoming:
+            old = current.get(prob.id)
+            if old is None:
+                added += 1
+            elif old.model_dump(exclude={"twins"}) == prob.model_dump(exclude={"twins"}):
+                unchanged += 1
+            else:
+                updated += 1
+            current[prob.id] = prob
+        linked = link_twins(current.values())
+        atomic_write_jsonl(self.path, (p.model_dump(mode="json") for p in sorted(linked, key=_sort_key)))
+        return {"added": added, "updated": updated, "unchanged": unchanged, "total": len(linked)}
+
+
+def _sort_key(p: Problem) -> tuple[Any, ...]:
+    return (p.source, p.year or 0, p.section or "", p.number or 0, p.id)
+
+
+def link_twins(problems: Iterable[Problem]) -> list[Problem]:
+    """Problems with the same normalised text in one source are twins of each other."""
+    groups: dict[tuple[str, str], list[Problem]] = defaultdict(list)
+    plist = list(problems)
+    for p in plist:
+        groups[(p.source, normalise_text(p.text))].append(p)
+    out = []
+    for p in plist:
+        group = groups[(p.source, normalise_text(p.text))]
+        twins = sorted(q.id for q in group if q.id != p.id)
+        out.append(p if twins == p.twins else p.model_copy(update={"twins": twins}))
+    return out
+
+
+def problem_stats(problems: list[Problem]) -> dict[str, Any]:
+    seen: Counter[tuple[str, str]] = Counter((p.source, normalise_text(p.text)) for p in problems)
+    return {
+        "total": len(problems),
+        "by_source": dict(sorted(Counter(p.source for p in problems).items())),
+        "by_year": dict(sorted(Counter(str(p.year) for p in problems if p.year is not None).items())),
+        "by_section": dict(sorted(Counter(p.section for p in problems if p.section).items())),
+        # extra copies beyond the first of each repeated text (twins)
+        "duplicates": sum(n - 1 for n in seen.values() if n > 1),
+        "duplicate_groups": sum(1 for n in seen.values() if n > 1),
+        "missing_answer": sum(1 for p in problems if not p.usable),
+        "usable": sum(1 for p in problems if p.usable),
+    }
+
+
+def filter_problems(
+    problems: Iterable[Problem],
+    *,
+    source: str | None = None,
+    years: Iterable[int] | None = None,
+    section: str | None = None,
+) -> list[Problem]:
+    yrs = set(years) if years is not None else None
+    out = []
+    for p in problems:
+        if source and p.source != source:
+            continue
+        if yrs is not None and p.year not in yrs:
+            continue
+        if section and p.section != section and (p.section or "").split("_")[0] != section:
+            continue
+        out.append(p)
+    return out
+
+
+def parse_years(spec: str) -> list[int]:
+    """`2019`, `2011-2020`, `2011,2013,2020-2022` -> sorted list of years."""
+    years: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                if b < a:
+                    raise ValueError
+                years.update(range(a, b + 1))
+            else:
+                years.add(int(part))
+        except ValueError:
+            raise DistillError(f"bad year range {part!r}; expected e.g. 2019 or 2011-2020") from None
+    return sorted(years)
+
+
+def dumps_problem(p: Problem) -> str:
+    return json.dumps(p.model_dump(mode="json"), ensure_ascii=False, indent=2)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("DISTILL_WORKSPACE", str(ws))
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.startswith("DISTILL_") and key != "DISTILL_WORKSPACE":
+            monkeypatch.delenv(key)
+    return ws
+
+
+@pytest.fixture
+def run_cli(workspace: Path):
+    """Invoke `distill ...` in-process; returns the click Result."""
+    from distill.cli import cli
+
+    runner = CliRunner()
+
+    def _run(*args: str, ok: bool = True, **kw):
+        result = runner.invoke(cli, list(args), catch_exceptions=False, **kw)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return _run
