@@ -1,0 +1,121 @@
+"""Grading benchmark: MATH-500 gold answers against the boxed answer of their own reference
+solutions (all equivalent) and against a perturbed wrong answer; distill's grader vs math-verify
+alone (the baseline) on the same pairs, both with 2 worker processes.
+
+    python bench/grading.py [--data ../shared/data/math500.jsonl] [--out bench/results/grading.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from distill.evaluation.extract import last_boxed
+from distill.evaluation.pool import Grader
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def perturb(answer: str) -> str:
+    """A surely-wrong variant: bump the last digit, else alter the last letter."""
+    for i in range(len(answer) - 1, -1, -1):
+        if answer[i].isdigit():
+            return answer[:i] + str((int(answer[i]) + 1) % 10) + answer[i + 1 :] if answer[i] != "9" else answer[:i] + "8" + answer[i + 1 :]
+    m = list(re.finditer(r"[A-Za-z]", answer))
+    if m:
+        i = m[-1].start()
+        return answer[:i] + ("q" if answer[i] != "q" else "z") + answer[i + 1 :]
+    return answer + "+1"
+
+
+def _mv_pair(args: tuple[str, str]) -> bool:
+    from math_verify import parse, verify
+
+    gold, pred = args
+    try:
+        return bool(verify(parse(f"${gold}$"), parse(f"${pred}$")))
+    except Exception:
+        return False
+
+
+def run_math_verify(pairs: list[tuple[str, str]], workers: int) -> tuple[list[bool], float]:
+    with ProcessPoolExecutor(workers) as ex:
+        list(ex.map(_mv_pair, [("1", "1")] * workers))  # warm-up, like the grader's initializer
+        t0 = time.perf_counter()
+        out = list(ex.map(_mv_pair, pairs, chunksize=8))
+        return out, time.perf_counter() - t0
+
+
+def run_grader(pairs: list[tuple[str, str]], workers: int) -> tuple[list, float]:
+    with Grader(workers=workers) as g:
+        g.grade_many([("1", "1")] * workers, extracted=True)  # start the workers
+        t0 = time.perf_counter()
+        verdicts = g.grade_many(pairs, extracted=True)
+        return verdicts, time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "math500.jsonl")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "grading.json")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    if not args.data.exists():
+        print(f"skipped: {args.data} not found")
+        return 0
+    rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    equiv = [(r["answer"], last_boxed(r["solution"]) or "") for r in rows]
+    wrong = [(r["answer"], perturb(r["answer"])) for r in rows]
+    pairs = equiv + wrong
+
+    verdicts, t_ours = run_grader(pairs, args.workers)
+    mv, t_mv = run_math_verify(pairs, args.workers)
+    n = len(equiv)
+    ours_eq = [v.correct is True for v in verdicts[:n]]
+    ours_wr = [v.correct is False for v in verdicts[n:]]
+    mv_eq, mv_wr = mv[:n], [not x for x in mv[n:]]
+    slowest = max(v.elapsed_ms for v in verdicts)
+    timeouts = sum(v.method == "timeout" for v in verdicts)
+    result = {
+        "pairs": len(pairs),
+        "workers": args.workers,
+        "distill": {
+            "agree_equivalent": sum(ours_eq) / n,
+            "agree_wrong": sum(ours_wr) / n,
+            "undecided": sum(v.correct is None for v in verdicts),
+            "answers_per_s": len(pairs) / t_ours,
+            "slowest_verdict_ms": slowest,
+            "timeouts": timeouts,
+        },
+        "math_verify": {"agree_equivalent": sum(mv_eq) / n, "agree_wrong": sum(mv_wr) / n, "answers_per_s": len(pairs) / t_mv},
+        "throughput_ratio": (len(pairs) / t_ours) / (len(pairs) / t_mv),
+        "disagreements": [
+            {"gold": g, "pred": p, "expected": i < n, "got": v.correct, "method": v.method}
+            for i, ((g, p), v) in enumerate(zip(pairs, verdicts))
+            if (v.correct is not True if i < n else v.correct is not False)
+        ],
+    }
+    table = Table(title=f"grading: {len(pairs)} MATH-500 pairs, {args.workers} workers")
+    for col in ("grader", "equivalent agree", "wrong agree", "answers/s", "ratio"):
+        table.add_column(col)
+    d, m = result["distill"], result["math_verify"]
+    table.add_row("distill", f"{d['agree_equivalent']:.1%}", f"{d['agree_wrong']:.1%}", f"{d['answers_per_s']:.0f}", f"{result['throughput_ratio']:.2f}x")
+    table.add_row("math-verify (baseline)", f"{m['agree_equivalent']:.1%}", f"{m['agree_wrong']:.1%}", f"{m['answers_per_s']:.0f}", "1.00x")
+    Console().print(table)
+    print(f"slowest distill verdict: {slowest:.0f} ms; timeouts: {timeouts}; undecided: {d['undecided']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

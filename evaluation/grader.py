@@ -1,0 +1,274 @@
+"""The deterministic grader: extract an answer, read it into the key's shape, decide.
+
+`grade(key, response)` is the pure core (no time bound; use it in a worker or a test).
+`Grader` (in pool.py) runs it under a per-verdict time bound in worker processes.
+`correct` is True, False, or None ("could not decide"); None is never turned into True.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from decimal import Decimal
+from typing import Any, Literal
+
+import sympy
+from pydantic import BaseModel, ConfigDict, Field
+
+from .extract import extract_answer
+from .normalize import Shape, classify_key, decimal_places, read_answer
+
+VERDICT_SCHEMA_VERSION = 1
+MAX_ANSWER_CHARS = 400  # an extracted "answer" longer than this is a derivation, not an answer
+
+Method = Literal[
+    "text", "choice", "base", "ratio", "set", "tuple", "math_verify", "sympy", "rounding", "exact_string",
+    "judge", "no_answer", "unparseable", "too_long", "timeout", "error",
+]
+
+
+class Verdict(BaseModel):
+    """One grading decision with its evidence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = VERDICT_SCHEMA_VERSION
+    correct: bool | None = Field(description="True, False, or None when it could not be decided")
+    extracted: str | None = Field(None, description="the answer found in the response")
+    source: str = Field("none", description="where the answer was found: boxed, final_answer, ...")
+    method: Method = Field(description="what decided the verdict")
+    key_normalised: str | None = None
+    answer_normalised: str | None = None
+    reason: str = ""
+    elapsed_ms: float = 0.0
+    rule_correct: bool | None = Field(None, description="the rules' verdict, kept when the judge overrode or audited it")
+    rule_method: str | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.correct is not None
+
+
+# --------------------------------------------------------------------------- scalar equality
+
+_PARSE_CACHE: dict[str, Any] = {}
+
+
+def mv_parse(latex: str) -> list[Any]:
+    """math-verify's parse of one LaTeX value (timeouts are the caller's job: see pool.py)."""
+    if latex in _PARSE_CACHE:
+        return _PARSE_CACHE[latex]
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+    result = parse(f"${latex}$", extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()], parsing_timeout=None)
+    if len(_PARSE_CACHE) > 4096:
+        _PARSE_CACHE.clear()
+    _PARSE_CACHE[latex] = result
+    return result
+
+
+def _with_imaginary(expr: Any) -> Any:
+    """Plain-text keys write the imaginary unit as `i`; math-verify leaves it a symbol."""
+    if isinstance(expr, sympy.Basic):
+        subs = {s: sympy.I for s in expr.free_symbols if s.name in ("i", "I")}
+        if subs:
+            return expr.subs(subs)
+    return expr
+
+
+def _rhs(expr: Any) -> Any:
+    if isinstance(expr, sympy.Eq) and isinstance(expr.lhs, sympy.Symbol):
+        return expr.rhs
+    return expr
+
+
+def _numeric_close(a: Any, b: Any, rel: float = 1e-12) -> bool | None:
+    try:
+        va, vb = complex(sympy.N(a, 30)), complex(sympy.N(b, 30))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    scale = max(1.0, abs(va), abs(vb))
+    return abs(va - vb) <= rel * scale
+
+
+def sympy_equal(a: Any, b: Any) -> bool | None:
+    """Symbolic equality, then random-point evaluation for expressions in variables."""
+    a, b = _rhs(_with_imaginary(a)), _rhs(_with_imaginary(b))
+    if not isinstance(a, sympy.Expr) or not isinstance(b, sympy.Expr):
+        return None
+    try:
+        if sympy.simplify(a - b) == 0:
+            return True
+    except Exception:  # sympy raises many types on odd input
+        pass
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    if not symbols:
+        if a.is_Rational and b.is_Rational:
+            return bool(a == b)
+        if any(isinstance(x, sympy.Float) for x in (a, b)):
+            return None  # a decimal against an exact value: math-verify's precision rules decide
+        return _numeric_close(a, b)
+    rng = random.Random(0)
+    for _ in range(4):
+        point = {s: sympy.Rational(rng.randint(11, 29), 7) for s in symbols}
+        close = _numeric_close(a.subs(point), b.subs(point))
+        if close is None:
+            return None
+        if not close:
+            return False
+    return True
+
+
+NUMBER_LITERAL = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)$")
+
+
+def _decimal_literals(key_latex: str, ans_latex: str) -> tuple[bool, str] | None:
+    """Two plain decimal numbers compare exactly (math-verify's float tolerance accepts .0000673
+    for .0000672); a more precise answer that rounds to a decimal key is accepted."""
+    k, a = key_latex.replace(" ", ""), ans_latex.replace(" ", "")
+    if not (NUMBER_LITERAL.match(k) and NUMBER_LITERAL.match(a)) or "." not in k + a:
+        return None
+    dk, da = Decimal(k), Decimal(a)
+    if dk == da:
+        return True, "exact_string"
+    places = decimal_places(k)
+    if places and (decimal_places(a) or 0) > places:
+        step = Decimal(1).scaleb(-places)
+        if abs(da - dk) <= step / 2:
+            return True, "rounding"
+    return False, "exact_string"
+
+
+def _is_text_like(expr: Any) -> bool:
+    return isinstance(expr, sympy.Basic) and len(expr.free_symbols) >= 4
+
+
+def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None, ans_shape: Shape | None = None) -> tuple[bool | None, str]:
+    """Compare two single values written as LaTeX. Returns (verdict, method)."""
+    from math_verify import verify
+
+    if key_latex.replace(" ", "") == ans_latex.replace(" ", ""):
+        return True, "exact_string"
+    decided = _decimal_literals(key_latex, ans_latex)
+    if decided is not None:
+        return decided
+    gold, pred = mv_parse(key_latex), mv_parse(ans_latex)
+    if not gold or not pred:
+        return None, "unparseable"
+    g, p = gold[0], pred[0]
+    if _is_text_like(p) and not _is_text_like(g):
+        return False, "sympy"  # a word read as a product of letters is not a number
+    candidates = [pred]
+    if ans_shape is not None and ans_shape.percent and not (key_shape and key_shape.percent):
+        candidates.append(mv_parse(f"\\frac{{{ans_latex}}}{{100}}"))
+    if key_shape is not None and key_shape.percent and not (ans_shape and ans_shape.percent):
+        candidates.append(mv_parse(f"({ans_latex})\\cdot 100"))
+    for cand in candidates:
+        if cand and verify(gold, cand, timeout_seconds=None):
+            return True, "math_verify"
+    verdict = sympy_equal(g, p)
+    if verdict:
+        return True, "sympy"
+    decimals = key_shape.decimals if key_shape else decimal_places(key_latex)
+    if decimals and isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr) and not p.free_symbols:
+        # A key given to d decimal places accepts any value that rounds to it.
+        ans_places = decimal_places(ans_latex)
+        if ans_places is None or ans_places >= decimals:
+            try:
+                if abs(float(sympy.N(p, 30)) - float(g)) <= 0.5 * 10 ** (-decimals) + 1e-12:
+                    return True, "rounding"
+            except (TypeError, ValueError):
+                pass
+    if verdict is None and isinstance(g, sympy.Basic) and isinstance(p, sympy.Basic):
+        return False, "math_verify"  # both parsed, math-verify said no, sympy could not say yes
+    return (False, "sympy") if verdict is False else (False, "math_verify")
+
+
+# --------------------------------------------------------------------------- shapes
+
+def _match_unordered(keys: tuple[str, ...], answers: tuple[str, ...]) -> tuple[bool | None, str]:
+    if len(keys) != len(answers):
+        return False, "set"
+    remaining = list(answers)
+    undecided = False
+    for k in keys:
+        hit = None
+        for idx, a in enumerate(remaining):
+            v, _ = scalar_equal(k, a)
+            if v:
+                hit = idx
+                break
+            if v is None:
+                undecided = True
+        if hit is None:
+            return (None, "unparseable") if undecided else (False, "set")
+        remaining.pop(hit)
+    return True, "set"
+
+
+def compare(key_shape: Shape, ans_shape: Shape) -> tuple[bool | None, str, str]:
+    """(verdict, method, reason) for an answer read into the key's shape."""
+    kind = key_shape.kind
+    if kind in ("text", "choice"):
+        ok = key_shape.parts == ans_shape.parts
+        return ok, kind, "same words" if ok else "different words"
+    if kind == "base":
+        ok = key_shape.parts == ans_shape.parts and ans_shape.base in (None, key_shape.base)
+        return ok, "base", f"base {key_shape.base} digits {'match' if ok else 'differ'}"
+    if kind == "ratio":
+        if len(ans_shape.parts) == 1 and len(key_shape.parts) == 2:
+            v, _ = scalar_equal(f"\\frac{{{key_shape.parts[0]}}}{{{key_shape.parts[1]}}}", ans_shape.parts[0])
+            return v, "ratio", "ratio written as a fraction"
+        if len(ans_shape.parts) != len(key_shape.parts):
+            return False, "ratio", "different number of terms"
+        for k, a in zip(key_shape.parts, ans_shape.parts):
+            v, _ = scalar_equal(k, a)
+            if not v:
+                return v, "ratio", f"term {a!r} vs {k!r}"
+        return True, "ratio", "every term equal"
+    if kind == "tuple":
+        if len(ans_shape.parts) != len(key_shape.parts):
+            return False, "tuple", "different number of components"
+        for k, a in zip(key_shape.parts, ans_shape.parts):
+            v, _ = scalar_equal(k, a)
+            if not v:
+                return v, "tuple", f"component {a!r} vs {k!r}"
+        return True, "tuple", "every component equal, in order"
+    if kind == "set":
+        v, method = _match_unordered(key_shape.parts, ans_shape.parts)
+        return v, method, "same solutions in any order" if v else "different solutions"
+    v, method = scalar_equal(key_shape.parts[0], ans_shape.parts[0], key_shape, ans_shape)
+    return v, method, {True: "equivalent", False: "not equivalent", None: "could not parse"}[v]
+
+
+def grade_answer(key: str, answer: str) -> Verdict:
+    """Decide whether an already-extracted answer equals the key."""
+    t0 = time.perf_counter()
+    if len(answer) > MAX_ANSWER_CHARS or len(key) > MAX_ANSWER_CHARS:
+        return Verdict(correct=None, extracted=answer[:MAX_ANSWER_CHARS], method="too_long", reason="answer too long to be a final answer")
+    key_shape = classify_key(key)
+    ans_shape = read_answer(answer, key_shape)
+    correct, method, reason = compare(key_shape, ans_shape)
+    return Verdict(
+        correct=correct,
+        extracted=answer,
+        method=method,  # type: ignore[arg-type]
+        key_normalised=key_shape.render(),
+        answer_normalised=ans_shape.render(),
+        reason=reason,
+        elapsed_ms=(time.perf_counter() - t0) * 1000,
+    )
+
+
+def grade(key: str, response: str | None) -> Verdict:
+    """Extract the final answer from a free-form response and grade it against the key."""
+    t0 = time.perf_counter()
+    ext = extract_answer(response)
+    if ext.text is None:
+        return Verdict(correct=None, source="none", method="no_answer", reason="no final answer found")
+    try:
+        v = grade_answer(key, ext.text)
+    except Exception as exc:  # a parser bug on odd input must not sink a batch
+        return Verdict(correct=None, extracted=ext.text, source=ext.source, method="error", reason=f"{type(exc).__name__}: {exc}"[:200])
+    return v.model_copy(update={"source": ext.source, "elapsed_ms": (time.perf_counter() - t0) * 1000})

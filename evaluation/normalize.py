@@ -1,0 +1,340 @@
+"""Normalisation of plain-text competition keys and model answers into comparable shapes.
+
+math-verify reads LaTeX well and plain text poorly (`√130`, `2114five`, `13,680`, `1 and -1/3`),
+so every key and answer is first rewritten as LaTeX and classified by the *key's* shape:
+words, a choice letter, a number in another base, a ratio, an unordered set of solutions,
+an ordered tuple, or a single expression.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["text", "choice", "base", "ratio", "set", "tuple", "scalar"]
+
+UNICODE_FRACTIONS = {
+    "½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
+    "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8),
+}
+UNICODE_SIMPLE = {
+    "−": "-", "–": "-", "—": "-", "×": r"\times ", "·": r"\cdot ", "⋅": r"\cdot ", "÷": "/",
+    "π": r"\pi ", "∞": r"\infty ", "∪": r"\cup ", "∩": r"\cap ", "±": r"\pm ", "∓": r"\mp ",
+    "°": r"^\circ", "²": "^2", "³": "^3", "≤": r"\le ", "≥": r"\ge ", "≠": r"\ne ", "θ": r"\theta ",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+}
+BASE_WORDS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+}
+SHORT_WORDS = {"no", "yes", "odd", "even", "on", "in", "out", "neither", "both", "all", "none", "never", "true", "false"}
+MATH_WORDS = {"pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "sqrt", "exp", "infty", "frac", "cup", "cap"}
+UNITS = (
+    r"(?:square |sq\.? |cubic )?(?:units?|cm|m|km|mm|in|inch(?:es)?|ft|feet|foot|yards?|miles?|meters?|centimeters?|"
+    r"kilometers?|degrees?|cents?|dollars?|hours?|minutes?|seconds?|days?|years?|mph|pounds?|lbs?|grams?|kg|"
+    r"people|students|ways|points|games|marbles|coins|cookies|apples|units\^2|sq units)"
+)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A key or answer after normalisation: its kind and the LaTeX parts to compare."""
+
+    kind: Kind
+    parts: tuple[str, ...]
+    base: int | None = None
+    percent: bool = False
+    decimals: int | None = None  # decimal places of a decimal key: rounding to them is accepted
+    notes: tuple[str, ...] = field(default=())
+
+    def render(self) -> str:
+        if self.kind == "base":
+            return f"{self.parts[0]}_{{{self.base}}}" if self.base else self.parts[0]
+        sep = {"ratio": ":", "set": "; ", "tuple": ", "}.get(self.kind, "")
+        joined = sep.join(self.parts)
+        return f"({joined})" if self.kind == "tuple" else joined
+
+
+# --------------------------------------------------------------------------- text level
+
+def _unwrap_text_commands(s: str) -> str:
+    """\\text{..}, \\textbf{..}, \\mathrm{..}, \\mbox{..} -> their content."""
+    prev = None
+    while prev != s:
+        prev = s
+        s = re.sub(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}", r"\1", s)
+    return s
+
+
+def _sqrt_unicode(s: str) -> str:
+    """`20√21` -> `20\\sqrt{21}`, `√(x+1)` -> `\\sqrt{x+1}`, `b√a` -> `b\\sqrt{a}`."""
+    out, i = [], 0
+    while i < len(s):
+        ch = s[i]
+        if ch != "√":
+            out.append(ch)
+            i += 1
+            continue
+        j = i + 1
+        if j < len(s) and s[j] == "(":
+            depth, k = 1, j + 1
+            while k < len(s) and depth:
+                depth += {"(": 1, ")": -1}.get(s[k], 0)
+                k += 1
+            out.append(r"\sqrt{" + s[j + 1 : k - 1] + "}")
+            i = k
+            continue
+        m = re.match(r"-?\d+(?:\.\d+)?|\\pi|[A-Za-z]", s[j:])
+        if m:
+            out.append(r"\sqrt{" + m.group() + "}")
+            i = j + m.end()
+        else:
+            out.append(r"\sqrt")
+            i = j
+    return "".join(out)
+
+
+def to_latex(s: str) -> str:
+    """Unicode and plain-text maths to LaTeX that math-verify reads; strips delimiters and spacing."""
+    s = s.strip()
+    s = s.replace(r"\$", "").replace("$", "")
+    s = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", s).strip()
+    for src, dst in UNICODE_SIMPLE.items():
+        s = s.replace(src, dst)
+    for ch, (a, b) in UNICODE_FRACTIONS.items():
+        # `2½` is a mixed number; `¾b` a coefficient
+        s = re.sub(rf"(\d){ch}", rf"(\1+\\frac{{{a}}}{{{b}}})", s)
+        s = s.replace(ch, rf"\frac{{{a}}}{{{b}}}")
+    s = _sqrt_unicode(s)
+    s = re.sub(r"\\[dt]frac", r"\\frac", s)
+    s = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])", "", s)
+    s = re.sub(r"\\(?:displaystyle|limits)", "", s)
+    s = re.sub(r"\\[,;:!]|(?<!\\)\\ |~", " ", s)
+    s = s.replace("{,}", ",")
+    s = re.sub(r"(?<=/)(\d{1,3}),(\d{3})(?![\d,])", r"\1\2", s)  # 209/14,400
+    # plain a/b binds tighter than juxtaposition: `9/17 i` is (9/17)i
+    s = re.sub(r"(?<![\w.}^])(\d+)\s*/\s*(\d+)(?![\d.])", r"\\frac{\1}{\2}", s)
+    return " ".join(s.split())
+
+
+def _strip_outer(s: str, left: str, right: str) -> str | None:
+    """Content of s if it is wrapped by one matching left/right pair, else None."""
+    if not (s.startswith(left) and s.endswith(right)):
+        return None
+    inner = s[len(left) : len(s) - len(right)]
+    depth = 0
+    for ch in inner:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+    return inner if depth == 0 else None
+
+
+def split_top(s: str, seps: tuple[str, ...] = (",",)) -> list[str]:
+    """Split on separators that are not inside brackets or braces."""
+    parts, depth, cur, i = [], 0, [], 0
+    while i < len(s):
+        ch = s[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if depth == 0:
+            hit = next((sep for sep in seps if s.startswith(sep, i)), None)
+            if hit:
+                parts.append("".join(cur).strip())
+                cur = []
+                i += len(hit)
+                continue
+        cur.append(ch)
+        i += 1
+    parts.append("".join(cur).strip())
+    return [p for p in parts if p]
+
+
+# --------------------------------------------------------------------------- scalars
+
+THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+DECIMAL = re.compile(r"^-?\d*\.(\d+)$")
+LHS = re.compile(r"^\s*(?:[A-Za-z]|\\[a-zA-Z]+|[A-Za-z]\s*\([A-Za-z]\)|[A-Za-z]_\{?\w+\}?)\s*=\s*(?!=)")
+ROUNDING_NOTE = re.compile(r"\(?\s*(?:rounded|round|to the nearest|nearest|approx\.?|approximately)[^)]*\)?\s*$", re.I)
+
+
+def scalar_latex(s: str) -> tuple[str, bool]:
+    """One value to LaTeX: drop `x =`, currency, degrees, units, thousands commas; mixed numbers. Returns (latex, percent)."""
+    s = to_latex(s)
+    s = ROUNDING_NOTE.sub("", s).strip()
+    s = re.sub(r"^(?:\\approx|≈|about|approximately)\s*", "", s).strip()
+    s = LHS.sub("", s)
+    s = _unwrap_text_commands(s).strip()
+    percent = False
+    if re.search(r"\\?%\s*$", s) or re.search(r"\s*percent$", s):
+        percent = True
+        s = re.sub(r"\s*(\\?%|percent)\s*$", "", s)
+    s = re.sub(r"\^\s*\{?\\circ\}?|\\circ|\s*degrees?$", "", s).strip()
+    s = re.sub(rf"^(-?[\d.,]+(?:\\pi)?)\s*{UNITS}$", r"\1", s, flags=re.I).strip()
+    if THOUSANDS.match(s):
+        s = s.replace(",", "")
+    m = re.match(r"^(-?)(\d+)\s+(\d+)/(\d+)$", s) or re.match(r"^(-?)(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}$", s)
+    if m:  # mixed number: 2 1/2, 137 \frac{1}{2}
+        sign, whole, num, den = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        s = rf"{sign}\frac{{{whole * den + num}}}{{{den}}}"
+    s = s.rstrip(".").strip()
+    return s, percent
+
+
+def decimal_places(s: str) -> int | None:
+    m = DECIMAL.match(s.strip())
+    return len(m.group(1)) if m else None
+
+
+# --------------------------------------------------------------------------- classification
+
+CHOICE = re.compile(r"^\(?\s*([A-Ja-j])\s*\)?$")
+CHOICE_IN_ANSWER = re.compile(r"^\(?\s*([A-Ja-j])\s*(?:\)|\.|:|$)")
+BASE_KEY = re.compile(
+    r"^([0-9A-Za-z]+?)\s*(?:_\s*\{?\s*(\d+)\s*\}?|\s*\(?\s*base\s*(\d+|[a-z]+)\s*\)?|(" + "|".join(BASE_WORDS) + r"))$",
+    re.I,
+)
+
+
+def _words(s: str) -> str:
+    s = _unwrap_text_commands(to_latex(s))
+    s = re.sub(r"[\"'`“”‘’*]", "", s)
+    return " ".join(s.strip(" .!,;").split()).casefold()
+
+
+def is_wordy(key: str) -> bool:
+    plain = _unwrap_text_commands(to_latex(key)).strip(" .")
+    if not re.fullmatch(r"[A-Za-z]+(?:[ '][A-Za-z0-9]+)*", plain):
+        return False
+    tokens = [t for t in re.split(r"[ ']", plain) if t.isalpha()]
+    if any(t.lower() in MATH_WORDS for t in tokens):
+        return False
+    if any(len(t) >= 4 for t in tokens) or plain.lower() in SHORT_WORDS:
+        return True
+    return any(len(t) >= 2 and t[0].isupper() for t in tokens)
+
+
+def parse_base(s: str) -> tuple[str, int | None] | None:
+    plain = _unwrap_text_commands(to_latex(s)).replace(" ", "") if "base" not in s else _unwrap_text_commands(to_latex(s))
+    m = BASE_KEY.match(plain.strip())
+    if not m:
+        return None
+    digits = m.group(1).upper().lstrip("0") or "0"
+    raw = m.group(2) or m.group(3) or m.group(4)
+    base = int(raw) if raw.isdigit() else BASE_WORDS.get(raw.lower())
+    if base is None or not 2 <= base <= 36:
+        return None
+    try:
+        int(digits, base)
+    except ValueError:
+        return None
+    return digits, base
+
+
+def _expand_pm(part: str) -> list[str]:
+    m = re.search(r"\\(pm|mp)", part)
+    if not m:
+        return [part]
+    left, right = part[: m.start()].strip(), part[m.end() :].strip()
+    if not left:
+        return [f"-{right}", right]
+    return [f"{left} - {right}", f"{left} + {right}"]
+
+
+def _set_items(s: str) -> list[str]:
+    s = to_latex(s)
+    inner = _strip_outer(s, r"\{", r"\}") or _strip_outer(s, "{", "}")
+    if inner is not None:
+        s = inner
+    s = _unwrap_text_commands(s)
+    items: list[str] = []
+    for part in split_top(s, (",", ";", " and ", " or ", r"\text{ and }", r"\text{ or }")):
+        part = LHS.sub("", part).strip()
+        items.extend(_expand_pm(part))
+    return [i for i in items if i]
+
+
+def _tuple_items(s: str) -> list[str] | None:
+    s = to_latex(s)
+    m = re.fullmatch(r"\\begin\{[pbv]?matrix\}(.*)\\end\{[pbv]?matrix\}", s, re.S)
+    if m:
+        body = m.group(1)
+        rows = [r.strip() for r in body.split(r"\\") if r.strip()]
+        cells = [c.strip() for r in rows for c in r.split("&")]
+        return cells if len(cells) > 1 else None
+    for left, right in (("(", ")"), (r"\langle", r"\rangle"), ("<", ">")):
+        inner = _strip_outer(s, left, right)
+        if inner is not None:
+            parts = split_top(inner)
+            return parts if len(parts) > 1 else None
+    return None
+
+
+def classify_key(key: str) -> Shape:
+    """The shape of an official key; the answer is then read into the same shape."""
+    latex = to_latex(key)
+    plain = _unwrap_text_commands(latex).strip()
+    m = CHOICE.match(plain)
+    if m and (m.group(1).isupper() or plain.startswith("(")):
+        return Shape("choice", (m.group(1).upper(),))
+    base = parse_base(key)
+    if base and (not base[0].isdigit() or base[1] != 10):
+        return Shape("base", (base[0],), base=base[1])
+    if is_wordy(key):
+        return Shape("text", (_words(key),))
+    if ":" in latex and ":=" not in latex and r"\colon" not in latex:
+        parts = split_top(latex, (":",))
+        if len(parts) >= 2:
+            return Shape("ratio", tuple(scalar_latex(p)[0] for p in parts))
+    items = _tuple_items(key)
+    if items and not THOUSANDS.match(plain):
+        return Shape("tuple", tuple(scalar_latex(p)[0] for p in items))
+    is_set = (
+        _strip_outer(latex, r"\{", r"\}") is not None
+        or re.search(r"\s(?:and|or)\s|;|\\pm|\\mp", latex)
+        or (len(split_top(latex)) > 1 and not THOUSANDS.match(plain) and not re.search(r"[\[\]]|\\cup|\\infty", latex))
+    )
+    if is_set:
+        items = _set_items(key)
+        if len(items) > 1:
+            return Shape("set", tuple(scalar_latex(p)[0] for p in items))
+    value, percent = scalar_latex(key)
+    return Shape("scalar", (value,), percent=percent, decimals=decimal_places(value))
+
+
+def read_answer(answer: str, like: Shape) -> Shape:
+    """Read a model's answer into the shape of the key it is compared with."""
+    latex = to_latex(answer)
+    if like.kind == "choice":
+        plain = _unwrap_text_commands(latex).strip()
+        plain = re.sub(r"^(?:option|choice|answer)\s*", "", plain, flags=re.I)
+        m = CHOICE_IN_ANSWER.match(plain)
+        return Shape("choice", (m.group(1).upper(),) if m else (plain,))
+    if like.kind == "text":
+        return Shape("text", (_words(answer),))
+    if like.kind == "base":
+        parsed = parse_base(answer)
+        if parsed:
+            return Shape("base", (parsed[0],), base=parsed[1])
+        digits = _unwrap_text_commands(latex).replace(" ", "").upper().lstrip("0") or "0"
+        return Shape("base", (digits,), base=None)
+    if like.kind == "ratio":
+        parts = split_top(LHS.sub("", latex), (":", r"\colon", " to "))
+        return Shape("ratio", tuple(scalar_latex(p)[0] for p in parts))
+    if like.kind == "tuple":
+        items = _tuple_items(LHS.sub("", latex))
+        if items is None:
+            items = split_top(_unwrap_text_commands(LHS.sub("", latex)))
+        return Shape("tuple", tuple(scalar_latex(p)[0] for p in items))
+    if like.kind == "set":
+        return Shape("set", tuple(scalar_latex(p)[0] for p in _set_items(answer)))
+    value, percent = scalar_latex(answer)
+    if THOUSANDS.match(value):
+        value = value.replace(",", "")
+    return Shape("scalar", (value,), percent=percent, decimals=decimal_places(value))

@@ -1,0 +1,72 @@
+"""Bounded time, threads, asyncio and the real answer keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+
+from distill.evaluation.grader import grade
+from distill.evaluation.pool import Grader
+
+
+@pytest.fixture(scope="module")
+def grader():
+    with Grader(workers=2, timeout_s=3.0) as g:
+        yield g
+
+
+def test_power_tower_returns_undecided_within_the_bound(grader):
+    t0 = time.perf_counter()
+    v = grader.grade("17", r"The answer is \boxed{9^{9^{9^{9}}}}")
+    assert v.correct is None and v.method == "timeout"
+    assert v.extracted == "9^{9^{9^{9}}}"  # the evidence survives the timeout
+    assert time.perf_counter() - t0 < 3.0 + 2.0
+    # the pool replaced the worker and goes on grading
+    assert grader.grade("17", r"\boxed{17}").correct is True
+
+
+def test_5000_character_expression_is_undecided_fast(grader):
+    big = "+".join(f"{i}x^{i}" for i in range(700))[:5000]
+    t0 = time.perf_counter()
+    v = grader.grade("17", rf"\boxed{{{big}}}")
+    assert v.correct is None and v.method in ("too_long", "timeout")
+    assert time.perf_counter() - t0 < 3.0 + 2.0
+
+
+def test_grading_from_threads_and_asyncio(grader):
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(grader.grade("√130", r"\boxed{\sqrt{130}}"))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [v.correct for v in results] == [True, True, True]
+
+    async def many():
+        return await asyncio.gather(*(grader.agrade("2/3", rf"\boxed{{\frac{{{n}}}{{3}}}}") for n in (2, 4, 1)))
+
+    assert [v.correct for v in asyncio.run(many())] == [True, False, False]
+
+
+def test_grade_many_keeps_order_and_matches_inline(grader):
+    pairs = [("6:7", r"\boxed{6:7}"), ("6:7", r"\boxed{7:6}"), ("NEVER", "Final answer: never"), ("17", "no idea")]
+    assert [v.correct for v in grader.grade_many(pairs)] == [grade(k, r).correct for k, r in pairs] == [True, False, True, None]
+
+
+@pytest.mark.shared_data
+def test_every_obryan_key_matches_itself_and_not_a_perturbation(shared_data):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from grading import perturb
+
+    keys = [q["answer"] for f in sorted((shared_data / "obryan").glob("*.json")) for s in json.loads(f.read_text()).values() for q in s.values()]
+    assert len(keys) == 671
+    bad = [k for k in keys if grade(k, rf"\boxed{{{k}}}").correct is not True or grade(k, f"Final answer: {k}").correct is not True]
+    wrong = [k for k in keys if grade(k, rf"\boxed{{{perturb(k)}}}").correct is not False]
+    assert bad == [] and wrong == []
