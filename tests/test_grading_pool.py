@@ -53,7 +53,7 @@ def test_grading_from_threads_and_asyncio(grader):
 
 
 def test_grade_many_keeps_order_and_matches_inline(grader):
-    pairs = [("6:7", r"\boxed{6:7}"), ("6:7", r"\boxed{7:6}"), ("NEVER", "Final answer: never"), ("17", "no idea")]
+    pairs = [("6:7", r"\boxed{6:7}"), ("6:7", r"\boxed{7:6}"), ("NEVER", "Final answer: never"), ("17", "Let me think.\nI could not finish.")]
     assert [v.correct for v in grader.grade_many(pairs)] == [grade(k, r).correct for k, r in pairs] == [True, False, True, None]
 
 
