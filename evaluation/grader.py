@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -53,6 +54,8 @@ class Verdict(BaseModel):
 # --------------------------------------------------------------------------- scalar equality
 
 _PARSE_CACHE: dict[str, Any] = {}
+# Our time bound is the worker pool's (pool.py), so math-verify's "timeout disabled" notice is noise.
+logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 
 def mv_parse(latex: str) -> list[Any]:

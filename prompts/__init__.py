@@ -1,1 +1,76 @@
-"""distill stage."""
+"""Prompt templates: editable files with declared variables, loaded by name, hashed by content.
+
+A template file starts with a front-matter block naming its variables, then the text with
+`{{ name }}` placeholders (double braces, so LaTeX braces need no escaping):
+
+    ---
+    variables: [problem, answer]
+    ---
+    Solve: {{ problem }}
+
+`--prompts DIR` (or `prompts_dir` in distill.toml) points at a folder whose files override the
+bundled ones of the same name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from distill.errors import DistillError
+from distill.io import content_hash
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    text: str
+    variables: tuple[str, ...]
+    path: str
+    sha256: str  # of the whole file: any edit changes it, and with it every cache key that used it
+
+    def render(self, **values: object) -> str:
+        missing = [v for v in self.variables if v not in values]
+        if missing:
+            raise DistillError(f"template {self.name!r} needs {', '.join(missing)}; got {', '.join(sorted(values)) or 'nothing'}", path=self.path)
+        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), self.text)
+
+
+def bundled_dir() -> Path:
+    return Path(str(resources.files("distill.prompts")))
+
+
+def parse_template(name: str, raw: str, path: str) -> Template:
+    m = FRONT.match(raw)
+    if not m:
+        raise DistillError("template must start with a --- front matter block declaring `variables: [...]`", path=path)
+    header, body = m.group(1), raw[m.end() :]
+    vm = re.search(r"^variables:\s*\[(.*?)\]\s*$", header, re.M)
+    if not vm:
+        raise DistillError("front matter has no `variables: [...]` line", path=path)
+    declared = tuple(v.strip() for v in vm.group(1).split(",") if v.strip())
+    used = set(PLACEHOLDER.findall(body))
+    undeclared = sorted(used - set(declared))
+    if undeclared:
+        raise DistillError(f"placeholder(s) {', '.join(undeclared)} not declared in variables", path=path)
+    unused = sorted(set(declared) - used)
+    if unused:
+        raise DistillError(f"declared variable(s) {', '.join(unused)} never used", path=path)
+    return Template(name=name, text=body.strip() + "\n", variables=declared, path=path, sha256=content_hash(raw.encode("utf-8"), 64))
+
+
+def load_template(name: str, prompts_dir: Path | str | None = None) -> Template:
+    """Load `name` (e.g. `judge`, `levels/r3`) from prompts_dir if it has it, else the bundled copy."""
+    candidates = []
+    if prompts_dir:
+        candidates.append(Path(prompts_dir) / f"{name}.md")
+    candidates.append(bundled_dir() / f"{name}.md")
+    for path in candidates:
+        if path.exists():
+            return parse_template(name, path.read_text(encoding="utf-8"), str(path))
+    raise DistillError(f"no prompt template named {name!r} (looked in {', '.join(str(c.parent) for c in candidates)})")

@@ -1,0 +1,227 @@
+"""Model clients for the roles, behind one on-disk model-call cache.
+
+Cache key (documented, see `client_namespace`): sha256 over
+  namespace = canonical JSON of {role's base_url, model, family, temperature, top_p, max_tokens}
+  + AutoGen's ChatCompletionCache key = sha256 of the canonical JSON of the messages sent
+    (the *rendered* prompts, so an edited template changes the key), tools, json_output and
+    extra create args.
+So another model, endpoint or sampling parameter misses the cache, as does any prompt edit.
+The API key is not part of the key and is never stored: only results are stored, as JSON.
+Truncated (finish_reason `length`), empty and failed results are never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import diskcache
+from autogen_core import CacheStore, CancellationToken
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelFamily, ModelInfo
+from autogen_ext.models.cache import ChatCompletionCache
+
+from distill.config import ModelRole
+from distill.errors import DistillError
+from distill.io import canonical_json, content_hash
+
+log = logging.getLogger("distill.models")
+
+CACHE_FORMAT = 1
+
+
+def client_namespace(role: ModelRole) -> str:
+    """The part of every cache key that names the model and how it samples."""
+    return content_hash(
+        {
+            "format": CACHE_FORMAT,
+            "base_url": role.base_url.rstrip("/"),
+            "model": role.model,
+            "family": guess_family(role),
+            "temperature": role.temperature,
+            "top_p": role.top_p,
+            "max_tokens": role.max_tokens,
+        },
+        32,
+    )
+
+
+def guess_family(role: ModelRole) -> str:
+    if role.family:
+        return role.family
+    name = role.model.lower()
+    return ModelFamily.R1 if ("reasoner" in name or "r1" in name) else ModelFamily.UNKNOWN
+
+
+def is_cacheable(result: Any) -> bool:
+    """Only complete, non-empty answers are worth replaying."""
+    if not isinstance(result, CreateResult):
+        return False
+    if result.finish_reason not in ("stop", "function_calls", "tool_calls"):
+        return False
+    return bool(result.content) if isinstance(result.content, str) else bool(result.content)
+
+
+class DiskCallStore(CacheStore[CreateResult]):
+    """A diskcache-backed store scoped to one model configuration; stores results as plain JSON."""
+
+    def __init__(self, cache: diskcache.Cache, namespace: str):
+        self.cache = cache
+        self.namespace = namespace
+
+    def _key(self, key: str) -> str:
+        return f"{self.namespace}:{key}"
+
+    def get(self, key: str, default: CreateResult | None = None) -> Any:
+        value = self.cache.get(self._key(key))
+        return value if value is not None else default
+
+    def set(self, key: str, value: CreateResult) -> None:
+        if is_cacheable(value):
+            self.cache.set(self._key(key), value.model_dump(mode="json"))
+
+
+@dataclass
+class CallStats:
+    network: int = 0  # calls that reached the endpoint (including failed ones)
+    cached: int = 0
+    failed: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: "CallStats") -> None:
+        for f in self.__dataclass_fields__:
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Rate limits, server errors, dropped connections and HTTP 200 with an empty or broken body."""
+    import json
+
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS
+    if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, openai.APIResponseValidationError)):
+        return True
+    if isinstance(exc, (json.JSONDecodeError, EmptyResponse)):
+        return True
+    return False
+
+
+class EmptyResponse(RuntimeError):
+    """The endpoint answered 200 with no content."""
+
+
+class CachedClient(ChatCompletionCache):
+    """AutoGen's ChatCompletionCache plus retries with backoff and call accounting."""
+
+    def __init__(self, client: ChatCompletionClient, store: DiskCallStore, *, max_retries: int = 5, backoff_s: float = 1.0, role: str = ""):
+        super().__init__(client, store)
+        self.stats = CallStats()
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.role = role
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Any] = [],
+        tool_choice: Any = "auto",
+        json_output: Any = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        attempt = 0
+        while True:
+            cached, _ = self._check_cache(messages, tools, json_output, extra_create_args)
+            if cached is not None:
+                self.stats.cached += 1
+                return await super().create(
+                    messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                    extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+                )
+            self.stats.network += 1
+            try:
+                result = await super().create(
+                    messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                    extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+                )
+                if result.usage:
+                    self.stats.prompt_tokens += result.usage.prompt_tokens
+                    self.stats.completion_tokens += result.usage.completion_tokens
+                if result.finish_reason != "length" and not result.content:
+                    raise EmptyResponse("empty response body")
+                return result
+            except Exception as exc:
+                if not is_retryable(exc) or attempt >= self.max_retries:
+                    self.stats.failed += 1
+                    raise
+                attempt += 1
+                self.stats.retries += 1
+                delay = self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())
+                log.warning("%s: %s; retry %d/%d in %.1fs", self.role or "model", type(exc).__name__, attempt, self.max_retries, delay)
+                await asyncio.sleep(delay)
+
+
+def model_info_for(role: ModelRole) -> ModelInfo:
+    return ModelInfo(vision=False, function_calling=False, json_output=True, family=guess_family(role), structured_output=False)
+
+
+def open_cache(cache_dir: Path) -> diskcache.Cache:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return diskcache.Cache(str(cache_dir))
+
+
+def build_client(
+    role: ModelRole,
+    cache: diskcache.Cache,
+    *,
+    role_name: str = "",
+    inner: ChatCompletionClient | None = None,
+    backoff_s: float = 1.0,
+) -> CachedClient:
+    """An OpenAI-compatible client for `role`, cached on disk. `inner` replaces the HTTP client in tests."""
+    if inner is None:
+        from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+        key = role.api_key()
+        if role.api_key_env and not key and "127.0.0.1" not in role.base_url and "localhost" not in role.base_url:
+            raise DistillError(f"the {role_name or 'model'} role needs an API key in ${role.api_key_env} (or set api_key_env for your endpoint)")
+        inner = OpenAIChatCompletionClient(
+            model=role.model,
+            base_url=role.base_url,
+            api_key=key or "not-needed",
+            temperature=role.temperature,
+            top_p=role.top_p,
+            max_tokens=role.max_tokens,
+            timeout=role.timeout_s,
+            max_retries=0,  # retries happen in CachedClient, which also retries empty bodies
+            model_info=model_info_for(role),
+        )
+    return CachedClient(inner, DiskCallStore(cache, client_namespace(role)), max_retries=role.max_retries, backoff_s=backoff_s, role=role_name)
+
+
+def describe_role(role: ModelRole) -> dict[str, Any]:
+    """What transcripts and reports record about a model: never the key."""
+    return {
+        "base_url": role.base_url,
+        "model": role.model,
+        "family": str(guess_family(role)),
+        "temperature": role.temperature,
+        "top_p": role.top_p,
+        "max_tokens": role.max_tokens,
+        "cache_namespace": client_namespace(role),
+    }
+
+
+__all__ = ["CachedClient", "CallStats", "DiskCallStore", "build_client", "client_namespace", "describe_role", "open_cache", "canonical_json"]

@@ -1,0 +1,89 @@
+"""The evaluation agent: an AutoGen assistant backed by the `judge` role, consulted for the
+verdicts the rules could not decide (or, when auditing, for all of them).
+
+Its answer is one line of JSON, `{"verdict": "correct"|"incorrect"|"unsure", "reason": "..."}`,
+recorded as a Verdict with method `judge`; the rules' verdict is kept beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.messages import TextMessage
+from autogen_core.models import ChatCompletionClient
+
+from distill.io import append_jsonl
+from distill.prompts import load_template
+
+from .grader import Verdict
+
+MAX_RESPONSE_CHARS = 6000  # the judge sees the end of long responses, where the answer is
+
+
+@dataclass(frozen=True)
+class JudgeReply:
+    correct: bool | None
+    reason: str
+    raw: str
+
+
+def parse_reply(text: str) -> JudgeReply:
+    """Read the judge's JSON line; anything else is 'unsure' (never a guessed True)."""
+    verdict, reason = None, ""
+    for m in re.finditer(r"\{[^{}]*\}", text or ""):
+        try:
+            obj = json.loads(m.group())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and "verdict" in obj:
+            verdict, reason = str(obj["verdict"]).strip().lower(), str(obj.get("reason", "")).strip()
+            break
+    if verdict is None:
+        m = re.search(r"verdict\W+(correct|incorrect|unsure)", text or "", re.I)
+        verdict = m.group(1).lower() if m else "unsure"
+    correct = {"correct": True, "incorrect": False}.get(verdict)
+    return JudgeReply(correct, reason.splitlines()[0][:300] if reason else verdict, text or "")
+
+
+class Judge:
+    def __init__(self, client: ChatCompletionClient, *, prompts_dir: Path | None = None, concurrency: int = 8, log_path: Path | None = None):
+        self.client = client
+        self.system = load_template("judge_system", prompts_dir)
+        self.user = load_template("judge", prompts_dir)
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.log_path = log_path
+
+    @property
+    def template_hashes(self) -> dict[str, str]:
+        return {"judge_system": self.system.sha256, "judge": self.user.sha256}
+
+    async def ask(self, problem: str, key: str, response: str) -> JudgeReply:
+        tail = response if len(response) <= MAX_RESPONSE_CHARS else "..." + response[-MAX_RESPONSE_CHARS:]
+        task = self.user.render(problem=problem or "(not given)", key=key, response=tail)
+        async with self.semaphore:
+            # A fresh agent per question: no question sees another's conversation.
+            agent = AssistantAgent("judge", model_client=self.client, system_message=self.system.render())
+            result = await agent.run(task=task)
+        last = next((m for m in reversed(result.messages) if isinstance(m, TextMessage) and m.source == "judge"), None)
+        return parse_reply(last.content if last else "")
+
+    async def review(self, rule: Verdict, *, problem: str, key: str, response: str, record_id: Any = None) -> Verdict:
+        """The judge's verdict for an undecided rule verdict; in audit, log disagreements and keep the rule's."""
+        reply = await self.ask(problem, key, response)
+        if rule.correct is not None:
+            if reply.correct is not None and reply.correct != rule.correct and self.log_path:
+                append_jsonl(
+                    self.log_path,
+                    {"id": record_id, "key": key, "extracted": rule.extracted, "rule": rule.correct, "rule_method": rule.method,
+                     "judge": reply.correct, "judge_reason": reply.reason},
+                )
+            return rule
+        return rule.model_copy(
+            update={"correct": reply.correct, "method": "judge", "reason": reply.reason, "rule_correct": rule.correct, "rule_method": rule.method}
+        )
