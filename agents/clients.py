@@ -127,6 +127,7 @@ class CachedClient(ChatCompletionCache):
     def __init__(self, client: ChatCompletionClient, store: DiskCallStore, *, max_retries: int = 5, backoff_s: float = 1.0, role: str = ""):
         super().__init__(client, store)
         self.stats = CallStats()
+        self.last_result: CreateResult | None = None  # the Verifier reads the Solver's finish_reason here
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.role = role
@@ -146,10 +147,11 @@ class CachedClient(ChatCompletionCache):
             cached, _ = self._check_cache(messages, tools, json_output, extra_create_args)
             if cached is not None:
                 self.stats.cached += 1
-                return await super().create(
+                self.last_result = await super().create(
                     messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
                     extra_create_args=extra_create_args, cancellation_token=cancellation_token,
                 )
+                return self.last_result
             self.stats.network += 1
             try:
                 result = await super().create(
@@ -161,6 +163,7 @@ class CachedClient(ChatCompletionCache):
                     self.stats.completion_tokens += result.usage.completion_tokens
                 if result.finish_reason != "length" and not result.content:
                     raise EmptyResponse("empty response body")
+                self.last_result = result
                 return result
             except Exception as exc:
                 if not is_retryable(exc) or attempt >= self.max_retries:
@@ -171,6 +174,11 @@ class CachedClient(ChatCompletionCache):
                 delay = self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())
                 log.warning("%s: %s; retry %d/%d in %.1fs", self.role or "model", type(exc).__name__, attempt, self.max_retries, delay)
                 await asyncio.sleep(delay)
+
+
+    def fork(self, role: str | None = None) -> "CachedClient":
+        """A client sharing the HTTP connection and the disk cache, with its own accounting."""
+        return CachedClient(self.client, self.store, max_retries=self.max_retries, backoff_s=self.backoff_s, role=role or self.role)  # type: ignore[arg-type]
 
 
 def model_info_for(role: ModelRole) -> ModelInfo:

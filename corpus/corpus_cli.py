@@ -2,7 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
 import click
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from distill.context import AppContext, pass_app
+from distill.errors import DistillError
+
+from .problems import Problem
+from .store import ProblemStore, filter_problems, parse_years
+from .transcripts import Transcript, TranscriptStore
+
+
+def select_problems(app: AppContext, year: str | None, years: str | None, ids: tuple[str, ...], source: str | None) -> list[Problem]:
+    all_problems = ProblemStore(app.workspace.problems_file).load()
+    if not all_problems:
+        raise DistillError(f"no problems in the workspace {app.workspace.root}; run `distill problems import` first")
+    if ids:
+        by_id = {p.id: p for p in all_problems}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise DistillError(f"unknown problem id(s): {', '.join(missing[:5])}")
+        chosen = [by_id[i] for i in ids]
+    else:
+        spec = year or years
+        if spec is None and source is None:
+            raise DistillError("choose problems with --year, --years, --problems or --source")
+        chosen = filter_problems(all_problems, source=source, years=parse_years(spec) if spec else None)
+    usable = [p for p in chosen if p.usable]
+    if not usable:
+        raise DistillError("no problems with answer keys match that selection")
+    return usable
+
+
+def _stores(app: AppContext) -> TranscriptStore:
+    return TranscriptStore(app.workspace.ensure().transcripts_dir)
+
+
+def _clients(app: AppContext):
+    from distill.agents.clients import build_client, open_cache
+
+    cache = open_cache(app.workspace.ensure().cache_dir)
+    s = app.settings
+    return build_client(s.solver, cache, role_name="solver"), build_client(s.verifier, cache, role_name="verifier")
 
 
 @click.group("corpus")
@@ -10,6 +60,251 @@ def corpus_group() -> None:
     """Generate verified teacher solutions per year and export them for training."""
 
 
+@corpus_group.command("run")
+@click.option("--year", help="One competition year, e.g. 2019.")
+@click.option("--years", help="A range or list of years, e.g. 2011-2020.")
+@click.option("--problems", "ids", multiple=True, help="Problem ids (repeatable).")
+@click.option("--source", help="Only problems of this source (obryan, math500, ...).")
+@click.option("--concurrency", type=int, help="Concurrent conversations (default: config, 8).")
+@click.option("--max-rounds", type=int, help="Solver attempts before rejecting (default: config, 3).")
+@click.option("--retry-rejected", is_flag=True, help="Run rejected problems again too (failed ones always rerun).")
+@click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
+@click.option("--dry-run", is_flag=True, help="Show what would run and how much is already done.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@pass_app
+def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, prompts, dry_run, quiet, as_json) -> None:
+    """Run Solver/Verifier conversations for the chosen problems (resumable; reruns are free)."""
+    from distill.agents.team import Templates
+    from distill.corpus.runner import fingerprint, run_corpus
+    from distill.evaluation.pool import Grader
+
+    problems = select_problems(app, year, years, ids, source)
+    s = app.settings
+    max_rounds = max_rounds or s.max_rounds
+    concurrency = concurrency or s.concurrency
+    templates = Templates.load(app.prompts_dir(prompts))
+    store = _stores(app)
+    if dry_run:
+        done = Counter()
+        for p in problems:
+            t = store.get(p.id)
+            fresh = t is not None and t.fingerprint == fingerprint(p, templates, s.solver, s.verifier, max_rounds)
+            done["done" if fresh and t.status != "failed" else "stale" if t else "new"] += 1
+        info = {"problems": len(problems), "done": done["done"], "to_run": done["new"] + done["stale"],
+                "changed_since_last_run": done["stale"], "cached_share": round(done["done"] / len(problems), 3)}
+        click.echo(json.dumps(info) if as_json else
+                   f"{info['problems']} problems: {info['done']} done (no calls), {info['to_run']} to run "
+                   f"({info['changed_since_last_run']} changed since their last run)")
+        return
+    solver_client, formatter_client = _clients(app)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.fields[counts]}"), console=app.console, disable=quiet or as_json)
+
+    async def main():
+        with Grader(workers=2) as grader, progress:
+            task = progress.add_task("corpus", total=len(problems), counts="")
+
+            def on_done(t: Transcript, skipped: bool, summ) -> None:
+                progress.update(task, advance=1, counts=f"[green]{summ.accepted} ok[/] [yellow]{summ.rejected} rejected[/] "
+                                f"[red]{summ.failed} failed[/] {summ.tokens:,} tokens")
+
+            return await run_corpus(problems, store=store, grader=grader, solver_client=solver_client, formatter_client=formatter_client,
+                                    solver_role=s.solver, verifier_role=s.verifier, templates=templates, max_rounds=max_rounds,
+                                    concurrency=concurrency, retry_rejected=retry_rejected, on_done=on_done)
+
+    try:
+        summary = asyncio.run(main())
+    except KeyboardInterrupt:
+        app.console.print("[yellow]stopped[/]: finished problems are saved; run the same command to resume")
+        sys.exit(130)
+    d = summary.as_dict()
+    if as_json:
+        click.echo(json.dumps(d))
+        return
+    app.out.print(Panel.fit(
+        f"{d['problems']} problems: [green]{d['accepted']} accepted[/], [yellow]{d['rejected']} rejected[/], [red]{d['failed']} failed[/]"
+        f" ({d['skipped']} already done)\nmodel calls: {d['model_calls']} over the network, {d['cached']} from cache, "
+        f"{d['retries']} retries; {d['tokens']:,} tokens; {d['seconds']:.1f}s", title="corpus run"))
+    for reason, n in d["rejected_reasons"].items():
+        app.out.print(f"  rejected x{n}: {reason}")
+
+
+@corpus_group.command("levels")
+@click.option("--year", help="One year.")
+@click.option("--years", help="A range or list of years.")
+@click.option("--problems", "ids", multiple=True, help="Problem ids (repeatable).")
+@click.option("--source", help="Only problems of this source.")
+@click.option("--levels", "levels_spec", default="R1-R6", show_default=True, help="Levels to produce, e.g. R1-R6 or R1,R6.")
+@click.option("--concurrency", type=int, help="Concurrent model calls (default: config).")
+@click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-level table as JSON.")
+@pass_app
+def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurrency, prompts, as_json) -> None:
+    """Restate accepted solutions at length levels R1 (full) .. R6 (~30 words)."""
+    from distill.corpus.levels import parse_levels, run_levels
+    from distill.evaluation.pool import Grader
+
+    problems = select_problems(app, year, years, ids, source)
+    levels = parse_levels(levels_spec)
+    store = _stores(app)
+    transcripts = [t for p in problems if (t := store.get(p.id)) is not None]
+    if not any(t.status == "accepted" for t in transcripts):
+        raise DistillError("no accepted transcripts for that selection; run `distill corpus run` first")
+    _, client = _clients(app)
+
+    async def main():
+        with Grader(workers=2) as grader:
+            return await run_levels(transcripts, {p.id: p for p in problems}, levels, store=store, client=client, grader=grader,
+                                    role=app.settings.verifier, prompts_dir=app.prompts_dir(prompts),
+                                    concurrency=concurrency or app.settings.concurrency)
+
+    table = asyncio.run(main())
+    result = {"levels": table, "model_calls": client.stats.network, "cached": client.stats.cached}
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    t = Table("level", "texts", "ok", "failed", "mean words", title="length levels")
+    for lv, row in table.items():
+        t.add_row(lv, str(row["texts"]), str(row["ok"]), str(row["failed"]), f"{row['mean_words']:.1f}")
+    app.out.print(t)
+    app.out.print(f"model calls: {client.stats.network} over the network, {client.stats.cached} from cache")
+
+
+@corpus_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def status_cmd(app: AppContext, as_json: bool) -> None:
+    """Per year: accepted / rejected / failed / not run, and tokens spent."""
+    problems = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable]
+    store = _stores(app)
+    rows: dict[str, Counter] = defaultdict(Counter)
+    for p in problems:
+        key = f"{p.source}:{p.year}" if p.year else p.source
+        t = store.get(p.id)
+        rows[key][t.status if t else "not_run"] += 1
+        if t:
+            rows[key]["tokens"] += t.tokens_total
+    data = {k: {c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens")} for k, v in sorted(rows.items())}
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    table = Table("source:year", "accepted", "rejected", "failed", "not run", "tokens", title="corpus status")
+    for k, v in data.items():
+        table.add_row(k, *(str(v[c]) for c in ("accepted", "rejected", "failed", "not_run")), f"{v['tokens']:,}")
+    app.out.print(table)
+
+
+@corpus_group.command("export")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for train/valid/test.jsonl.")
+@click.option("--level", default="R1", show_default=True, help="Length level of the assistant turns.")
+@click.option("--source", default=None, help="Only this source (default: every source with transcripts).")
+@click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")
+@click.option("--test-years", default="", help="Held-out years for testing, e.g. 2021-2025.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed for the training order.")
+@click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@pass_app
+def export_cmd(app: AppContext, out_dir, level, source, valid_years, test_years, seed, prompts, as_json) -> None:
+    """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest."""
+    from distill.corpus.export import export_corpus
+    from distill.corpus.levels import parse_levels
+
+    lv = parse_levels(level)
+    if len(lv) != 1:
+        raise DistillError("--level takes one level, e.g. R3")
+    problems = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable and (source is None or p.source == source)]
+    manifest = export_corpus(problems, _stores(app), out_dir, level=lv[0], valid_years=parse_years(valid_years) if valid_years else [],
+                             test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts))
+    if as_json:
+        click.echo(json.dumps(manifest))
+        return
+    c = manifest["counts"]
+    app.out.print(f"exported level {manifest['level']}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
+    if manifest["skipped"]:
+        app.out.print("skipped: " + ", ".join(f"{k} {v}" for k, v in manifest["skipped"].items()))
+
+
 @click.group("transcripts")
 def transcripts_group() -> None:
     """Inspect and share the stored Solver/Verifier transcripts."""
+
+
+@transcripts_group.command("list")
+@click.option("--year", help="Year or range.")
+@click.option("--status", type=click.Choice(["accepted", "rejected", "failed"]), help="Only this status.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON summary per line.")
+@pass_app
+def tlist_cmd(app: AppContext, year, status, as_json) -> None:
+    """List transcripts with status, rounds, tokens and reason."""
+    years = set(parse_years(year)) if year else None
+    rows = sorted((t for t in _stores(app).all() if (years is None or t.year in years) and (status is None or t.status == status)),
+                  key=lambda t: t.problem_id)
+    if as_json:
+        for t in rows:
+            click.echo(json.dumps({"problem_id": t.problem_id, "year": t.year, "status": t.status, "rounds": t.rounds,
+                                   "tokens": t.tokens_total, "reason": t.reason, "stop_reason": t.stop_reason}))
+        return
+    table = Table("problem", "status", "rounds", "tokens", "reason", title=f"{len(rows)} transcripts")
+    colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}
+    for t in rows:
+        table.add_row(t.problem_id, f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.tokens_total:,}", t.reason[:60])
+    app.out.print(table)
+
+
+def render_markdown(t: Transcript, thoughts: bool = True) -> str:
+    lines = [f"# {t.problem_id} ({t.status})", "", f"- key: `{t.key}`", f"- reason: {t.reason}", f"- stop reason: {t.stop_reason}",
+             f"- rounds: {t.rounds}; tokens: {t.tokens_total:,}; calls: {t.calls}", ""]
+    for m in t.messages:
+        lines.append(f"## {m.source} ({m.type})")
+        if m.thought and thoughts:
+            lines.append("<details><summary>thought</summary>\n\n" + m.thought + "\n\n</details>\n")
+        lines.extend([m.content, ""])
+    return "\n".join(lines)
+
+
+@transcripts_group.command("show")
+@click.argument("problem_id")
+@click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
+@click.option("--raw", is_flag=True, help="Plain text, no formatting.")
+@click.option("--thoughts", is_flag=True, help="Show the Solver's reasoning in full.")
+@pass_app
+def tshow_cmd(app: AppContext, problem_id, as_json, raw, thoughts) -> None:
+    """Show one conversation, agent by agent."""
+    t = _stores(app).get(problem_id)
+    if t is None:
+        raise DistillError(f"no transcript for {problem_id!r} (see `distill transcripts list`)")
+    if as_json:
+        click.echo(t.model_dump_json(indent=2))
+        return
+    if raw:
+        click.echo(render_markdown(t, thoughts))
+        return
+    colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}[t.status]
+    app.out.print(Panel.fit(f"key [bold]{escape(t.key)}[/] · {t.rounds} rounds · {t.tokens_total:,} tokens · {escape(t.reason)}\nstop: {escape(str(t.stop_reason))}",
+                            title=f"{t.problem_id} [{colour}]{t.status}[/]"))
+    style = {"user": "cyan", "solver": "magenta", "verifier": "green", "formatter": "blue"}
+    for m in t.messages:
+        body = escape(m.content)
+        if m.thought:
+            body = (f"[dim]thought: {escape(m.thought)}[/]\n\n" if thoughts else f"[dim](thought: {len(m.thought.split())} words; --thoughts shows it)[/]\n") + body
+        app.out.print(Panel(body, title=f"{m.source} · {m.type}", title_align="left", border_style=style.get(m.source, "white")), markup=True)
+    if t.error:
+        app.out.print(f"[red]error:[/] {t.error}")
+
+
+@transcripts_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["md", "jsonl"]), default="jsonl", show_default=True)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.option("--status", type=click.Choice(["accepted", "rejected", "failed"]), help="Only this status.")
+@pass_app
+def texport_cmd(app: AppContext, fmt, out_path, status) -> None:
+    """Export transcripts as Markdown or JSONL for sharing."""
+    from distill.io import atomic_write_jsonl, atomic_write_text
+
+    rows = sorted((t for t in _stores(app).all() if status is None or t.status == status), key=lambda t: t.problem_id)
+    if fmt == "jsonl":
+        atomic_write_jsonl(out_path, (t.model_dump(mode="json") for t in rows))
+    else:
+        atomic_write_text(out_path, "\n\n---\n\n".join(render_markdown(t) for t in rows) + "\n")
+    app.out.print(f"wrote {len(rows)} transcripts to {out_path}")

@@ -1,0 +1,140 @@
+"""Length levels R1..R6: restate each accepted solution shorter, keeping the boxed answer.
+
+R1 is the accepted stepwise solution itself (the study's R1 averaged ~220 words); R2..R6 are
+restatements by the verifier model from the templates `prompts/levels/rK.md`, whose target word
+counts fall to ~30 at R6. Each restatement is checked to keep the correct boxed answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from autogen_core.models import SystemMessage, UserMessage
+
+from distill.agents.clients import CachedClient, describe_role
+from distill.agents.team import check_format
+from distill.config import ModelRole
+from distill.evaluation.pool import Grader
+from distill.io import content_hash
+from distill.prompts import load_template
+
+from .problems import Problem
+from .transcripts import LevelText, Transcript, TranscriptStore
+
+LEVELS = ("R1", "R2", "R3", "R4", "R5", "R6")
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def parse_levels(spec: str | None) -> list[str]:
+    from distill.errors import DistillError
+
+    if not spec:
+        return list(LEVELS)
+    out = []
+    for part in spec.upper().replace(" ", "").split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            if a not in LEVELS or b not in LEVELS:
+                raise DistillError(f"unknown level range {part!r}; levels are R1..R6")
+            out.extend(LEVELS[LEVELS.index(a) : LEVELS.index(b) + 1])
+        elif part in LEVELS:
+            out.append(part)
+        else:
+            raise DistillError(f"unknown level {part!r}; levels are R1..R6")
+    return sorted(set(out), key=LEVELS.index)
+
+
+def r1_level(t: Transcript) -> LevelText:
+    text = t.solution or ""
+    return LevelText(problem_id=t.problem_id, level="R1", text=text, words=word_count(text), ok=bool(text),
+                     fingerprint=t.fingerprint, template_sha256=t.templates.get("formatter"))
+
+
+async def restate(
+    t: Transcript,
+    problem: Problem,
+    level: str,
+    *,
+    client: CachedClient,
+    grader: Grader,
+    role: ModelRole,
+    prompts_dir=None,
+) -> LevelText:
+    tpl = load_template(f"levels/{level.lower()}", prompts_dir)
+    system = load_template("formatter_system", prompts_dir)
+    fp = content_hash({"transcript": t.fingerprint, "solution": t.solution, "template": tpl.sha256, "system": system.sha256, "role": describe_role(role)}, 32)
+    prompt = tpl.render(problem=problem.text, solution=t.solution, answer=t.final_answer or problem.answer)
+    result = await client.create([SystemMessage(content=system.render()), UserMessage(content=prompt, source="verifier")])
+    text = result.content if isinstance(result.content, str) else ""
+    usage = {"prompt": result.usage.prompt_tokens, "completion": result.usage.completion_tokens} if result.usage else {}
+    issue = "truncated" if result.finish_reason == "length" else check_format(text)
+    verdict = None
+    if issue is None:
+        v = await grader.agrade(problem.answer, text)
+        verdict = v.model_dump(mode="json")
+        if v.correct is not True:
+            issue = f"boxed answer {v.extracted!r} does not equal the key"
+    return LevelText(problem_id=t.problem_id, level=level, text=text.strip() or None, words=word_count(text), ok=issue is None,
+                     problem=issue, verdict=verdict, template_sha256=tpl.sha256, fingerprint=fp, tokens=usage)
+
+
+def level_fingerprint_ok(existing: LevelText | None, t: Transcript, level: str, prompts_dir, role: ModelRole) -> bool:
+    if existing is None or not existing.ok:
+        return False
+    if level == "R1":
+        return existing.fingerprint == t.fingerprint
+    tpl = load_template(f"levels/{level.lower()}", prompts_dir)
+    system = load_template("formatter_system", prompts_dir)
+    fp = content_hash({"transcript": t.fingerprint, "solution": t.solution, "template": tpl.sha256, "system": system.sha256, "role": describe_role(role)}, 32)
+    return existing.fingerprint == fp
+
+
+async def run_levels(
+    transcripts: Sequence[Transcript],
+    problems: dict[str, Problem],
+    levels: Sequence[str],
+    *,
+    store: TranscriptStore,
+    client: CachedClient,
+    grader: Grader,
+    role: ModelRole,
+    prompts_dir=None,
+    concurrency: int = 8,
+    on_done: Callable[[LevelText], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Restate every accepted transcript at every level; returns per-level counts and mean words."""
+    sem = asyncio.Semaphore(concurrency)
+    results: list[LevelText] = []
+
+    async def one(t: Transcript, level: str) -> None:
+        existing = store.get_level(t.problem_id, level)
+        if level_fingerprint_ok(existing, t, level, prompts_dir, role):
+            lt = existing
+        elif level == "R1":
+            lt = r1_level(t)
+            store.put_level(lt)
+        else:
+            async with sem:
+                try:
+                    lt = await restate(t, problems[t.problem_id], level, client=client, grader=grader, role=role, prompts_dir=prompts_dir)
+                except Exception as exc:
+                    lt = LevelText(problem_id=t.problem_id, level=level, text=None, ok=False, problem=f"{type(exc).__name__}: {exc}"[:300], fingerprint="failed")
+            store.put_level(lt)
+        assert lt is not None
+        results.append(lt)
+        if on_done:
+            on_done(lt)
+
+    accepted = [t for t in transcripts if t.status == "accepted" and t.problem_id in problems]
+    await asyncio.gather(*(one(t, lv) for t in accepted for lv in levels))
+    table: dict[str, dict[str, float]] = {}
+    for lv in levels:
+        rows = [r for r in results if r.level == lv]
+        ok = [r for r in rows if r.ok]
+        table[lv] = {"texts": len(rows), "ok": len(ok), "failed": len(rows) - len(ok),
+                     "mean_words": round(sum(r.words for r in ok) / len(ok), 1) if ok else 0.0}
+    return table

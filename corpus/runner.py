@@ -1,0 +1,154 @@
+"""Run Solver/Verifier sessions for many problems concurrently, storing one transcript each."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from autogen_agentchat.messages import TextMessage
+
+from distill.agents.clients import CachedClient, CallStats, describe_role
+from distill.agents.team import SessionResult, Templates, solve_problem, thought_of
+from distill.config import ModelRole
+from distill.evaluation.pool import Grader
+from distill.io import content_hash
+
+from .problems import Problem
+from .transcripts import Transcript, TranscriptMessage, TranscriptStore
+
+GRADER_VERSION = 1
+
+
+@dataclass
+class RunSummary:
+    problems: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    skipped: int = 0  # already done with the same fingerprint: no calls at all
+    model_calls: int = 0  # calls that reached the network in this run
+    cached: int = 0  # calls answered from the disk cache
+    retries: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verifier: ModelRole, max_rounds: int) -> str:
+    return content_hash(
+        {
+            "problem": [problem.text, problem.answer],
+            "templates": templates.hashes(),
+            "solver": describe_role(solver),
+            "verifier": describe_role(verifier),
+            "max_rounds": max_rounds,
+            "grader": GRADER_VERSION,
+        },
+        32,
+    )
+
+
+def build_transcript(problem: Problem, res: SessionResult | None, *, error: str | None, base: dict[str, Any]) -> Transcript:
+    if res is None:
+        return Transcript(problem_id=problem.id, source=problem.source, year=problem.year, section=problem.section,
+                          status="failed", reason="a model call failed", error=error, key=problem.answer, tokens={}, **base)
+    msgs = list(res.task_result.messages)
+    out: list[TranscriptMessage] = []
+    for i, m in enumerate(msgs):
+        if not isinstance(m, TextMessage):
+            continue
+        if m.source == "verifier" and i == len(msgs) - 1:
+            for ev in res.verifier.events:  # the formatter's calls happened during this last turn
+                out.append(TranscriptMessage(source="formatter", type="format", content=ev["content"], cached=ev["cached"],
+                                             finish_reason=ev["finish_reason"], prompt_tokens=ev["prompt_tokens"],
+                                             completion_tokens=ev["completion_tokens"]))
+        usage = m.models_usage
+        out.append(TranscriptMessage(source=m.source, type=m.type, content=m.content, thought=thought_of(msgs, i),
+                                     prompt_tokens=usage.prompt_tokens if usage else 0,
+                                     completion_tokens=usage.completion_tokens if usage else 0))
+    base = dict(base, tokens={"prompt": sum(m.prompt_tokens for m in out), "completion": sum(m.completion_tokens for m in out)})
+    outcome = res.verifier.outcome
+    status = "accepted" if outcome == "accepted" else "rejected"
+    reason = res.verifier.reason or f"conversation ended: {res.task_result.stop_reason}"
+    return Transcript(
+        problem_id=problem.id, source=problem.source, year=problem.year, section=problem.section,
+        status=status, reason=reason, stop_reason=res.task_result.stop_reason, rounds=res.rounds, messages=out,
+        verdicts=res.verifier.verdicts, format_checks=[{k: v for k, v in e.items() if k != "content"} for e in res.verifier.events],
+        solution=res.verifier.solution if status == "accepted" else None,
+        final_answer=res.verifier.final_answer if status == "accepted" else None, key=problem.answer, **base,
+    )
+
+
+async def run_corpus(
+    problems: Sequence[Problem],
+    *,
+    store: TranscriptStore,
+    grader: Grader,
+    solver_client: CachedClient,
+    formatter_client: CachedClient,
+    solver_role: ModelRole,
+    verifier_role: ModelRole,
+    templates: Templates,
+    max_rounds: int = 3,
+    concurrency: int = 8,
+    retry_rejected: bool = False,
+    on_done: Callable[[Transcript, bool, RunSummary], None] | None = None,
+) -> RunSummary:
+    """Skip problems already done with the same fingerprint; run the rest; store each transcript once."""
+    summary = RunSummary(problems=len(problems))
+    sem = asyncio.Semaphore(concurrency)
+    t_start = time.perf_counter()
+    models = {"solver": describe_role(solver_role), "verifier": describe_role(verifier_role)}
+
+    def count(t: Transcript, skipped: bool) -> None:
+        if skipped:
+            summary.skipped += 1
+        setattr(summary, t.status, getattr(summary, t.status) + 1)
+        if t.status == "rejected":
+            key = t.reason.split(" (after")[0][:80]
+            summary.rejected_reasons[key] = summary.rejected_reasons.get(key, 0) + 1
+        if on_done:
+            on_done(t, skipped, summary)
+
+    async def one(problem: Problem) -> None:
+        fp = fingerprint(problem, templates, solver_role, verifier_role, max_rounds)
+        existing = store.get(problem.id)
+        if existing and existing.fingerprint == fp and (existing.status == "accepted" or (existing.status == "rejected" and not retry_rejected)):
+            count(existing, True)
+            return
+        async with sem:
+            solver, fmt = solver_client.fork("solver"), formatter_client.fork("verifier")
+            started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            t0 = time.perf_counter()
+            res, error = None, None
+            try:
+                res = await solve_problem(problem, solver_client=solver, formatter_client=fmt, grader=grader,
+                                          templates=templates, max_rounds=max_rounds)
+            except Exception as exc:  # one problem's failure must not stop the year
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            calls = CallStats()
+            calls.add(solver.stats)
+            calls.add(fmt.stats)
+            base = {
+                "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
+                "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
+                "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries},
+            }
+            transcript = build_transcript(problem, res, error=error, base=base)
+            store.put(transcript)  # one transaction: the problem is done, or it was never started
+            summary.model_calls += calls.network
+            summary.cached += calls.cached
+            summary.retries += calls.retries
+            summary.tokens += calls.prompt_tokens + calls.completion_tokens
+            count(transcript, False)
+
+    await asyncio.gather(*(one(p) for p in problems))
+    summary.seconds = round(time.perf_counter() - t_start, 3)
+    return summary
