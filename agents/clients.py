@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from distill.errors import DistillError
 from distill.io import canonical_json, content_hash
 
 log = logging.getLogger("distill.models")
+# R1 replies from an API that returns reasoning_content carry no <think> tags; AutoGen warns each time.
+warnings.filterwarnings("ignore", message="Could not find <think>", category=UserWarning)
 
 CACHE_FORMAT = 1
 

@@ -77,3 +77,7 @@ def main() -> None:
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         click.echo("interrupted; completed work is saved, rerun to resume", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

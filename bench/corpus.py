@@ -1,0 +1,138 @@
+"""Corpus benchmark: 40 problems against a loopback server that answers each call after a fixed
+delay; wall time at concurrency 1 and 8 against the ideal (calls x delay / concurrency), the
+cached rerun per problem, and tokens per accepted sample.
+
+    python bench/corpus.py [--delay 0.2] [--problems 40] [--out bench/results/corpus.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from distill.agents.clients import build_client, open_cache
+from distill.agents.team import Templates
+from distill.config import ModelRole
+from distill.corpus.problems import Problem
+from distill.corpus.runner import run_corpus
+from distill.corpus.transcripts import TranscriptStore
+from distill.evaluation.pool import Grader
+from distill.loopback import LoopbackServer, Reply, last_user_text, system_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_problems(n: int) -> list[Problem]:
+    return [Problem(id=f"bench-2001-fs-{i:02d}", source="bench", year=2001, section="fs", number=i,
+                    text=f"What is {i} + {i + 7}?", answer=str(2 * i + 7)) for i in range(1, n + 1)]
+
+
+def responder(delay: float):
+    def reply(body):
+        user = last_user_text(body)
+        a, b = (int(x) for x in re.search(r"What is (\d+) \+ (\d+)", json.dumps(body["messages"])).groups())
+        if "rewrite correct" in system_text(body):
+            content = f"Step 1: Add {a} and {b}.\nStep 2: {a} + {b} = {a + b}.\nFinal answer: \\boxed{{{a + b}}}"
+        else:
+            content = f"Adding, {a} + {b} = {a + b}. The answer is \\boxed{{{a + b}}}."
+        return Reply(content=content, reasoning="Simple addition." if "rewrite" not in user else None, delay_s=delay)
+    return reply
+
+
+async def one_run(problems, base_url, workdir: Path, concurrency: int, grader: Grader, fresh_store: bool = True):
+    role_s = ModelRole(base_url=base_url, model="bench-r1", api_key_env=None, family="r1", max_retries=0)
+    role_v = ModelRole(base_url=base_url, model="bench-chat", api_key_env=None, max_retries=0)
+    cache = open_cache(workdir / "cache")
+    store = TranscriptStore(workdir / ("transcripts" if not fresh_store else f"transcripts-{time.monotonic_ns()}"))
+    solver, fmt = build_client(role_s, cache), build_client(role_v, cache)
+    t0 = time.perf_counter()
+    summary = await run_corpus(problems, store=store, grader=grader, solver_client=solver, formatter_client=fmt, solver_role=role_s,
+                               verifier_role=role_v, templates=Templates.load(), concurrency=concurrency)
+    wall = time.perf_counter() - t0
+    tokens = sum(t.tokens_total for t in store.all() if t.status == "accepted")
+    return summary, wall, tokens
+
+
+def _serve(delay: float, port_queue) -> None:
+    srv = LoopbackServer(responder(delay)).start()
+    port_queue.put(srv.port)
+    threading.Event().wait()
+
+
+class ServerProcess:
+    """The server in its own process, as a real endpoint would be: it must not share our GIL."""
+
+    def __init__(self, delay: float):
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        self.proc = ctx.Process(target=_serve, args=(delay, q), daemon=True)
+        self.proc.start()
+        self.base_url = f"http://127.0.0.1:{q.get(timeout=30)}/v1"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.join()
+
+
+async def main_async(args) -> dict:
+    problems = make_problems(args.problems)
+    rows = []
+    with ServerProcess(args.delay) as srv, Grader(workers=2) as grader:
+        with tempfile.TemporaryDirectory() as d:  # warm-up: imports, connections, grading workers
+            await one_run(make_problems(8), srv.base_url, Path(d), 8, grader)
+        for conc in (1, 8):
+            with tempfile.TemporaryDirectory() as d:
+                summary, wall, tokens = await one_run(problems, srv.base_url, Path(d), conc, grader)
+                ideal = summary.model_calls * args.delay / conc
+                rows.append({"concurrency": conc, "calls": summary.model_calls, "wall_s": round(wall, 3), "ideal_s": round(ideal, 3),
+                             "ratio_to_ideal": round(wall / ideal, 3), "accepted": summary.accepted,
+                             "tokens_per_accepted": round(tokens / max(summary.accepted, 1), 1)})
+        with tempfile.TemporaryDirectory() as d:
+            await one_run(problems, srv.base_url, Path(d), 8, grader, fresh_store=False)
+            s_skip, wall_skip, _ = await one_run(problems, srv.base_url, Path(d), 8, grader, fresh_store=False)
+            s_cache, wall_cache, _ = await one_run(problems, srv.base_url, Path(d), 8, grader, fresh_store=True)
+    return {
+        "problems": args.problems, "delay_s": args.delay, "runs": rows,
+        "rerun_done_transcripts": {"calls": s_skip.model_calls, "ms_per_problem": round(1000 * wall_skip / args.problems, 2)},
+        "rerun_warm_model_cache": {"calls": s_cache.model_calls, "cached": s_cache.cached, "ms_per_problem": round(1000 * wall_cache / args.problems, 2)},
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--delay", type=float, default=0.2)
+    ap.add_argument("--problems", type=int, default=40)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "corpus.json")
+    args = ap.parse_args()
+    result = asyncio.run(main_async(args))
+    t = Table(title=f"corpus: {args.problems} problems, {args.delay * 1000:.0f} ms per call")
+    for c in ("concurrency", "calls", "wall s", "ideal s", "wall/ideal", "tokens/accepted"):
+        t.add_column(c)
+    for r in result["runs"]:
+        t.add_row(str(r["concurrency"]), str(r["calls"]), f"{r['wall_s']:.2f}", f"{r['ideal_s']:.2f}", f"{r['ratio_to_ideal']:.3f}x", f"{r['tokens_per_accepted']:.0f}")
+    Console().print(t)
+    a, b = result["rerun_done_transcripts"], result["rerun_warm_model_cache"]
+    print(f"cached rerun (transcripts done): {a['ms_per_problem']:.2f} ms/problem, {a['calls']} network calls")
+    print(f"rerun with a warm model-call cache only: {b['ms_per_problem']:.2f} ms/problem, {b['calls']} network calls, {b['cached']} cached")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

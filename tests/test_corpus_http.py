@@ -1,0 +1,169 @@
+"""The real HTTP path: corpus runs against a loopback OpenAI-compatible server with faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from distill.corpus.transcripts import TranscriptStore
+from distill.loopback import LoopbackServer, Reply, system_text
+from distill.prompts import bundled_dir
+from distill.recorded_teacher import recorded_teacher
+from distill.samples import sample_files
+
+SECRET = "sk-corpus-secret-9876543210"
+
+
+class Faulty:
+    """The recorded teacher, with scripted faults on the first calls for chosen problems."""
+
+    def __init__(self, faults=None, delay_s=0.0):
+        self.faults = list(faults or [])
+        self.lock = threading.Lock()
+        self.delay_s = delay_s
+
+    def __call__(self, body):
+        with self.lock:
+            fault = self.faults.pop(0) if self.faults else None
+        if fault is not None:
+            return fault
+        reply = recorded_teacher(body)
+        reply.delay_s = self.delay_s
+        return reply
+
+
+@pytest.fixture
+def teacher_env(monkeypatch, run_cli):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+
+    def start(responder):
+        srv = LoopbackServer(responder).start()
+        for role in ("SOLVER", "VERIFIER"):
+            monkeypatch.setenv(f"DISTILL_{role}__BASE_URL", srv.base_url)
+            monkeypatch.setenv(f"DISTILL_{role}__MAX_RETRIES", "4")
+        monkeypatch.setenv("DEEPSEEK_API_KEY", SECRET)
+        return srv
+
+    return start
+
+
+def corpus_json(run_cli, *args):
+    return json.loads(run_cli("corpus", "run", *args, "--json").output)
+
+
+def test_faults_are_retried_and_nothing_bad_enters_the_corpus(teacher_env, run_cli, workspace, monkeypatch):
+    import distill.agents.clients as clients
+
+    monkeypatch.setattr(clients.CachedClient, "__init__", _fast_backoff(clients.CachedClient.__init__))
+    faults = [Reply(status=429), Reply(status=500), Reply(empty_body=True), Reply(status=503)]
+    srv = teacher_env(Faulty(faults))
+    try:
+        s = corpus_json(run_cli, "--year", "2001", "--concurrency", "1")
+    finally:
+        srv.stop()
+    assert s["problems"] == 8 and s["accepted"] == 8 and s["failed"] == 0 and s["retries"] == 4
+    assert s["model_calls"] == srv.log.count  # every request is counted, faults included
+
+
+def test_permanent_failure_and_truncation_never_accepted(teacher_env, run_cli, workspace, monkeypatch):
+    import distill.agents.clients as clients
+
+    monkeypatch.setattr(clients.CachedClient, "__init__", _fast_backoff(clients.CachedClient.__init__))
+
+    def responder(body):
+        text = json.dumps(body["messages"])
+        if "sum of the first 12 positive odd" in text:
+            return Reply(status=500)  # never recovers
+        if "5 green beads" in text and "rewrite correct" not in system_text(body):
+            return Reply(content="The probability is \\boxed{\\frac{5}{12}", finish_reason="length")  # always cut off
+        return recorded_teacher(body)
+
+    srv = teacher_env(responder)
+    try:
+        s = corpus_json(run_cli, "--year", "2001")
+    finally:
+        srv.stop()
+    store = TranscriptStore(workspace / "transcripts")
+    failed, truncated = store.get("sample-2001-fs-01"), store.get("sample-2001-fs-02")
+    assert failed.status == "failed" and "500" in failed.error and s["failed"] == 1
+    assert truncated.status == "rejected" and all(v["truncated"] for v in truncated.verdicts)
+    # the export holds neither
+    run_cli("corpus", "export", "--out", str(workspace / "exp"), "--source", "sample")
+    exported = (workspace / "exp" / "manifest.json").read_text()
+    assert "sample-2001-fs-01" not in exported and "sample-2001-fs-02" not in exported
+
+
+def _fast_backoff(init):
+    def patched(self, *a, **kw):
+        kw["backoff_s"] = 0.01
+        init(self, *a, **kw)
+    return patched
+
+
+def test_rerun_makes_zero_calls_and_edited_template_reruns_only_its_part(teacher_env, run_cli, workspace, tmp_path):
+    srv = teacher_env(recorded_teacher)
+    try:
+        first = corpus_json(run_cli, "--year", "2002")
+        n = srv.log.count
+        again = corpus_json(run_cli, "--year", "2002")
+        assert again["model_calls"] == 0 and again["skipped"] == 8 and srv.log.count == n
+        # edit the formatter template only: Solver calls come from the cache, formatter calls go out again
+        prompts = tmp_path / "prompts"
+        shutil.copytree(bundled_dir(), prompts, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        f = prompts / "formatter.md"
+        f.write_text(f.read_text().replace("Rewrite the solution", "Please rewrite the solution"))
+        edited = corpus_json(run_cli, "--year", "2002", "--prompts", str(prompts))
+    finally:
+        srv.stop()
+    assert first["accepted"] == edited["accepted"] == 8
+    assert edited["skipped"] == 0 and edited["model_calls"] == 8 and edited["cached"] >= 8  # 8 formatter calls, solver cached
+    t = TranscriptStore(workspace / "transcripts").get("sample-2002-fs-01")
+    assert t.templates["formatter"] != t.templates["solver_user"]
+
+
+def test_api_key_never_reaches_the_workspace(teacher_env, run_cli, workspace):
+    srv = teacher_env(recorded_teacher)
+    try:
+        out = run_cli("corpus", "run", "--year", "2003").output
+        run_cli("corpus", "levels", "--year", "2003")
+        run_cli("transcripts", "export", "--format", "md", "--out", str(workspace / "t.md"))
+    finally:
+        srv.stop()
+    assert srv.log.headers and all(h["authorization"] == f"Bearer {SECRET}" for h in srv.log.headers)
+    assert SECRET not in out
+    for path in workspace.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_sigkill_mid_run_then_rerun_finishes_each_problem_once(tmp_path, workspace):
+    env = dict(os.environ, DISTILL_WORKSPACE=str(workspace), DEEPSEEK_API_KEY=SECRET, MLX_DISABLE_COMPILE="1")
+    distill = [sys.executable, "-m", "distill.cli"]
+    subprocess.run([*distill, "problems", "import", "--source", "sample", *map(str, sample_files())], env=env, check=True, capture_output=True)
+    with LoopbackServer(Faulty(delay_s=0.15)) as srv:
+        env.update(DISTILL_SOLVER__BASE_URL=srv.base_url, DISTILL_VERIFIER__BASE_URL=srv.base_url)
+        proc = subprocess.Popen([*distill, "corpus", "run", "--years", "2001-2003", "--concurrency", "4", "--quiet"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        store = TranscriptStore(workspace / "transcripts")
+        deadline = time.time() + 60
+        while time.time() < deadline and sum(1 for _ in store.all()) < 5:
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        done_before = {t.problem_id for t in store.all()}
+        assert 5 <= len(done_before) < 24
+        r = subprocess.run([*distill, "corpus", "run", "--years", "2001-2003", "--json"], env=env, capture_output=True, text=True)
+    summary = json.loads(r.stdout)
+    assert summary["skipped"] >= len(done_before) - 0 and summary["problems"] == 24
+    transcripts = list(TranscriptStore(workspace / "transcripts").all())
+    assert sorted(t.problem_id for t in transcripts) == sorted(set(t.problem_id for t in transcripts))
+    assert len(transcripts) == 24 and all(t.status in ("accepted", "rejected") for t in transcripts)
