@@ -2,9 +2,139 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
 import click
+
+from distill.context import AppContext, pass_app
+from distill.errors import DistillError
+
+from .args import FinetuneArgs, read_config_file
 
 
 @click.group("finetune")
 def finetune_group() -> None:
     """Fine-tune the student with LoRA (mlx-lm) and keep the best adapter."""
+
+
+def _args_options(fn):
+    """One click option per FinetuneArgs field, help text from the dataclass; unset options stay None."""
+    for f in reversed(fields(FinetuneArgs)):
+        name = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.type in ("bool", bool) or isinstance(f.default, bool):
+            off = "--no-" + f.name.replace("_", "-")
+            fn = click.option(f"{name}/{off}", f.name, default=None, help=f"{help_text} [default: {'on' if f.default else 'off'}]")(fn)
+        else:
+            typ = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
+            default = f" [default: {f.default}]" if f.default not in ("", None) else ""
+            fn = click.option(name, f.name, type=typ, default=None, help=help_text + default)(fn)
+    return fn
+
+
+def resolve_args(config_file: Path | None, given: dict[str, Any]) -> FinetuneArgs:
+    values: dict[str, Any] = read_config_file(config_file) if config_file else {}
+    values.update({k: v for k, v in given.items() if v is not None})
+    try:
+        return FinetuneArgs(**values)
+    except TypeError as exc:
+        raise DistillError(f"bad fine-tuning settings: {exc}") from None
+
+
+@finetune_group.command("run")
+@click.option("--config-file", type=click.Path(dir_okay=False, path_type=Path), help="YAML or TOML with any of these settings.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json when done.")
+@_args_options
+@pass_app
+def run_cmd(app: AppContext, config_file: Path | None, quiet: bool, as_json: bool, **given: Any) -> None:
+    """Train a LoRA adapter; keep the one with the lowest validation loss."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .run import run_finetune
+
+    args = resolve_args(config_file, given)
+    args.validate()
+    progress = Progress(TextColumn("[bold]LoRA"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[losses]}"),
+                        console=app.console, disable=quiet or as_json)
+    state = {"train": None, "val": None, "best": None}
+
+    def on_report(row: dict[str, Any]) -> None:
+        if row["kind"] == "train":
+            state["train"] = row["train_loss"]
+        else:
+            state["val"] = row["val_loss"]
+            if row["best"]:
+                state["best"] = (row["iteration"], row["val_loss"])
+        best = f"best {state['best'][1]:.3f} @ {state['best'][0]}" if state["best"] else ""
+        losses = " ".join(x for x in (f"train {state['train']:.3f}" if state["train"] is not None else "",
+                                      f"val {state['val']:.3f}" if state["val"] is not None else "", best) if x)
+        progress.update(task, completed=row["iteration"], losses=losses)
+
+    with progress:
+        task = progress.add_task("lora", total=args.iters, losses="loading model")
+        summary = run_finetune(args, on_report=on_report)
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    trunc = sum(summary["truncated_examples"].values())
+    app.out.print(
+        f"best adapter: iteration {summary['best_iteration']} (val loss {summary['best_val_loss']:.4f}); "
+        f"final val loss {summary['final_val_loss']:.4f}; {summary['iterations_run']} iterations"
+        + (" [yellow](stopped early)[/]" if summary["stopped_early"] else "")
+    )
+    if "test_loss" in summary:
+        app.out.print(f"test loss {summary['test_loss']:.4f} (perplexity {summary['test_perplexity']:.2f})")
+    if trunc:
+        app.out.print(f"[yellow]{trunc} examples were longer than --max-seq-length and were truncated[/]")
+    app.out.print(f"outputs in {args.out}: adapters.safetensors, metrics.jsonl, summary.json, loss.png")
+
+
+@finetune_group.command("test")
+@click.option("--model", required=True, help="Base model path or id.")
+@click.option("--adapter", type=click.Path(file_okay=False, path_type=Path), help="Adapter folder (omit for the base model).")
+@click.option("--data", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder with test.jsonl.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "valid", "test"]))
+@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--max-seq-length", type=int, default=2048, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def test_cmd(app: AppContext, model: str, adapter: Path | None, data: Path, split: str, batch_size: int, max_seq_length: int, as_json: bool) -> None:
+    """Loss and perplexity of a model (with an adapter) on a split."""
+    import math
+
+    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
+
+    from .data import load_split
+    from .run import evaluate_loss, load_model
+
+    rows = load_split(data / f"{split}.jsonl")
+    m, tok = load_model(model, adapter)
+    loss = evaluate_loss(m, CacheDataset(ChatDataset(rows, tok, chat_key="messages", mask_prompt=True)), batch_size, max_seq_length)
+    result = {"split": split, "examples": len(rows), "loss": loss, "perplexity": math.exp(loss), "adapter": str(adapter) if adapter else None}
+    click.echo(json.dumps(result) if as_json else f"{split}: loss {loss:.4f}, perplexity {math.exp(loss):.2f} over {len(rows)} examples")
+
+
+@finetune_group.command("fuse")
+@click.option("--model", required=True, help="Base model path or id.")
+@click.option("--adapter", required=True, type=click.Path(file_okay=False, path_type=Path), help="Adapter folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the fused model.")
+@click.option("--check-prompt", "prompts", multiple=True, help="Prompts for the fused-vs-unfused check (default: three maths questions).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def fuse_cmd(app: AppContext, model: str, adapter: Path, out_dir: Path, prompts: tuple[str, ...], as_json: bool) -> None:
+    """Fuse an adapter into the model and check fused and unfused greedy outputs agree."""
+    from .run import fuse_adapter
+
+    checks = list(prompts) or ["What is 8 + 9?", "Simplify the square root of 75.", "What is 15% of 240?"]
+    result = fuse_adapter(model, adapter, out_dir, checks)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        status = "[green]agree[/]" if result["all_same"] else "[red]DISAGREE: the fused model lost the adapter[/]"
+        app.out.print(f"fused into {result['out']}; greedy outputs on {len(checks)} prompts {status}")
+    if not result["all_same"]:
+        raise SystemExit(1)

@@ -1,0 +1,88 @@
+"""Watching a run through mlx-lm's TrainingCallback: metrics, the best adapter, early stopping."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+from mlx.utils import tree_flatten
+from mlx_lm.tuner.callbacks import TrainingCallback
+
+from distill.io import append_jsonl, atomic_write_json
+
+
+class EarlyStop(Exception):
+    """Raised from the callback to end mlx-lm's training loop."""
+
+
+def save_adapter(model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp.safetensors")
+    mx.save_safetensors(str(tmp), dict(tree_flatten(model.trainable_parameters())))
+    tmp.replace(path)  # never a half-written adapter
+
+
+class BestAdapterCallback(TrainingCallback):
+    """Keeps the adapter with the lowest validation loss; writes metrics.jsonl and state.json.
+
+    mlx-lm computes the validation loss before the update of its iteration and reports it as
+    `iteration - 1`, so at report time the model's weights are exactly those the loss was measured on.
+    """
+
+    def __init__(self, model, out: Path, *, offset: int = 0, patience: int | None = None, state: dict[str, Any] | None = None,
+                 on_report: Callable[[dict[str, Any]], None] | None = None):
+        self.model = model
+        self.out = out
+        self.offset = offset
+        self.patience = patience
+        st = state or {}
+        self.best_val = st.get("best_val_loss", float("inf"))
+        self.best_iter = st.get("best_iteration")
+        self.bad_evals = st.get("bad_evals", 0)
+        self.last_val: float | None = st.get("final_val_loss")
+        self.last_iter = st.get("iteration", 0)
+        self.tokens_per_s: list[float] = []
+        self.on_report = on_report
+        self.stopped_early = False
+
+    def _write(self, row: dict[str, Any]) -> None:
+        append_jsonl(self.out / "metrics.jsonl", row)
+        if self.on_report:
+            self.on_report(row)
+
+    def on_train_loss_report(self, info: dict[str, Any]) -> None:
+        self.tokens_per_s.append(info["tokens_per_second"])
+        self._write({"kind": "train", "iteration": info["iteration"] + self.offset, "train_loss": info["train_loss"],
+                     "learning_rate": info["learning_rate"], "tokens_per_second": info["tokens_per_second"],
+                     "iterations_per_second": info["iterations_per_second"], "trained_tokens": info["trained_tokens"],
+                     "peak_memory_gb": info["peak_memory"], "time": time.time()})
+
+    def on_val_loss_report(self, info: dict[str, Any]) -> None:
+        it = info["iteration"] + self.offset
+        val = float(info["val_loss"])
+        improved = val < self.best_val
+        if improved:
+            self.best_val, self.best_iter, self.bad_evals = val, it, 0
+            save_adapter(self.model, self.out / "adapters.safetensors")
+        elif it > (self.best_iter or 0):
+            self.bad_evals += 1
+        self.last_val, self.last_iter = val, it
+        save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
+        atomic_write_json(self.out / "checkpoints" / "state.json", self.state())
+        self._write({"kind": "val", "iteration": it, "val_loss": val, "val_time": info["val_time"], "best": improved, "time": time.time()})
+        if self.patience is not None and self.bad_evals >= self.patience:
+            self.stopped_early = True
+            raise EarlyStop(f"no new best validation loss in {self.patience} evaluations")
+
+    def state(self) -> dict[str, Any]:
+        return {"iteration": self.last_iter, "best_iteration": self.best_iter, "best_val_loss": self.best_val,
+                "final_val_loss": self.last_val, "bad_evals": self.bad_evals}
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,185 @@
+"""One LoRA run through mlx-lm's own tuner, keeping the adapter with the best validation loss."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from distill.errors import DistillError
+from distill.io import atomic_write_json
+
+from .args import FinetuneArgs
+from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
+from .data import Splits, load_splits, truncation_report
+
+
+def load_model(model: str, adapter: str | Path | None = None):
+    """mlx_lm.load with a one-line error for a path or id that does not resolve."""
+    import mlx_lm
+
+    p = Path(model).expanduser()
+    looks_local = p.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1
+    if looks_local and not (p / "config.json").exists():
+        raise DistillError("not a model folder (no config.json)" if p.exists() else "model path not found", path=model)
+    if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
+        raise DistillError("not an adapter folder (no adapter_config.json)", path=adapter)
+    try:
+        return mlx_lm.load(str(p) if looks_local else model, adapter_path=str(adapter) if adapter else None)
+    except DistillError:
+        raise
+    except Exception as exc:
+        raise DistillError(f"cannot load model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})", path=model) from None
+
+
+def adapter_config(args: FinetuneArgs, num_layers: int) -> dict[str, Any]:
+    return {
+        "fine_tune_type": "lora",
+        "num_layers": num_layers,
+        "lora_parameters": {"rank": args.lora_rank, "scale": args.lora_scale, "dropout": args.lora_dropout},
+        "model": args.model,
+    }
+
+
+def _datasets(splits: Splits, tokenizer, mask_prompt: bool):
+    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
+
+    def wrap(rows):
+        return CacheDataset(ChatDataset(rows, tokenizer, chat_key="messages", mask_prompt=mask_prompt)) if rows else None
+
+    return wrap(splits.train), wrap(splits.valid), wrap(splits.test)
+
+
+def evaluate_loss(model, dataset, batch_size: int, max_seq_length: int) -> float:
+    from mlx_lm.tuner import evaluate
+
+    return float(evaluate(model=model, dataset=dataset, batch_size=min(batch_size, len(dataset)), num_batches=-1,
+                          max_seq_length=max_seq_length))
+
+
+def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train, keep the best adapter, write metrics, summary and plot. Returns the summary."""
+    import mlx.core as mx
+    import mlx.optimizers as optim
+    import numpy as np
+    from mlx_lm.tuner import TrainingArgs, linear_to_lora_layers, train
+
+    args.validate()
+    out = Path(args.out)
+    splits = load_splits(Path(args.data))
+    for name in ("train", "valid"):
+        n = len(getattr(splits, name))
+        if n < args.batch_size:
+            raise DistillError(f"{name}.jsonl has {n} examples; it needs at least --batch-size ({args.batch_size})", path=args.data)
+    state_file = out / "checkpoints" / "state.json"
+    state = json.loads(state_file.read_text()) if args.resume and state_file.exists() else None
+    if args.resume and state is None:
+        raise DistillError("nothing to resume (no checkpoints/state.json)", path=out)
+    if not args.resume and (out / "metrics.jsonl").exists():
+        raise DistillError("already holds a run; pass --resume to continue it or choose another --out", path=out)
+
+    model, tokenizer = load_model(args.model)
+    n_layers = len(model.layers)
+    num_layers = n_layers if args.num_layers == -1 else args.num_layers
+    if num_layers > n_layers:
+        raise DistillError(f"the model has {n_layers} layers; --num-layers {args.num_layers} asks for more (use -1 for all)")
+    trunc = truncation_report(splits, tokenizer, args.max_seq_length)
+
+    mx.random.seed(args.seed)
+    np.random.seed(args.seed)
+    model.freeze()
+    linear_to_lora_layers(model, num_layers, {"rank": args.lora_rank, "scale": args.lora_scale, "dropout": args.lora_dropout})
+    offset = 0
+    if state is not None:
+        model.load_weights(str(out / "checkpoints" / "last.safetensors"), strict=False)
+        offset = int(state["iteration"])
+    remaining = args.iters - offset
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "adapter_config.json", adapter_config(args, num_layers))
+    resolved = {"args": args.to_dict(), "num_layers_resolved": num_layers, "model_layers": n_layers, "truncation": trunc,
+                "versions": {p: version(p) for p in ("mlx", "mlx-lm")}, "resumed_from_iteration": offset or None}
+    atomic_write_json(out / "finetune_config.json", resolved)
+
+    train_ds, val_ds, test_ds = _datasets(splits, tokenizer, args.mask_prompt)
+    cb = BestAdapterCallback(model, out, offset=offset, patience=args.early_stop_patience, state=state, on_report=on_report)
+    t0 = time.perf_counter()
+    if remaining > 0:
+        targs = TrainingArgs(batch_size=args.batch_size, iters=remaining, val_batches=args.val_batches,
+                             steps_per_report=args.steps_per_report, steps_per_eval=args.steps_per_eval,
+                             steps_per_save=args.save_every, max_seq_length=args.max_seq_length,
+                             adapter_file=str(out / "checkpoints" / "adapters.safetensors"), grad_checkpoint=args.grad_checkpoint)
+        # mlx-lm prints its own progress UI; ours (or none, with --quiet) replaces it
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                train(model=model, optimizer=optim.Adam(learning_rate=args.learning_rate), train_dataset=train_ds,
+                      val_dataset=val_ds, args=targs, training_callback=cb)
+            except EarlyStop:
+                pass
+    wall = time.perf_counter() - t0
+
+    metrics = read_metrics(out / "metrics.jsonl")
+    train_rows = [m for m in metrics if m["kind"] == "train"]
+    summary: dict[str, Any] = {
+        "schema_version": 1,
+        "best_iteration": cb.best_iter,
+        "best_val_loss": cb.best_val if cb.best_iter is not None else None,
+        "final_val_loss": cb.last_val,
+        "iterations_run": max([m["iteration"] for m in train_rows] + [offset]),
+        "iterations_planned": args.iters,
+        "stopped_early": cb.stopped_early,
+        "train_examples": len(splits.train),
+        "valid_examples": len(splits.valid),
+        "test_examples": len(splits.test or []),
+        "truncated_examples": {k: v["truncated"] for k, v in trunc.items()},
+        "wall_seconds": round(wall, 3),
+        "tokens_per_second": round(sum(cb.tokens_per_s) / len(cb.tokens_per_s), 1) if cb.tokens_per_s else None,
+        "peak_memory_gb": max((m["peak_memory_gb"] for m in train_rows), default=None),
+        "adapter": str(out / "adapters.safetensors"),
+    }
+    if test_ds is not None and (out / "adapters.safetensors").exists():
+        model.load_weights(str(out / "adapters.safetensors"), strict=False)
+        summary["test_loss"] = evaluate_loss(model, test_ds, args.batch_size, args.max_seq_length)
+        summary["test_perplexity"] = float(np.exp(summary["test_loss"]))
+    atomic_write_json(out / "summary.json", summary)
+    from .plot import plot_losses
+
+    plot_losses(metrics, out / "loss.png", cb.best_iter, title=f"LoRA on {Path(args.model).name}: best iteration {cb.best_iter}")
+    return summary
+
+
+def fuse_adapter(model: str, adapter: Path, out: Path, prompts: list[str], max_tokens: int = 24) -> dict[str, Any]:
+    """mlx-lm fuse, then check that fused and unfused greedy outputs agree."""
+    import subprocess
+    import sys
+
+    import mlx_lm
+
+    if out.exists() and any(out.iterdir()):
+        raise DistillError("output folder is not empty", path=out)
+    load_model(model, adapter)  # clear errors before the subprocess
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    r = subprocess.run([sys.executable, "-m", "mlx_lm", "fuse", "--model", model, "--adapter-path", str(adapter), "--save-path", str(tmp)],
+                       capture_output=True, text=True, env=dict(os.environ))
+    if r.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DistillError(f"mlx_lm fuse failed: {(r.stderr or r.stdout).strip().splitlines()[-1][:300]}")
+    if out.exists():
+        out.rmdir()
+    tmp.replace(out)
+    checks = []
+    m1, t1 = load_model(model, adapter)
+    m2, t2 = load_model(str(out))
+    for p in prompts:
+        ids = t1.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True)
+        a = mlx_lm.generate(m1, t1, prompt=ids, max_tokens=max_tokens)
+        b = mlx_lm.generate(m2, t2, prompt=ids, max_tokens=max_tokens)
+        checks.append({"prompt": p, "unfused": a, "fused": b, "same": a == b})
+    return {"out": str(out), "checks": checks, "all_same": all(c["same"] for c in checks)}

@@ -1,0 +1,159 @@
+"""LoRA fine-tuning on a tiny Qwen2 built in the test: best adapter, early stop, resume, loading."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from distill.finetune.args import FinetuneArgs
+from distill.finetune.run import evaluate_loss, load_model, run_finetune
+
+from .conftest import write_chat_splits
+
+
+def args(tiny_model, data, out, **kw):
+    base = dict(model=str(tiny_model), data=str(data), out=str(out), iters=30, batch_size=4, num_layers=-1,
+                steps_per_eval=5, steps_per_report=5, learning_rate=2e-3, val_batches=-1, save_every=10)
+    base.update(kw)
+    return FinetuneArgs(**base)
+
+
+def val_loss_of(tiny_model, adapter_dir: Path, data: Path) -> float:
+    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
+
+    from distill.finetune.data import load_split
+
+    model, tok = load_model(str(tiny_model), adapter_dir)
+    rows = load_split(data / "valid.jsonl")
+    return evaluate_loss(model, CacheDataset(ChatDataset(rows, tok, chat_key="messages", mask_prompt=True)), 4, 2048)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, chat_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    return out, run_finetune(args(tiny_model, chat_data, out))
+
+
+def test_validation_loss_falls_and_outputs_exist(trained):
+    out, summary = trained
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    vals = [m for m in metrics if m["kind"] == "val"]
+    assert len(vals) >= 6 and vals[0]["iteration"] == 0
+    assert summary["best_val_loss"] < vals[0]["val_loss"] - 1.0
+    for name in ("adapters.safetensors", "adapter_config.json", "summary.json", "loss.png", "finetune_config.json", "checkpoints/last.safetensors"):
+        assert (out / name).exists(), name
+    assert list((out / "checkpoints").glob("*_adapters.safetensors"))  # mlx-lm's periodic checkpoints
+    assert summary["iterations_run"] == 30 and summary["train_examples"] == 48 and summary["test_loss"] > 0
+    trains = [m for m in metrics if m["kind"] == "train"]
+    assert all({"train_loss", "learning_rate", "tokens_per_second", "peak_memory_gb"} <= set(m) for m in trains)
+
+
+def test_saved_adapter_is_the_best_one(trained, tiny_model, chat_data):
+    out, summary = trained
+    vals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
+    best = min(vals, key=lambda m: m["val_loss"])
+    assert summary["best_iteration"] == best["iteration"] and summary["best_val_loss"] == pytest.approx(best["val_loss"])
+    # reload the saved adapter through mlx_lm.load and measure: it is the best point, not the last
+    assert val_loss_of(tiny_model, out, chat_data) == pytest.approx(summary["best_val_loss"], rel=1e-4)
+
+
+def overfit_data(folder: Path) -> Path:
+    """Validation answers in another style than training ones: validation loss falls, then rises."""
+    import random
+
+    rng = random.Random(0)
+
+    def ex(a, b, style):
+        ans = f"Step 1: {a} + {b} = {a + b}.\nFinal answer: \\boxed{{{a + b}}}" if style == 0 else f"The total of these two numbers, added together, equals {a + b} exactly."
+        return {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": ans}]}
+
+    folder.mkdir(parents=True)
+    (folder / "train.jsonl").write_text("".join(json.dumps(ex(rng.randint(1, 60), rng.randint(1, 60), 0)) + "\n" for _ in range(48)))
+    (folder / "valid.jsonl").write_text("".join(json.dumps(ex(rng.randint(1, 60), rng.randint(1, 60), 1)) + "\n" for _ in range(12)))
+    return folder
+
+
+def test_early_stop_keeps_best_not_last_when_validation_rises(tiny_model, tmp_path):
+    out, data = tmp_path / "out", overfit_data(tmp_path / "d")
+    s = run_finetune(args(tiny_model, data, out, learning_rate=2e-3, iters=40, steps_per_eval=4, steps_per_report=4, early_stop_patience=3))
+    vals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
+    assert s["stopped_early"] and s["iterations_run"] < 40
+    assert len([v for v in vals if v["iteration"] > s["best_iteration"]]) == 3  # patience: three evaluations without a new best
+    assert vals[-1]["val_loss"] > s["best_val_loss"]  # it got worse after the best...
+    assert val_loss_of(tiny_model, out, data) == pytest.approx(s["best_val_loss"], rel=1e-4)  # ...and the best was kept
+
+
+def test_resume_continues_from_checkpoint(tiny_model, chat_data, tmp_path):
+    out = tmp_path / "out"
+    first = run_finetune(args(tiny_model, chat_data, out, iters=15))
+    resumed = run_finetune(args(tiny_model, chat_data, out, iters=30, resume=True))
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    its = [m["iteration"] for m in metrics if m["kind"] == "train"]
+    assert its == sorted(its) and its[-1] == 30 and max(i for i in its if i <= 15) == 15
+    assert resumed["iterations_run"] == 30 and resumed["best_val_loss"] <= first["best_val_loss"]
+    with pytest.raises(Exception, match="already holds a run"):
+        run_finetune(args(tiny_model, chat_data, out, iters=30))
+
+
+def test_adapter_loads_in_mlx_lm_generate_cli(trained, tiny_model):
+    out, _ = trained
+    r = subprocess.run([sys.executable, "-m", "mlx_lm", "generate", "--model", str(tiny_model), "--adapter-path", str(out),
+                        "--prompt", "What is 2 + 3?", "--max-tokens", "5"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_fuse_agrees_with_unfused(trained, tiny_model, tmp_path, run_cli):
+    out, _ = trained
+    res = run_cli("finetune", "fuse", "--model", str(tiny_model), "--adapter", str(out), "--out", str(tmp_path / "fused"), "--json")
+    assert json.loads(res.output)["all_same"] is True
+
+
+def test_test_command(trained, tiny_model, chat_data, run_cli):
+    out, summary = trained
+    r = json.loads(run_cli("finetune", "test", "--model", str(tiny_model), "--adapter", str(out), "--data", str(chat_data), "--json").output)
+    assert r["loss"] == pytest.approx(summary["test_loss"], rel=1e-4) and r["perplexity"] > 1
+
+
+def test_cli_run_with_config_file_and_truncation_report(tiny_model, chat_data, tmp_path, run_cli):
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text(f"model: {tiny_model}\ndata: {chat_data}\niters: 6\nnum-layers: -1\nsteps-per-eval: 3\nmax_seq_length: 24\n")
+    out = tmp_path / "o"
+    res = run_cli("finetune", "run", "--config-file", str(cfg), "--out", str(out), "--json")
+    s = json.loads(res.output)
+    assert s["truncated_examples"]["train"] > 0  # 24 tokens is shorter than every example
+    resolved = json.loads((out / "finetune_config.json").read_text())
+    assert resolved["args"]["iters"] == 6 and resolved["args"]["max_seq_length"] == 24 and resolved["num_layers_resolved"] == 2
+
+
+@pytest.mark.parametrize(
+    "setup,fragment",
+    [
+        ("missing_split", "valid.jsonl: missing split"),
+        ("not_chat", "train.jsonl: line 2: expected {\"messages\""),
+        ("bad_json", "train.jsonl: line 1: not JSON"),
+        ("empty", "train.jsonl: split is empty"),
+        ("unknown_model", "model path not found"),
+        ("too_many_layers", "the model has 2 layers; --num-layers 16 asks for more"),
+    ],
+)
+def test_bad_input_is_one_line(setup, fragment, tiny_model, tmp_path, run_cli):
+    data = write_chat_splits(tmp_path / "d", sizes=(("train", 8), ("valid", 4)))
+    model, extra = str(tiny_model), ["--num-layers", "-1"]
+    if setup == "missing_split":
+        (data / "valid.jsonl").unlink()
+    elif setup == "not_chat":
+        (data / "train.jsonl").write_text((data / "train.jsonl").read_text().splitlines()[0] + '\n{"prompt": "x"}\n')
+    elif setup == "bad_json":
+        (data / "train.jsonl").write_text("{oops\n")
+    elif setup == "empty":
+        (data / "train.jsonl").write_text("")
+    elif setup == "unknown_model":
+        model = str(tmp_path / "no-such-model")
+    elif setup == "too_many_layers":
+        extra = ["--num-layers", "16"]
+    r = run_cli("finetune", "run", "--model", model, "--data", str(data), "--out", str(tmp_path / "o"), "--quiet", *extra, ok=False)
+    assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
