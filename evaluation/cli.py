@@ -103,3 +103,157 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
             f"[yellow]{summary['undecided']} undecided[/] -> {out_path}"
         )
         app.out.print("by method: " + ", ".join(f"{k} {v}" for k, v in summary["by_method"].items()))
+
+
+def _backend(app: AppContext, model: str | None, adapter: Path | None, endpoint: str | None, batch_size: int, concurrency: int):
+    from distill.evaluation.backends import EndpointBackend, MlxBackend
+
+    if bool(model) == bool(endpoint):
+        raise DistillError("choose one of --model PATH (local mlx-lm) or --endpoint ROLE (an OpenAI-compatible server)")
+    if adapter and not model:
+        raise DistillError("--adapter goes with --model")
+    if model:
+        return MlxBackend(model, adapter, batch_size=batch_size)
+    return EndpointBackend(app.settings.role(endpoint), concurrency=concurrency, role_name=endpoint)
+
+
+def _sampling_options(fn):
+    fn = click.option("--max-tokens", type=int, default=1024, show_default=True, help="Generation limit per response.")(fn)
+    fn = click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling (1.0: off).")(fn)
+    fn = click.option("--temperature", type=float, default=0.0, show_default=True, help="Sampling temperature (0: greedy).")(fn)
+    fn = click.option("--seed", type=int, default=0, show_default=True, help="Seed of run 0; run k uses seed + k.")(fn)
+    fn = click.option("--runs", type=int, default=1, show_default=True, help="Independent runs (mean ± std over runs).")(fn)
+    fn = click.option("--no-judge", is_flag=True, help="Rules only: undecided verdicts stay null (and count as wrong).")(fn)
+    fn = click.option("--batch-size", type=int, default=8, show_default=True, help="mlx-lm batch size.")(fn)
+    fn = click.option("--concurrency", type=int, default=8, show_default=True, help="Concurrent requests to an endpoint.")(fn)
+    fn = click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")(fn)
+    fn = click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), help="Export whose test years `SRC:test` means.")(fn)
+    fn = click.option("--problems", "spec", required=True, help="SOURCE[:YEARS|:test], e.g. obryan:2021-2025, obryan:test, math500; or ids a,b,c; or @file.")(fn)
+    fn = click.option("--endpoint", help="Model role of an OpenAI-compatible server (student, solver, ...).")(fn)
+    fn = click.option("--adapter", type=click.Path(file_okay=False, path_type=Path), help="LoRA adapter folder for --model.")(fn)
+    fn = click.option("--model", help="Local model path or id (mlx-lm).")(fn)
+    return fn
+
+
+def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
+              temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False) -> dict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from distill.evaluation.backends import Sampling
+    from distill.evaluation.evaluate import resolve_spec, run_evaluation
+    from distill.evaluation.pool import Grader
+
+    ws = app.workspace
+    problems = resolve_spec(spec, ws.problems_file, ws.exports_dir, export_dir)
+    backend = _backend(app, model, adapter, endpoint, batch_size, concurrency)
+    judge = None if no_judge else make_judge(app, prompts, concurrency)
+    backend.check()  # an unreachable endpoint or a mismatched adapter fails here, before any generation
+    sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+    progress = Progress(TextColumn(f"[bold]eval {out.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console, disable=quiet)
+    with progress, Grader(workers=2) as grader:
+        task = progress.add_task("eval", total=len(problems) * runs)
+        return run_evaluation(problems, backend, out, runs=runs, seed=seed, level=level, sampling=sampling, grader=grader, judge=judge,
+                              prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec,
+                              chunk=batch_size * 4 if model else concurrency * 4,
+                              on_progress=lambda done, total: progress.update(task, completed=done))
+
+
+@eval_group.command("run")
+@_sampling_options
+@click.option("--level", default="R1", show_default=True, help="Length level this evaluation stands for (recorded).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Evaluation folder (resumable).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json.")
+@pass_app
+def run_cmd(app: AppContext, out_dir: Path, quiet: bool, as_json: bool, **opts) -> None:
+    """Generate and grade student answers over N runs; write responses.jsonl and summary.json."""
+    s = _evaluate(app, out=out_dir, quiet=quiet or as_json, **opts)
+    if as_json:
+        click.echo(json.dumps(s))
+        return
+    app.out.print(f"{out_dir.name}: accuracy {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over {len(s['runs'])} runs of {s['n_problems']} problems "
+                  f"(95% CI {100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}); mean {s['mean_words']:.0f} words; "
+                  f"undecided {100 * s['undecided_rate']:.1f}% (counted wrong), judged {100 * s['judge_rate']:.1f}%, truncated {100 * s['truncated_rate']:.1f}%")
+
+
+@eval_group.command("compare")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--a", "a_idx", type=int, default=0, show_default=True, help="Index of the baseline among DIRS for the paired test.")
+@click.option("--b", "b_idx", type=int, default=1, show_default=True, help="Index of the other evaluation.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def compare_cmd(app: AppContext, dirs: tuple[Path, ...], a_idx: int, b_idx: int, as_json: bool) -> None:
+    """Evaluations side by side, with the paired difference of two of them and its significance."""
+    from distill.evaluation.report import compare_evals, compare_markdown, load_eval
+
+    evals = [load_eval(d) for d in dirs]
+    if len(evals) > 1 and not (0 <= a_idx < len(evals) and 0 <= b_idx < len(evals) and a_idx != b_idx):
+        raise DistillError(f"--a and --b must be two different indexes below {len(evals)}")
+    cmp = compare_evals(evals, a_idx, b_idx)
+    click.echo(json.dumps(cmp) if as_json else compare_markdown(cmp))
+
+
+@eval_group.command("length-study")
+@_sampling_options
+@click.option("--adapters", help="One adapter per level: R1=DIR,R2=DIR,... (trained on that level's export).")
+@click.option("--prompt-levels", is_flag=True, help="One model; ask for shorter answers by prompt at each level.")
+@click.option("--levels", "levels_spec", default="R1-R6", show_default=True, help="Levels to study.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for one evaluation per level and the table.")
+@click.option("--quiet", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def length_cmd(app: AppContext, adapters: str | None, prompt_levels: bool, levels_spec: str, out_dir: Path, quiet: bool, as_json: bool, **opts) -> None:
+    """Accuracy against response length over levels R1..R6; table and length_vs_accuracy.png."""
+    from distill.corpus.levels import parse_levels
+    from distill.evaluation.report import length_table, plot_length
+    from distill.io import atomic_write_json
+
+    if bool(adapters) == bool(prompt_levels):
+        raise DistillError("choose --adapters R1=DIR,... or --prompt-levels")
+    levels = parse_levels(levels_spec)
+    per_level: dict[str, Path | None] = {lv: None for lv in levels}
+    if adapters:
+        given = {}
+        for part in adapters.split(","):
+            lv, _, path = part.partition("=")
+            if lv.upper() not in levels or not path:
+                raise DistillError(f"--adapters entry {part!r}: expected LEVEL=DIR with LEVEL in {', '.join(levels)}")
+            given[lv.upper()] = Path(path)
+        per_level = {lv: given[lv] for lv in levels if lv in given}
+        if opts.get("adapter"):
+            raise DistillError("use --adapters, not --adapter, in a length study")
+    results = {}
+    for lv, adapter in per_level.items():
+        o = dict(opts, adapter=adapter) if adapters else dict(opts)
+        results[lv] = _evaluate(app, out=out_dir / lv, level=lv, prompt_levels=prompt_levels, quiet=quiet or as_json, **o)
+    table = {lv: {k: s[k] for k in ("mean", "std", "mean_words", "runs", "n_problems", "ci95")} for lv, s in results.items()}
+    study = {"mode": "adapters" if adapters else "prompt-levels", "levels": table}
+    atomic_write_json(out_dir / "length_study.json", study)
+    plot_length(table, out_dir / "length_vs_accuracy.png")
+    if as_json:
+        click.echo(json.dumps(study))
+    else:
+        click.echo(length_table(table))
+        app.out.print(f"plot: {out_dir / 'length_vs_accuracy.png'}")
+
+
+@eval_group.command("report")
+@click.argument("dirs", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--length-study", "length_dir", type=click.Path(file_okay=False, path_type=Path), help="A length-study folder to include.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Markdown file; plots go beside it.")
+@click.option("--title", default="distill evaluation report", show_default=True)
+@pass_app
+def report_cmd(app: AppContext, dirs: tuple[Path, ...], length_dir: Path | None, out_path: Path, title: str) -> None:
+    """Write a markdown report with tables and PNG plots, readable on GitHub."""
+    from distill.evaluation.report import load_eval, write_report
+
+    if not dirs and not length_dir:
+        raise DistillError("give evaluation folders and/or --length-study")
+    study = None
+    if length_dir:
+        f = length_dir / "length_study.json"
+        if not f.exists():
+            raise DistillError("not a length-study folder (no length_study.json)", path=length_dir)
+        study = json.loads(f.read_text())
+    path = write_report([load_eval(d) for d in dirs], out_path, length_study=study, title=title)
+    app.out.print(f"wrote {path}")

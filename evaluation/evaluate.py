@@ -1,0 +1,212 @@
+"""`distill eval run`: generate, grade, record; resumable; summary recomputed from the records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from distill.corpus.problems import Problem
+from distill.corpus.store import ProblemStore, parse_years
+from distill.errors import DistillError
+from distill.io import append_jsonl, atomic_write_json
+from distill.prompts import load_template
+
+from .backends import Backend, Messages, Sampling
+from .batch import grade_records
+from .judge import Judge
+from .pool import Grader
+from .stats import summarise_records
+
+LEVEL_WORDS = {"R1": 220, "R2": 160, "R3": 115, "R4": 80, "R5": 50, "R6": 30}
+
+
+class ResponseRecord(BaseModel):
+    """One line of responses.jsonl."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    problem_id: str
+    run: int
+    seed: int
+    level: str
+    source: str
+    year: int | None = None
+    section: str | None = None
+    subject: str | None = None
+    difficulty: int | None = None
+    key: str
+    response: str
+    words: int
+    tokens: int
+    finish_reason: str
+    correct: bool | None
+    verdict: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- problem specs
+
+def resolve_spec(spec: str, ws_problems: Path, exports_dir: Path | None = None, export: Path | None = None) -> list[Problem]:
+    """`obryan:2021-2025`, `obryan:test` (the export's test years), `math500`, `sample:2003`, or ids `a,b,c` / `@file`."""
+    problems = ProblemStore(ws_problems).load()
+    if not problems:
+        raise DistillError("no problems in the workspace; run `distill problems import` first")
+    by_id = {p.id: p for p in problems}
+    sources = {p.source for p in problems}
+    spec = spec.strip()
+    if spec.startswith("@"):
+        ids = [line.strip() for line in Path(spec[1:]).read_text().splitlines() if line.strip()]
+        return _by_ids(ids, by_id)
+    source, _, sel = spec.partition(":")
+    if source in sources:
+        pool = [p for p in problems if p.source == source and p.usable]
+        if not sel:
+            return pool
+        if sel == "test":
+            manifest = _find_manifest(export, exports_dir)
+            years = set(manifest.get("test_years") or [])
+            if not years:
+                raise DistillError(f"the export {manifest['_path']} has no test years")
+            chosen = [p for p in pool if p.year in years]
+        else:
+            years = set(parse_years(sel))
+            chosen = [p for p in pool if p.year in years]
+        if not chosen:
+            raise DistillError(f"problem spec {spec!r} selects no problems")
+        return chosen
+    if "," in spec or spec in by_id:
+        return _by_ids([s for s in spec.split(",") if s], by_id)
+    raise DistillError(f"unknown problem spec {spec!r}; use SOURCE[:YEARS|:test] (sources here: {', '.join(sorted(sources))}), ids a,b,c, or @file")
+
+
+def _by_ids(ids: list[str], by_id: dict[str, Problem]) -> list[Problem]:
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise DistillError(f"unknown problem id(s): {', '.join(missing[:5])}")
+    return [by_id[i] for i in ids]
+
+
+def _find_manifest(export: Path | None, exports_dir: Path | None) -> dict[str, Any]:
+    if export is not None:
+        path = export / "manifest.json"
+    else:
+        found = sorted(exports_dir.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime) if exports_dir and exports_dir.exists() else []
+        if not found:
+            raise DistillError("`:test` needs an export (pass --export DIR, or run `distill corpus export` into the workspace)")
+        path = found[-1]
+    if not path.exists():
+        raise DistillError("no manifest.json", path=path.parent)
+    data = json.loads(path.read_text())
+    data["_path"] = str(path)
+    return data
+
+
+# --------------------------------------------------------------------------- prompts
+
+def student_messages(problem: Problem, level: str, prompts_dir=None, prompt_levels: bool = False) -> tuple[Messages, dict[str, str]]:
+    """The student's chat prompt: the same templates as the training export, plus a length instruction
+    when levels are asked for by prompt (--prompt-levels)."""
+    system, user = load_template("student_system", prompts_dir), load_template("student_user", prompts_dir)
+    hashes = {"student_system": system.sha256, "student_user": user.sha256}
+    text = user.render(problem=problem.text).strip()
+    if prompt_levels:
+        lvl = load_template("student_level", prompts_dir)
+        hashes["student_level"] = lvl.sha256
+        text = text + "\n\n" + lvl.render(level=level, words=LEVEL_WORDS[level]).strip()
+    return [{"role": "system", "content": system.render().strip()}, {"role": "user", "content": text}], hashes
+
+
+# --------------------------------------------------------------------------- the loop
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut by a crash: everything after it is regenerated
+    return out
+
+
+def run_evaluation(
+    problems: Sequence[Problem],
+    backend: Backend,
+    out: Path,
+    *,
+    runs: int = 1,
+    seed: int = 0,
+    level: str = "R1",
+    sampling: Sampling = Sampling(),
+    grader: Grader,
+    judge: Judge | None = None,
+    prompts_dir=None,
+    prompt_levels: bool = False,
+    chunk: int = 32,
+    spec: str = "",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    prompts = {p.id: student_messages(p, level, prompts_dir, prompt_levels) for p in problems}
+    template_hashes = next(iter(prompts.values()))[1] if prompts else {}
+    config = {"schema_version": 1, "spec": spec, "problems": sorted(p.id for p in problems), "backend": backend.describe(),
+              "sampling": sampling.as_dict(), "runs": runs, "seed": seed, "level": level, "prompt_levels": prompt_levels,
+              "templates": template_hashes, "judge": judge is not None}
+    cfg_path = out / "eval_config.json"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        keys = ("problems", "backend", "sampling", "seed", "level", "prompt_levels", "templates")
+        changed = [k for k in keys if old.get(k) != config[k]]
+        if changed:
+            raise DistillError(f"holds an evaluation with other settings ({', '.join(changed)}); choose another --out", path=out)
+    atomic_write_json(cfg_path, config)
+    resp_path = out / "responses.jsonl"
+    records = read_records(resp_path)
+    if records and resp_path.read_text().count("\n") != len(records):  # drop a torn last line
+        from distill.io import atomic_write_jsonl
+
+        atomic_write_jsonl(resp_path, records)
+    done = {(r["problem_id"], r["run"]) for r in records}
+    todo = [(p, k) for k in range(runs) for p in problems if (p.id, k) not in done]
+    total, finished = len(problems) * runs, len(done)
+    timing = {"generation_s": 0.0, "grading_s": 0.0, "generated": 0}
+    t_all = time.perf_counter()
+    for k in range(runs):
+        pending = [p for p, r in todo if r == k]
+        for start in range(0, len(pending), chunk):
+            part = pending[start : start + chunk]
+            t0 = time.perf_counter()
+            # each run has its own seed; chunks of a run draw from seeds derived from it
+            gens = backend.generate([prompts[p.id][0] for p in part], sampling, (seed + k) * 1000 + start // chunk)
+            t1 = time.perf_counter()
+            verdicts = asyncio.run(grade_records([p.answer for p in part], [g.text for g in gens], grader, judge=judge,
+                                                 problems=[p.text for p in part], ids=[p.id for p in part]))
+            timing["generation_s"] += t1 - t0
+            timing["grading_s"] += time.perf_counter() - t1
+            timing["generated"] += len(part)
+            for p, g, v in zip(part, gens, verdicts):
+                rec = ResponseRecord(problem_id=p.id, run=k, seed=seed + k, level=level, source=p.source,
+                                     year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
+                                     words=len(g.text.split()), tokens=g.tokens, finish_reason=g.finish_reason, correct=v.correct,
+                                     verdict=v.model_dump(mode="json"))
+                append_jsonl(resp_path, rec.model_dump(mode="json"))
+            finished += len(part)
+            if on_progress:
+                on_progress(finished, total)
+    wall = time.perf_counter() - t_all
+    summary = summarise_records(read_records(resp_path))
+    summary.update({"schema_version": 1, "spec": spec, "level": level, "backend": backend.describe(), "sampling": sampling.as_dict(),
+                    "seed": seed, "templates": template_hashes, "judge": judge is not None, "prompt_levels": prompt_levels,
+                    "this_session": {**timing, "wall_s": wall,
+                                     "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
+    atomic_write_json(out / "summary.json", summary)
+    return summary

@@ -1,0 +1,182 @@
+"""Comparisons, the length-study table and the markdown report with PNG plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from distill.errors import DistillError
+from distill.io import atomic_write_text
+
+from .evaluate import read_records
+from .stats import majority, mcnemar, paired_bootstrap, per_problem_scores
+
+
+def load_eval(path: Path) -> dict[str, Any]:
+    summary_path = path / "summary.json"
+    if not summary_path.exists():
+        raise DistillError("not an evaluation folder (no summary.json)", path=path)
+    return {"path": path, "name": path.name, "summary": json.loads(summary_path.read_text()), "records": read_records(path / "responses.jsonl")}
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def pm(m: float, s: float) -> str:
+    return f"{100 * m:.2f} ± {100 * s:.2f}"
+
+
+def compare_evals(evals: Sequence[dict[str, Any]], a: int = 0, b: int = 1) -> dict[str, Any]:
+    """Side-by-side numbers and the paired difference b - a over the problems both evaluated."""
+    rows = [{"name": e["name"], "n_problems": e["summary"]["n_problems"], "mean": e["summary"]["mean"], "std": e["summary"]["std"],
+             "ci95": e["summary"]["ci95"], "runs": len(e["summary"]["runs"]), "mean_words": e["summary"]["mean_words"]} for e in evals]
+    result: dict[str, Any] = {"evaluations": rows}
+    if len(evals) >= 2:
+        ea, eb = evals[a], evals[b]
+        sa, sb = per_problem_scores(ea["records"]), per_problem_scores(eb["records"])
+        result["paired"] = {"a": ea["name"], "b": eb["name"], "bootstrap": paired_bootstrap(sa, sb),
+                            "mcnemar_majority": mcnemar(majority(ea["records"]), majority(eb["records"]))}
+        years = sorted({r["year"] for r in ea["records"] if r.get("year") is not None})
+        by_year = {}
+        for y in years:
+            ya = per_problem_scores([r for r in ea["records"] if r.get("year") == y])
+            yb = per_problem_scores([r for r in eb["records"] if r.get("year") == y])
+            by_year[str(y)] = paired_bootstrap(ya, yb, samples=1000)
+        result["paired"]["by_year"] = by_year
+    return result
+
+
+def compare_markdown(cmp: dict[str, Any]) -> str:
+    lines = ["| evaluation | problems | runs | accuracy (mean ± std) | 95% CI | mean words |", "|---|---|---|---|---|---|"]
+    for r in cmp["evaluations"]:
+        lines.append(f"| {r['name']} | {r['n_problems']} | {r['runs']} | {pm(r['mean'], r['std'])} | "
+                     f"{pct(r['ci95'][0])} – {pct(r['ci95'][1])} | {r['mean_words']:.1f} |")
+    if "paired" in cmp:
+        p = cmp["paired"]
+        bs, mc = p["bootstrap"], p["mcnemar_majority"]
+        lines += ["", f"Paired difference {p['b']} − {p['a']} over {bs['n']} common problems: "
+                      f"**{100 * bs['diff']:+.2f} points** (95% CI {100 * bs['ci95'][0]:+.2f} to {100 * bs['ci95'][1]:+.2f}; "
+                      f"paired bootstrap p = {bs['p_value']:.3g}; McNemar on majority votes: {mc['a_only']} vs {mc['b_only']} discordant, "
+                      f"p = {mc['p_value']:.3g})."]
+        if p["by_year"]:
+            lines += ["", "| year | problems | difference | 95% CI | p |", "|---|---|---|---|---|"]
+            for y, d in p["by_year"].items():
+                lines.append(f"| {y} | {d['n']} | {100 * d['diff']:+.2f} | {100 * d['ci95'][0]:+.2f} to {100 * d['ci95'][1]:+.2f} | {d['p_value']:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def length_table(levels: dict[str, dict[str, Any]]) -> str:
+    lines = ["| level | mean words | accuracy (mean ± std) | runs |", "|---|---|---|---|"]
+    for lv, s in levels.items():
+        lines.append(f"| {lv} | {s['mean_words']:.1f} | {pm(s['mean'], s['std'])} | {len(s['runs'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp)
+    _plt().close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_length(levels: dict[str, dict[str, Any]], path: Path, title: str = "Accuracy against response length") -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
+    words = [s["mean_words"] for s in levels.values()]
+    acc = [100 * s["mean"] for s in levels.values()]
+    err = [100 * s["std"] for s in levels.values()]
+    ax.errorbar(words, acc, yerr=err, marker="o", capsize=4, color="#4C72B0")
+    for lv, x, y in zip(levels, words, acc):
+        ax.annotate(lv, (x, y), textcoords="offset points", xytext=(6, 6))
+    ax.set_xlabel("mean words per response")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_by_year(evals: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    years = sorted({y for e in evals for y in e["summary"]["by_year"]})
+    if not years:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(6, len(years) * 0.7 + 2), 4), dpi=110)
+    width = 0.8 / len(evals)
+    for i, e in enumerate(evals):
+        by = e["summary"]["by_year"]
+        xs = [j + i * width for j in range(len(years))]
+        ax.bar(xs, [100 * by.get(y, {}).get("mean", 0) for y in years], width, yerr=[100 * by.get(y, {}).get("std", 0) for y in years],
+               label=e["name"], capsize=2)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(years))], years, rotation=45)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy by year (mean ± std over runs)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_spread(evals: Sequence[dict[str, Any]], path: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(evals) + 2), 4), dpi=110)
+    for i, e in enumerate(evals):
+        accs = [100 * r["accuracy"] for r in e["summary"]["runs"]]
+        ax.scatter([i] * len(accs), accs, alpha=0.7)
+        ax.hlines(100 * e["summary"]["mean"], i - 0.25, i + 0.25, color="black")
+    ax.set_xticks(range(len(evals)), [e["name"] for e in evals])
+    ax.set_ylabel("accuracy per run (%)")
+    ax.set_title("Per-run spread (line: mean)")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def write_report(evals: Sequence[dict[str, Any]], out: Path, *, length_study: dict[str, Any] | None = None, title: str = "distill evaluation report") -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stem = out.stem
+    parts = [f"# {title}", "", "Accuracy counts undecided verdicts as wrong; ± is the sample standard deviation over runs.", ""]
+    if evals:
+        parts += ["## Headline", "", compare_markdown(compare_evals(evals)), ""]
+        spread = plot_spread(evals, out.parent / f"{stem}_spread.png")
+        parts += [f"![per-run spread]({spread.name})", ""]
+        by_year = plot_by_year(evals, out.parent / f"{stem}_by_year.png")
+        if by_year:
+            parts += ["## Accuracy by year", "", f"![accuracy by year]({by_year.name})", ""]
+            years = sorted({y for e in evals for y in e["summary"]["by_year"]})
+            parts.append("| year | " + " | ".join(e["name"] for e in evals) + " |")
+            parts.append("|---|" + "---|" * len(evals))
+            for y in years:
+                parts.append(f"| {y} | " + " | ".join(pm(e["summary"]["by_year"][y]["mean"], e["summary"]["by_year"][y]["std"])
+                                                    if y in e["summary"]["by_year"] else "–" for e in evals) + " |")
+            parts.append("")
+        for key, label in (("by_section", "section"), ("by_subject", "subject"), ("by_difficulty", "level")):
+            values = sorted({v for e in evals for v in e["summary"].get(key, {})})
+            if values:
+                parts += [f"## Accuracy by {label}", "", f"| {label} | " + " | ".join(e["name"] for e in evals) + " |", "|---|" + "---|" * len(evals)]
+                for v in values:
+                    parts.append(f"| {v} | " + " | ".join(pm(e["summary"][key][v]["mean"], e["summary"][key][v]["std"]) if v in e["summary"].get(key, {}) else "–"
+                                                        for e in evals) + " |")
+                parts.append("")
+        parts += ["## Runs", ""]
+        for e in evals:
+            s = e["summary"]
+            parts.append(f"- **{e['name']}**: {s['backend']}, sampling {s['sampling']}, seed {s['seed']}, level {s['level']}; "
+                         f"truncated {pct(s['truncated_rate'])}, undecided {pct(s['undecided_rate'])}, judged {pct(s['judge_rate'])}")
+        parts.append("")
+    if length_study:
+        plot = plot_length(length_study["levels"], out.parent / f"{stem}_length.png")
+        parts += ["## Length study", "", length_table(length_study["levels"]), "", f"![accuracy against length]({plot.name})", ""]
+    atomic_write_text(out, "\n".join(parts) + "\n")
+    return out
