@@ -129,16 +129,20 @@ class EndpointBackend:
         return AsyncOpenAI(base_url=self.role.base_url, api_key=key or "not-needed", timeout=self.role.timeout_s, max_retries=self.role.max_retries)
 
     def check(self) -> None:
-        import httpx
+        import urllib.error
+        import urllib.request
 
         self._client()
+        req = urllib.request.Request(self.role.base_url.rstrip("/") + "/models",
+                                     headers={"Authorization": f"Bearer {self.role.api_key() or 'not-needed'}"})
         try:
-            r = httpx.get(self.role.base_url.rstrip("/") + "/models", timeout=10.0,
-                          headers={"Authorization": f"Bearer {self.role.api_key() or 'not-needed'}"})
-        except httpx.HTTPError as exc:
-            raise DistillError(f"endpoint unreachable ({type(exc).__name__})", path=self.role.base_url) from None
-        if r.status_code in (401, 403):
-            raise DistillError(f"endpoint refused the key (HTTP {r.status_code})", path=self.role.base_url)
+            urllib.request.urlopen(req, timeout=10).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise DistillError(f"endpoint refused the key (HTTP {exc.code})", path=self.role.base_url) from None
+            # any other HTTP answer means something is listening; /models is optional on some servers
+        except (urllib.error.URLError, OSError) as exc:
+            raise DistillError(f"endpoint unreachable ({getattr(exc, 'reason', exc)})", path=self.role.base_url) from None
 
     def generate(self, prompts, sampling, seed, on_batch=None):
         async def main():

@@ -171,7 +171,8 @@ def run_evaluation(
     atomic_write_json(cfg_path, config)
     resp_path = out / "responses.jsonl"
     records = read_records(resp_path)
-    if records and resp_path.read_text().count("\n") != len(records):  # drop a torn last line
+    raw = resp_path.read_text(encoding="utf-8") if resp_path.exists() else ""
+    if raw and (not raw.endswith("\n") or sum(1 for ln in raw.splitlines() if ln.strip()) != len(records)):  # drop a torn last line
         from distill.io import atomic_write_jsonl
 
         atomic_write_jsonl(resp_path, records)

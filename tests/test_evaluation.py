@@ -1,0 +1,159 @@
+"""Evaluation on the tiny Qwen2: local mlx-lm (with and without adapter), a real mlx_lm.server
+on loopback for the endpoint path, resume, exact recomputation, length study and report."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import urllib.request
+import pytest
+
+from distill.evaluation.evaluate import read_records
+from distill.evaluation.stats import summarise_records
+from distill.finetune.args import FinetuneArgs
+from distill.finetune.run import run_finetune
+from distill.samples import sample_files
+
+EVAL = ["--runs", "2", "--no-judge", "--max-tokens", "12", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_model, chat_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("adapter") / "a"
+    run_finetune(FinetuneArgs(model=str(tiny_model), data=str(chat_data), out=str(out), iters=40, num_layers=-1, steps_per_eval=10, learning_rate=1e-2))
+    return out
+
+
+@pytest.fixture
+def samples(run_cli):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+
+
+def test_summary_recomputes_exactly_from_responses(samples, run_cli, tiny_model, workspace):
+    out = workspace / "runs" / "base"
+    s = json.loads(run_cli("eval", "run", "--model", str(tiny_model), "--problems", "sample:2002-2003", "--out", str(out), *EVAL, "--json").output)
+    records = read_records(out / "responses.jsonl")
+    assert len(records) == 16 * 2 and s["n_problems"] == 16 and len(s["runs"]) == 2
+    again = summarise_records(records)
+    for key in ("mean", "std", "ci95", "by_year", "by_section", "mean_words", "truncated_rate", "undecided_rate", "judge_rate", "runs"):
+        assert s[key] == again[key], key
+    # and by hand: accuracy of run 1 is its share of correct=true
+    run1 = [r for r in records if r["run"] == 1]
+    assert s["runs"][1]["accuracy"] == sum(r["correct"] is True for r in run1) / len(run1)
+    assert all(r["seed"] == r["run"] for r in records) and {r["finish_reason"] for r in records} <= {"stop", "length"}
+    assert s["sampling"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 12} and s["backend"]["backend"] == "mlx"
+
+
+def test_resume_generates_only_missing(samples, run_cli, tiny_model, workspace, monkeypatch):
+    from distill.evaluation import backends
+
+    out = workspace / "runs" / "resume"
+    args = ["eval", "run", "--model", str(tiny_model), "--problems", "sample:2001", "--out", str(out), *EVAL]
+    run_cli(*args)
+    lines = (out / "responses.jsonl").read_text().splitlines()
+    assert len(lines) == 16
+    # an interruption: 5 complete lines survive, the sixth is torn
+    (out / "responses.jsonl").write_text("\n".join(lines[:5]) + "\n" + lines[5][:40])
+    generated = []
+    real = backends.MlxBackend.generate
+
+    def counting(self, prompts, sampling, seed, on_batch=None):
+        generated.extend(prompts)
+        return real(self, prompts, sampling, seed, on_batch)
+
+    monkeypatch.setattr(backends.MlxBackend, "generate", counting)
+    run_cli(*args)
+    assert len(generated) == 11
+    records = read_records(out / "responses.jsonl")
+    assert len(records) == 16 and len({(r["problem_id"], r["run"]) for r in records}) == 16
+
+
+def test_adapter_changes_output_and_is_recorded(samples, run_cli, tiny_model, adapter, workspace):
+    base, tuned = workspace / "runs" / "b", workspace / "runs" / "t"
+    common = ["--model", str(tiny_model), "--problems", "sample:2001", "--runs", "1", "--no-judge", "--max-tokens", "12", "--quiet"]
+    run_cli("eval", "run", *common, "--out", str(base))
+    run_cli("eval", "run", *common, "--adapter", str(adapter), "--out", str(tuned))
+    rb, rt = read_records(base / "responses.jsonl"), read_records(tuned / "responses.jsonl")
+    assert [r["response"] for r in rb] != [r["response"] for r in rt]
+    assert json.loads((tuned / "summary.json").read_text())["backend"]["adapter"] == str(adapter)
+    cmp = json.loads(run_cli("eval", "compare", str(base), str(tuned), "--json").output)
+    assert cmp["paired"]["bootstrap"]["n"] == 8 and len(cmp["evaluations"]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_endpoint_path_against_real_mlx_lm_server(samples, run_cli, tiny_model, adapter, workspace, monkeypatch):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mlx_lm", "server", "--model", str(tiny_model), "--adapter-path", str(adapter),
+                             "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, MLX_DISABLE_COMPILE="1"))
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("mlx_lm.server did not start")
+        monkeypatch.setenv("DISTILL_STUDENT__BASE_URL", f"http://127.0.0.1:{port}/v1")
+        out = workspace / "runs" / "served"
+        s = json.loads(run_cli("eval", "run", "--endpoint", "student", "--problems", "sample:2001", "--out", str(out), *EVAL, "--json").output)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    records = read_records(out / "responses.jsonl")
+    assert len(records) == 16 and s["backend"] == {"backend": "endpoint", "role": "student", "base_url": f"http://127.0.0.1:{port}/v1", "model": "default_model"}
+    assert all(r["tokens"] > 0 for r in records) and {r["finish_reason"] for r in records} <= {"stop", "length"}
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--problems", "nosuch:2001"], "unknown problem spec 'nosuch:2001'"),
+        (["--problems", "sample:1999"], "selects no problems"),
+        (["--problems", "sample:test"], "needs an export"),
+        (["--problems", "sample-2001-fs-01,bogus"], "unknown problem id(s): bogus"),
+    ],
+)
+def test_bad_specs(samples, run_cli, tiny_model, workspace, args, fragment):
+    r = run_cli("eval", "run", "--model", str(tiny_model), *args, "--out", str(workspace / "x"), "--no-judge", ok=False)
+    assert r.exit_code == 2 and fragment in r.output
+
+
+def test_mismatched_adapter_and_unreachable_endpoint_fail_before_generation(samples, run_cli, tiny_model, adapter, workspace, tmp_path, monkeypatch):
+    from distill.finetune.tiny import build_tiny_qwen2
+
+    other = build_tiny_qwen2(tmp_path / "other", hidden=32)
+    r = run_cli("eval", "run", "--model", str(other), "--adapter", str(adapter), "--problems", "sample:2001", "--out", str(workspace / "m"), "--no-judge", ok=False)
+    assert r.exit_code == 2 and "adapter" in r.output and not (workspace / "m" / "responses.jsonl").exists()
+    monkeypatch.setenv("DISTILL_STUDENT__BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
+    r = run_cli("eval", "run", "--endpoint", "student", "--problems", "sample:2001", "--out", str(workspace / "e"), "--no-judge", ok=False)
+    assert r.exit_code == 2 and "endpoint unreachable" in r.output and not (workspace / "e" / "responses.jsonl").exists()
+
+
+def test_length_study_and_report(samples, run_cli, tiny_model, workspace):
+    out = workspace / "runs" / "length"
+    study = json.loads(run_cli("eval", "length-study", "--model", str(tiny_model), "--prompt-levels", "--levels", "R1,R6",
+                               "--problems", "sample:2001", "--out", str(out), *EVAL, "--json").output)
+    assert set(study["levels"]) == {"R1", "R6"} and (out / "length_vs_accuracy.png").stat().st_size > 1000
+    r1 = json.loads((out / "R1" / "summary.json").read_text())
+    assert study["levels"]["R1"]["mean"] == r1["mean"] and r1["prompt_levels"] is True
+    report = workspace / "report" / "report.md"
+    run_cli("eval", "report", str(out / "R1"), str(out / "R6"), "--length-study", str(out), "--out", str(report))
+    text = report.read_text()
+    assert f"{100 * r1['mean']:.2f} ± {100 * r1['std']:.2f}" in text and "![accuracy against length](report_length.png)" in text
+    for png in ("report_spread.png", "report_by_year.png", "report_length.png"):
+        assert (report.parent / png).exists(), png
