@@ -62,8 +62,9 @@ def _register() -> None:
     from distill.demo import demo_cmd
     from distill.evaluation.cli import eval_group
     from distill.finetune.cli import finetune_group
+    from distill.study_cli import study_group
 
-    for group in (problems_group, corpus_group, transcripts_group, finetune_group, eval_group):
+    for group in (problems_group, corpus_group, transcripts_group, finetune_group, eval_group, study_group):
         cli.add_command(group)
     cli.add_command(demo_cmd)
 

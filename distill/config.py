@@ -140,6 +140,12 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
             raise DistillError(f"not valid TOML ({exc})", path=path) from None
     elif explicit:
         raise DistillError("config file not found", path=path)
+    return settings_from_data(data, path)
+
+
+def settings_from_data(data: dict[str, Any], path: Path | str) -> Settings:
+    """Settings from an already-parsed TOML mapping (distill.toml, or the role tables of a study file)."""
+    path = Path(path)
     # Role defaults go in as init values so that TOML and env vars replace only the fields they name.
     factories = {"solver": _solver, "verifier": _verifier, "judge": _judge, "student": _student}
     merged: dict[str, Any] = {k: v for k, v in data.items() if k not in ROLES}

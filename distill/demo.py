@@ -1,33 +1,119 @@
-"""`distill demo`: run the pipeline offline on the bundled sample problems."""
+"""`distill demo`: the whole pipeline offline on the bundled sample problems, in about a minute.
+
+A recorded teacher (authored replies, some wrong at first) is served by a loopback
+OpenAI-compatible server, so the real HTTP client path runs; the student is a tiny random Qwen2
+built on the spot. Every stage runs; the tiny student's accuracy means nothing.
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import click
 
 from distill.context import AppContext, pass_app
-from distill.corpus.importers import import_paths
-from distill.corpus.problems_cli import print_stats
-from distill.corpus.store import ProblemStore, problem_stats
-from distill.samples import SAMPLE_SOURCE, sample_files
+from distill.samples import SAMPLE_SOURCE, samples_dir
 from distill.workspace import Workspace
+
+DEMO_TOML = """\
+# Written by `distill demo`: the study design at toy scale.
+name = "demo"
+
+[problems]
+paths = ["{samples}"]
+source = "{source}"
+
+[split]
+train_years = "2001"
+valid_years = "2002"
+test_years = "2003"
+
+[corpus]
+max_rounds = 3
+concurrency = 8
+
+[levels]
+train = {levels}
+
+[finetune]
+model = "{model}"
+iters = {iters}
+batch_size = 4
+num_layers = -1
+learning_rate = {lr}
+steps_per_eval = 5
+steps_per_report = 5
+save_every = 50
+max_seq_length = 1024
+
+[evaluation]
+runs = {runs}
+seed = 0
+temperature = 0.0
+max_tokens = {max_tokens}
+batch_size = 8
+judge = true
+teacher = true
+math500 = false
+{roles}"""
+
+
+def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Path:
+    levels = '["R1", "R2", "R3", "R4", "R5", "R6"]'
+    roles = ""
+    if base_url:  # the recorded teacher answers for every DeepSeek role
+        roles = "".join(f'\n[{r}]\nbase_url = "{base_url}"\napi_key_env = ""\n' for r in ("solver", "verifier", "judge"))
+    text = DEMO_TOML.format(samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 30,
+                            lr=1e-5 if live else 5e-3, runs=2, max_tokens=1024 if live else 48, roles=roles)
+    path = ws / "demo.toml"
+    path.write_text(text)
+    return path
 
 
 @click.command("demo")
 @click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), help="Workspace for the demo (default: a new temporary folder).")
+@click.option("--live", is_flag=True, help="Use the configured endpoints (DeepSeek) and a real student model instead of the recorded teacher.")
+@click.option("--model", default="mlx-community/Qwen2.5-7B-Instruct-4bit", show_default=True, help="Student model for --live.")
 @pass_app
-def demo_cmd(app: AppContext, demo_dir: Path | None) -> None:
-    """Run the pipeline offline on the bundled sample problems (no keys, no GPU)."""
-    root = demo_dir or Path(tempfile.mkdtemp(prefix="distill-demo-"))
-    ws = Workspace(root.resolve()).ensure()
+def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> None:
+    """Run the whole pipeline offline on the bundled sample problems (no keys, no GPU)."""
+    from distill.study import Study, load_study_config
+
+    os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
+    t0 = time.perf_counter()
+    root = (demo_dir or Path(tempfile.mkdtemp(prefix="distill-demo-"))).resolve()
+    ws = Workspace(root).ensure()
     out = app.out
-    out.rule("distill demo")
+    out.rule("distill demo" + (" (live)" if live else ""))
     out.print(f"workspace: {ws.root}")
-    out.rule("1. problems")
-    problems = import_paths(sample_files(), source=SAMPLE_SOURCE)
-    result = ProblemStore(ws.problems_file).merge(problems)
-    out.print(f"imported {len(problems)} bundled sample problems ({result['added']} new)")
-    print_stats(app, problem_stats(ProblemStore(ws.problems_file).load()))
-    out.print(f"[green]demo finished[/]; workspace: {ws.root}")
+    server = None
+    if not live:
+        from distill.finetune.tiny import build_tiny_qwen2
+        from distill.loopback import LoopbackServer
+        from distill.recorded_teacher import recorded_teacher
+
+        server = LoopbackServer(recorded_teacher).start()
+        out.print(f"recorded teacher (DeepSeek-R1 stand-in) serving on {server.base_url}")
+        model_dir = ws.root / "models" / "tiny-qwen2"
+        if not (model_dir / "config.json").exists():
+            build_tiny_qwen2(model_dir)
+        model = str(model_dir)
+        out.print(f"tiny random Qwen2 student built at {model_dir}")
+    try:
+        config = demo_config(ws.root, model=model, base_url=server.base_url if server else None, live=live)
+        cfg, settings = load_study_config(config)
+        study = Study(cfg, settings, ws, log=out.print)
+        result = study.run()
+    finally:
+        if server:
+            server.stop()
+    report = study.dir / "report" / "report.md"
+    out.rule("done")
+    out.print(f"{len(result['ran'])} steps ran ({len(result['skipped'])} already done) in {time.perf_counter() - t0:.0f}s")
+    out.print(f"report: {report}")
+    out.print(f"study config: {config}  (rerun with `distill -w {ws.root} study run --config {config}`)")
+    if not live:
+        out.print("[yellow]The student here is a tiny random model: its accuracy means nothing. The point is that every stage runs.[/]")

@@ -1,0 +1,388 @@
+"""The whole study from one config: import -> corpus -> levels -> export -> finetune -> evaluate -> report.
+
+Every step has a fingerprint: a hash of its own settings, the templates it reads and the
+fingerprints of the steps it depends on. A step whose recorded fingerprint matches is skipped;
+a changed template or setting changes the fingerprints of exactly the steps downstream of it.
+Steps write into folders named by their fingerprint, so a half-finished step resumes and an
+outdated one is never mixed with a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import shutil
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from distill.config import ROLES, Settings, settings_from_data
+from distill.errors import DistillError
+from distill.io import atomic_write_json, content_hash
+from distill.workspace import Workspace
+
+STEPS = ("import", "corpus", "levels", "export", "finetune", "evaluate", "report")
+PUBLISHED = {"student": "Qwen2.5-7B-Instruct (4-bit)", "iters": 200, "runs": 5, "levels": ["R1", "R2", "R3", "R4", "R5", "R6"],
+             "base": 0.6467, "teacher": 0.9140, "tuned": 0.6943, "tuned_std": 0.0017, "math500": 0.731, "r6": 0.419}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemsCfg(_Strict):
+    paths: list[str] = Field(default_factory=list, description="files or folders to import (relative to the config file)")
+    source: str = "obryan"
+    format: str | None = None
+    math500: str | None = Field(None, description="MATH-500 JSONL for the generalisation test (optional)")
+
+
+class SplitCfg(_Strict):
+    train_years: str
+    valid_years: str
+    test_years: str
+
+
+class CorpusCfg(_Strict):
+    max_rounds: int = 3
+    concurrency: int = 8
+
+
+class LevelsCfg(_Strict):
+    train: list[str] = Field(default_factory=lambda: ["R1"], description="levels to export, train and evaluate")
+
+
+class EvalCfg(_Strict):
+    runs: int = 5
+    seed: int = 0
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 2048
+    batch_size: int = 8
+    judge: bool = True
+    teacher: bool = False
+    math500: bool = False
+    math500_limit: int | None = None
+
+
+class CostCfg(_Strict):
+    prompt_usd_per_mtok: float | None = None
+    completion_usd_per_mtok: float | None = None
+
+
+class StudyConfig(_Strict):
+    name: str = "study"
+    problems: ProblemsCfg
+    split: SplitCfg
+    corpus: CorpusCfg = Field(default_factory=CorpusCfg)
+    levels: LevelsCfg = Field(default_factory=LevelsCfg)
+    finetune: dict[str, Any]
+    evaluation: EvalCfg = Field(default_factory=EvalCfg)
+    cost: CostCfg = Field(default_factory=CostCfg)
+    prompts_dir: str | None = None
+    solver: dict[str, Any] = Field(default_factory=dict)
+    verifier: dict[str, Any] = Field(default_factory=dict)
+    judge: dict[str, Any] = Field(default_factory=dict)
+    student: dict[str, Any] = Field(default_factory=dict)
+
+
+def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DistillError("study config not found", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DistillError(f"not valid TOML ({exc})", path=path) from None
+    try:
+        cfg = StudyConfig(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise DistillError(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", path=path) from None
+    if "model" not in cfg.finetune:
+        raise DistillError("[finetune] needs model = ...", path=path)
+    from distill.corpus.levels import parse_levels
+
+    cfg.levels.train = parse_levels(",".join(cfg.levels.train))
+    base = path.parent
+    cfg.problems.paths = [str((base / p).resolve()) if not Path(p).is_absolute() else p for p in cfg.problems.paths]
+    if cfg.problems.math500 and not Path(cfg.problems.math500).is_absolute():
+        cfg.problems.math500 = str((base / cfg.problems.math500).resolve())
+    if cfg.prompts_dir and not Path(cfg.prompts_dir).is_absolute():
+        cfg.prompts_dir = str((base / cfg.prompts_dir).resolve())
+    settings = settings_from_data({r: getattr(cfg, r) for r in ROLES} | {"concurrency": cfg.corpus.concurrency, "max_rounds": cfg.corpus.max_rounds}, path)
+    return cfg, settings
+
+
+def _file_hash(paths: list[str]) -> str:
+    from distill.corpus.importers import expand_paths
+
+    files = expand_paths([Path(p) for p in paths]) if paths else []
+    return content_hash({str(f): content_hash(f.read_bytes(), 32) for f in files}, 32)
+
+
+@dataclass
+class StepState:
+    name: str
+    key: str  # e.g. finetune:R3
+    fingerprint: str
+    status: str  # done | stale | pending
+    outputs: dict[str, Any]
+
+
+class Study:
+    def __init__(self, cfg: StudyConfig, settings: Settings, workspace: Workspace, *, log: Callable[[str], None] = print,
+                 backends: dict[str, Any] | None = None):
+        self.cfg, self.settings, self.ws, self.log = cfg, settings, workspace, log
+        self.dir = workspace.root / "studies" / cfg.name
+        self.state_path = self.dir / "state.json"
+        self.backends = backends or {}  # tests may inject generation backends by name
+        self.prompts_dir = cfg.prompts_dir
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.state_path.read_text()) if self.state_path.exists() else {"steps": {}}
+
+    def _record(self, key: str, fp: str, outputs: dict[str, Any]) -> None:
+        st = self.state()
+        st["steps"][key] = {"fingerprint": fp, "outputs": outputs, "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        atomic_write_json(self.state_path, st)
+
+    def _done(self, key: str, fp: str) -> dict[str, Any] | None:
+        rec = self.state()["steps"].get(key)
+        return rec["outputs"] if rec and rec["fingerprint"] == fp else None
+
+    # ------------------------------------------------------------------ fingerprints
+    def _templates(self, names: list[str]) -> dict[str, str]:
+        from distill.prompts import load_template
+
+        return {n: load_template(n, self.prompts_dir).sha256 for n in names}
+
+    def plan(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(step, key, fingerprint, inputs) for every unit of work, in order."""
+        from distill.agents.clients import describe_role
+        from distill.agents.team import TEMPLATE_NAMES
+
+        c, s = self.cfg, self.settings
+        out = []
+        fp_import = content_hash({"files": _file_hash(c.problems.paths), "math500": _file_hash([c.problems.math500]) if c.problems.math500 else None,
+                                  "source": c.problems.source, "format": c.problems.format}, 24)
+        out.append(("import", "import", fp_import, {}))
+        fp_corpus = content_hash({"import": fp_import, "years": [c.split.train_years, c.split.valid_years], "corpus": c.corpus.model_dump(),
+                                  "solver": describe_role(s.solver), "verifier": describe_role(s.verifier),
+                                  "templates": self._templates(list(TEMPLATE_NAMES))}, 24)
+        out.append(("corpus", "corpus", fp_corpus, {}))
+        fp_levels = {}
+        for lv in c.levels.train:
+            extra = {} if lv == "R1" else {"template": self._templates([f"levels/{lv.lower()}", "formatter_system"]), "verifier": describe_role(s.verifier)}
+            fp_levels[lv] = content_hash({"corpus": fp_corpus, "level": lv, **extra}, 24)
+            out.append(("levels", f"levels:{lv}", fp_levels[lv], {"level": lv}))
+        student_t = self._templates(["student_system", "student_user"])
+        fp_ft = {}
+        for lv in c.levels.train:
+            fp_exp = content_hash({"levels": fp_levels[lv], "split": c.split.model_dump(), "templates": student_t}, 24)
+            out.append(("export", f"export:{lv}", fp_exp, {"level": lv}))
+            fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune}, 24)
+            out.append(("finetune", f"finetune:{lv}", fp_ft[lv], {"level": lv}))
+        ev = c.evaluation.model_dump()
+        judge = describe_role(s.judge) if c.evaluation.judge else None
+        fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": ev, "templates": student_t, "judge": judge}, 24)
+        out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": c.finetune["model"]}, 24), {"kind": "base"}))
+        for lv in c.levels.train:
+            out.append(("evaluate", f"evaluate:tuned:{lv}", content_hash({"t": fp_test, "ft": fp_ft[lv]}, 24), {"kind": "tuned", "level": lv}))
+        if c.evaluation.teacher:
+            out.append(("evaluate", "evaluate:teacher", content_hash({"t": fp_test, "solver": describe_role(s.solver)}, 24), {"kind": "teacher"}))
+        if c.evaluation.math500 and c.problems.math500:
+            out.append(("evaluate", "evaluate:math500:base", content_hash({"t": fp_test, "m": "math500", "model": c.finetune["model"]}, 24),
+                        {"kind": "base", "math500": True}))
+            if "R1" in c.levels.train:
+                out.append(("evaluate", "evaluate:math500:tuned", content_hash({"t": fp_test, "m": "math500", "ft": fp_ft["R1"]}, 24),
+                            {"kind": "tuned", "level": "R1", "math500": True}))
+        fp_report = content_hash([k + f for _, k, f, _ in out], 24)
+        out.append(("report", "report", fp_report, {}))
+        return out
+
+    def status(self) -> list[StepState]:
+        st = self.state()["steps"]
+        rows = []
+        for step, key, fp, _ in self.plan():
+            rec = st.get(key)
+            status = "pending" if rec is None else "done" if rec["fingerprint"] == fp else "stale"
+            rows.append(StepState(step, key, fp, status, rec["outputs"] if rec else {}))
+        return rows
+
+    # ------------------------------------------------------------------ running
+    def run(self, until: str | None = None, only: str | None = None) -> dict[str, Any]:
+        for name in (until, only):
+            if name is not None and name not in STEPS:
+                raise DistillError(f"unknown step {name!r}; steps: {', '.join(STEPS)}")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ran, skipped = [], []
+        stop_after = STEPS.index(until) if until else len(STEPS) - 1
+        for step, key, fp, inputs in self.plan():
+            if STEPS.index(step) > stop_after or (only and step != only):
+                continue
+            if self._done(key, fp) is not None:
+                skipped.append(key)
+                self.log(f"[dim]skip[/] {key} (up to date)")
+                continue
+            self.log(f"[bold]run[/]  {key}")
+            outputs = getattr(self, f"_step_{step}")(fp=fp, **inputs)
+            self._record(key, fp, outputs)
+            ran.append(key)
+        return {"ran": ran, "skipped": skipped, "dir": str(self.dir)}
+
+    # ------------------------------------------------------------------ steps
+    def _problems(self):
+        from distill.corpus.store import ProblemStore
+
+        return ProblemStore(self.ws.problems_file).load()
+
+    def _years(self, spec: str) -> set[int]:
+        from distill.corpus.store import parse_years
+
+        return set(parse_years(spec)) if spec else set()
+
+    def _step_import(self, fp: str) -> dict[str, Any]:
+        from distill.corpus.importers import import_paths
+        from distill.corpus.store import ProblemStore
+
+        probs = import_paths([Path(p) for p in self.cfg.problems.paths], self.cfg.problems.format, source=self.cfg.problems.source)
+        if self.cfg.problems.math500:
+            probs += import_paths([Path(self.cfg.problems.math500)], "math500")
+        result = ProblemStore(self.ws.ensure().problems_file).merge(probs)
+        self.log(f"  imported {len(probs)} problems ({result['added']} new)")
+        return {"imported": len(probs), **result}
+
+    def _clients(self):
+        from distill.agents.clients import build_client, open_cache
+
+        cache = open_cache(self.ws.cache_dir)
+        return build_client(self.settings.solver, cache, role_name="solver"), build_client(self.settings.verifier, cache, role_name="verifier")
+
+    def _corpus_problems(self):
+        years = self._years(self.cfg.split.train_years) | self._years(self.cfg.split.valid_years)
+        return [p for p in self._problems() if p.source == self.cfg.problems.source and p.year in years and p.usable]
+
+    def _step_corpus(self, fp: str) -> dict[str, Any]:
+        from distill.agents.team import Templates
+        from distill.corpus.runner import run_corpus
+        from distill.corpus.transcripts import TranscriptStore
+        from distill.evaluation.pool import Grader
+
+        solver, fmt = self._clients()
+        problems = self._corpus_problems()
+
+        async def main():
+            with Grader(workers=2) as grader:
+                return await run_corpus(problems, store=TranscriptStore(self.ws.transcripts_dir), grader=grader, solver_client=solver,
+                                        formatter_client=fmt, solver_role=self.settings.solver, verifier_role=self.settings.verifier,
+                                        templates=Templates.load(self.prompts_dir), max_rounds=self.cfg.corpus.max_rounds,
+                                        concurrency=self.cfg.corpus.concurrency)
+
+        summary = asyncio.run(main()).as_dict()
+        self.log(f"  corpus: {summary['accepted']} accepted, {summary['rejected']} rejected, {summary['failed']} failed; "
+                 f"{summary['model_calls']} model calls ({summary['cached']} cached)")
+        if summary["failed"]:
+            raise DistillError(f"{summary['failed']} problems failed (model calls); rerun `distill study run` to retry them")
+        return summary
+
+    def _step_levels(self, fp: str, level: str) -> dict[str, Any]:
+        from distill.corpus.levels import run_levels
+        from distill.corpus.transcripts import TranscriptStore
+        from distill.evaluation.pool import Grader
+
+        store = TranscriptStore(self.ws.transcripts_dir)
+        problems = self._corpus_problems()
+        transcripts = [t for p in problems if (t := store.get(p.id)) is not None]
+        _, client = self._clients()
+
+        async def main():
+            with Grader(workers=2) as grader:
+                return await run_levels(transcripts, {p.id: p for p in problems}, [level], store=store, client=client, grader=grader,
+                                        role=self.settings.verifier, prompts_dir=self.prompts_dir, concurrency=self.cfg.corpus.concurrency)
+
+        table = asyncio.run(main())[level]
+        self.log(f"  {level}: {table['ok']} texts, mean {table['mean_words']} words")
+        return table
+
+    def _step_export(self, fp: str, level: str) -> dict[str, Any]:
+        from distill.corpus.export import export_corpus
+        from distill.corpus.transcripts import TranscriptStore
+
+        out = self.dir / "exports" / f"{level}-{fp[:8]}"
+        problems = [p for p in self._problems() if p.source == self.cfg.problems.source and p.usable]
+        manifest = export_corpus(problems, TranscriptStore(self.ws.transcripts_dir), out, level=level,
+                                 valid_years=sorted(self._years(self.cfg.split.valid_years)), test_years=sorted(self._years(self.cfg.split.test_years)),
+                                 seed=self.cfg.evaluation.seed, prompts_dir=self.prompts_dir)
+        self.log(f"  {level}: train {manifest['counts']['train']}, valid {manifest['counts']['valid']}, test {manifest['counts']['test']}")
+        return {"dir": str(out), "counts": manifest["counts"], "mean_words": manifest["mean_words"]}
+
+    def _step_finetune(self, fp: str, level: str) -> dict[str, Any]:
+        from distill.finetune.args import FinetuneArgs
+        from distill.finetune.run import run_finetune
+
+        export = self.state()["steps"][f"export:{level}"]["outputs"]["dir"]
+        out = self.dir / "finetune" / f"{level}-{fp[:8]}"
+        resume = (out / "checkpoints" / "state.json").exists()
+        if not resume and out.exists():
+            shutil.rmtree(out)  # a run killed before its first checkpoint: start it again
+        try:
+            args = FinetuneArgs(**{**self.cfg.finetune, "data": export, "out": str(out), "resume": resume})
+        except TypeError as exc:
+            raise DistillError(f"[finetune]: {exc}") from None
+        s = run_finetune(args)
+        self.log(f"  {level}: best iteration {s['best_iteration']} (val {s['best_val_loss']:.3f}) of {s['iterations_run']}")
+        return {"dir": str(out), **{k: s[k] for k in ("best_iteration", "best_val_loss", "final_val_loss", "iterations_run", "stopped_early")}}
+
+    def _backend(self, kind: str, level: str | None):
+        from distill.evaluation.backends import EndpointBackend, MlxBackend
+
+        if kind in self.backends:
+            return self.backends[kind]
+        if kind == "teacher":
+            return EndpointBackend(self.settings.solver, concurrency=self.cfg.corpus.concurrency, role_name="solver")
+        adapter = self.state()["steps"][f"finetune:{level}"]["outputs"]["dir"] if kind == "tuned" else None
+        return MlxBackend(self.cfg.finetune["model"], adapter, batch_size=self.cfg.evaluation.batch_size)
+
+    def _step_evaluate(self, fp: str, kind: str, level: str | None = None, math500: bool = False) -> dict[str, Any]:
+        from distill.evaluation.backends import Sampling
+        from distill.evaluation.evaluate import run_evaluation
+        from distill.evaluation.pool import Grader
+
+        e = self.cfg.evaluation
+        if math500:
+            problems = [p for p in self._problems() if p.source == "math500" and p.usable][: e.math500_limit or None]
+        else:
+            test = self._years(self.cfg.split.test_years)
+            problems = [p for p in self._problems() if p.source == self.cfg.problems.source and p.year in test and p.usable]
+        if not problems:
+            raise DistillError("no test problems for the evaluation step (check [split] test_years)")
+        name = ("math500-" if math500 else "") + (f"{kind}-{level}" if kind == "tuned" else kind)
+        out = self.dir / "evaluations" / f"{name}-{fp[:8]}"
+        backend = self._backend(kind, level)
+        backend.check()
+        judge = None
+        if e.judge:
+            from distill.agents.clients import build_client, open_cache
+            from distill.evaluation.judge import Judge
+
+            judge = Judge(build_client(self.settings.judge, open_cache(self.ws.cache_dir), role_name="judge"), prompts_dir=self.prompts_dir,
+                          log_path=self.ws.logs_dir / "judge_disagreements.jsonl")
+        with Grader(workers=2) as grader:
+            s = run_evaluation(problems, backend, out, runs=e.runs, seed=e.seed, level=level or "R1",
+                               sampling=Sampling(e.temperature, e.top_p, e.max_tokens), grader=grader, judge=judge,
+                               prompts_dir=self.prompts_dir, spec=name, chunk=e.batch_size * 4)
+        self.log(f"  {name}: {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over {len(s['runs'])} runs of {s['n_problems']} problems")
+        return {"dir": str(out), "name": name, "kind": kind, "level": level, "math500": math500, "mean": s["mean"], "std": s["std"]}
+
+    def _step_report(self, fp: str) -> dict[str, Any]:
+        from distill.study_report import write_study_report
+
+        path = write_study_report(self)
+        self.log(f"  report: {path}")
+        return {"report": str(path)}

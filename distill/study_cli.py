@@ -1,0 +1,57 @@
+"""`distill study`: the whole study from one config, resumable step by step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from distill.context import AppContext, pass_app
+from distill.study import STEPS
+
+
+def _open(app: AppContext, config: Path):
+    from distill.study import Study, load_study_config
+
+    cfg, settings = load_study_config(config)
+    return Study(cfg, settings, app.workspace, log=app.console.print)
+
+
+@click.group("study")
+def study_group() -> None:
+    """Run the whole study (import -> corpus -> levels -> export -> finetune -> evaluate -> report)."""
+
+
+@study_group.command("run")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Study TOML (see study.example.toml).")
+@click.option("--until", type=click.Choice(STEPS), help="Stop after this step.")
+@click.option("--only", type=click.Choice(STEPS), help="Run only this step (its inputs must be done).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def run_cmd(app: AppContext, config: Path, until: str | None, only: str | None, as_json: bool) -> None:
+    """Run every step that is not already done with the same inputs."""
+    study = _open(app, config)
+    result = study.run(until=until, only=only)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        app.out.print(f"ran {len(result['ran'])} steps, skipped {len(result['skipped'])} up to date; study folder {result['dir']}")
+
+
+@study_group.command("status")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def status_cmd(app: AppContext, config: Path, as_json: bool) -> None:
+    """Each step's state: done, stale (inputs changed) or pending."""
+    rows = _open(app, config).status()
+    if as_json:
+        click.echo(json.dumps([{"step": r.name, "key": r.key, "status": r.status, "fingerprint": r.fingerprint} for r in rows]))
+        return
+    t = Table("step", "unit", "status", "fingerprint", title="study status")
+    colour = {"done": "green", "stale": "yellow", "pending": "dim"}
+    for r in rows:
+        t.add_row(r.name, r.key, f"[{colour[r.status]}]{r.status}[/]", r.fingerprint[:12])
+    app.out.print(t)
