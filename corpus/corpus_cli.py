@@ -109,9 +109,13 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
                 progress.update(task, advance=1, counts=f"[green]{summ.accepted} ok[/] [yellow]{summ.rejected} rejected[/] "
                                 f"[red]{summ.failed} failed[/] {summ.tokens:,} tokens")
 
-            return await run_corpus(problems, store=store, grader=grader, solver_client=solver_client, formatter_client=formatter_client,
-                                    solver_role=s.solver, verifier_role=s.verifier, templates=templates, max_rounds=max_rounds,
-                                    concurrency=concurrency, retry_rejected=retry_rejected, on_done=on_done)
+            try:
+                return await run_corpus(problems, store=store, grader=grader, solver_client=solver_client, formatter_client=formatter_client,
+                                        solver_role=s.solver, verifier_role=s.verifier, templates=templates, max_rounds=max_rounds,
+                                        concurrency=concurrency, retry_rejected=retry_rejected, on_done=on_done)
+            finally:  # close HTTP connections inside the loop that opened them
+                await solver_client.close()
+                await formatter_client.close()
 
     try:
         summary = asyncio.run(main())
@@ -155,9 +159,12 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
 
     async def main():
         with Grader(workers=2) as grader:
-            return await run_levels(transcripts, {p.id: p for p in problems}, levels, store=store, client=client, grader=grader,
-                                    role=app.settings.verifier, prompts_dir=app.prompts_dir(prompts),
-                                    concurrency=concurrency or app.settings.concurrency)
+            try:
+                return await run_levels(transcripts, {p.id: p for p in problems}, levels, store=store, client=client, grader=grader,
+                                        role=app.settings.verifier, prompts_dir=app.prompts_dir(prompts),
+                                        concurrency=concurrency or app.settings.concurrency)
+            finally:
+                await client.close()
 
     table = asyncio.run(main())
     result = {"levels": table, "model_calls": client.stats.network, "cached": client.stats.cached}

@@ -41,11 +41,11 @@ train = {levels}
 [finetune]
 model = "{model}"
 iters = {iters}
-batch_size = 4
+batch_size = {batch}
 num_layers = -1
 learning_rate = {lr}
-steps_per_eval = 5
-steps_per_report = 5
+steps_per_eval = {every}
+steps_per_report = {every}
 save_every = 50
 max_seq_length = 1024
 
@@ -66,8 +66,8 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Pa
     roles = ""
     if base_url:  # the recorded teacher answers for every DeepSeek role
         roles = "".join(f'\n[{r}]\nbase_url = "{base_url}"\napi_key_env = ""\n' for r in ("solver", "verifier", "judge"))
-    text = DEMO_TOML.format(samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 30,
-                            lr=1e-5 if live else 5e-3, runs=2, max_tokens=1024 if live else 48, roles=roles)
+    text = DEMO_TOML.format(samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 24, batch=4 if live else 2, every=20 if live else 6,
+                            lr=1e-5 if live else 1e-2, runs=2, max_tokens=1024 if live else 40, roles=roles)
     path = ws / "demo.toml"
     path.write_text(text)
     return path

@@ -3,7 +3,7 @@ replies, served over HTTP by `distill.loopback.LoopbackServer` so the offline de
 same client code a user runs against DeepSeek.
 
 Some problems get a wrong first answer, so the Verifier's feedback-and-retry path runs too;
-one keeps answering wrong and is rejected.
+one (2002 js-02) keeps answering wrong and is rejected.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ RECORDED: dict[str, Recorded] = {
     "Find the sum of the roots of x^2 - 9x + 14": Recorded(
         ("By Vieta the sum of the roots of x^2 + bx + c is -b.", "Here b = -9, so the sum is 9."), "9"),
     "Find all real solutions of 3x^2 + 2x - 1": Recorded(
-        ("Factor: 3x^2 + 2x - 1 = (3x - 1)(x + 1).", "So x = 1/3 or x = -1."), r"\frac{1}{3}, -1", wrong=("-1",)),
+        ("Factor: 3x^2 + 2x - 1 = (3x - 1)(x + 1).", "So x = 1/3 or x = -1."), r"\frac{1}{3}, -1", wrong=("-1",), stubborn=True),
     "Find the ordered pair (a, b) such that 2a + b = 10": Recorded(
         ("Doubling the first equation: 4a + 2b = 20.", "Subtract a + 2b = 11: 3a = 9, so a = 3.", "Then b = 10 - 6 = 4."), "(3,4)"),
     "A rectangle measures 8 by 15": Recorded(("The diagonal is sqrt(8^2 + 15^2).", "sqrt(64 + 225) = sqrt(289) = 17."), "17"),
@@ -53,7 +53,7 @@ RECORDED: dict[str, Recorded] = {
     "The mean of four numbers is 15": Recorded(
         ("The four numbers sum to 4 * 15 = 60.", "The three known numbers sum to 10 + 12 + 20 = 42.", "The fourth is 60 - 42 = 18."), "18"),
     "A semicircle has a diameter of length 10": Recorded(
-        ("The radius is 5.", "A full circle has area 25 pi; half of it is 25 pi / 2."), r"\frac{25\pi}{2}", wrong=(r"25\pi", r"50\pi"), stubborn=True),
+        ("The radius is 5.", "A full circle has area 25 pi; half of it is 25 pi / 2."), r"\frac{25\pi}{2}", wrong=(r"25\pi",)),
     "Find the value of 2/3 + 3/4": Recorded(("Common denominator 12: 8/12 + 9/12.", "8/12 + 9/12 = 17/12."), r"\frac{17}{12}"),
     "Find the exact value of sin(60°)·cos(30°)": Recorded(
         ("sin 60° = sqrt(3)/2 and cos 30° = sqrt(3)/2.", "Their product is 3/4."), r"\frac{3}{4}"),

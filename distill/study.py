@@ -278,11 +278,15 @@ class Study:
         problems = self._corpus_problems()
 
         async def main():
-            with Grader(workers=2) as grader:
-                return await run_corpus(problems, store=TranscriptStore(self.ws.transcripts_dir), grader=grader, solver_client=solver,
-                                        formatter_client=fmt, solver_role=self.settings.solver, verifier_role=self.settings.verifier,
-                                        templates=Templates.load(self.prompts_dir), max_rounds=self.cfg.corpus.max_rounds,
-                                        concurrency=self.cfg.corpus.concurrency)
+            try:
+                with Grader(workers=2) as grader:
+                    return await run_corpus(problems, store=TranscriptStore(self.ws.transcripts_dir), grader=grader, solver_client=solver,
+                                            formatter_client=fmt, solver_role=self.settings.solver, verifier_role=self.settings.verifier,
+                                            templates=Templates.load(self.prompts_dir), max_rounds=self.cfg.corpus.max_rounds,
+                                            concurrency=self.cfg.corpus.concurrency)
+            finally:  # close HTTP connections inside the loop that opened them
+                await solver.close()
+                await fmt.close()
 
         summary = asyncio.run(main()).as_dict()
         self.log(f"  corpus: {summary['accepted']} accepted, {summary['rejected']} rejected, {summary['failed']} failed; "
@@ -302,9 +306,12 @@ class Study:
         _, client = self._clients()
 
         async def main():
-            with Grader(workers=2) as grader:
-                return await run_levels(transcripts, {p.id: p for p in problems}, [level], store=store, client=client, grader=grader,
-                                        role=self.settings.verifier, prompts_dir=self.prompts_dir, concurrency=self.cfg.corpus.concurrency)
+            try:
+                with Grader(workers=2) as grader:
+                    return await run_levels(transcripts, {p.id: p for p in problems}, [level], store=store, client=client, grader=grader,
+                                            role=self.settings.verifier, prompts_dir=self.prompts_dir, concurrency=self.cfg.corpus.concurrency)
+            finally:
+                await client.close()
 
         table = asyncio.run(main())[level]
         self.log(f"  {level}: {table['ok']} texts, mean {table['mean_words']} words")

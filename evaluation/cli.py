@@ -78,11 +78,15 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
     judge = None if no_judge else make_judge(app, prompts, app.settings.concurrency)
 
     async def run():
-        with Grader(workers=workers, timeout_s=timeout_s) as grader:
-            return await grade_records(
-                keys, responses, grader, judge=judge, audit=audit,
-                problems=[str(r.get(problem_field) or "") for r in rows], ids=[r.get("id", i) for i, r in enumerate(rows)],
-            )
+        try:
+            with Grader(workers=workers, timeout_s=timeout_s) as grader:
+                return await grade_records(
+                    keys, responses, grader, judge=judge, audit=audit,
+                    problems=[str(r.get(problem_field) or "") for r in rows], ids=[r.get("id", i) for i, r in enumerate(rows)],
+                )
+        finally:
+            if judge is not None:
+                await judge.client.close()
 
     verdicts = asyncio.run(run())
     out_rows = []

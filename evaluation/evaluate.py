@@ -181,6 +181,26 @@ def run_evaluation(
     total, finished = len(problems) * runs, len(done)
     timing = {"generation_s": 0.0, "grading_s": 0.0, "generated": 0}
     t_all = time.perf_counter()
+    loop = asyncio.new_event_loop()  # one loop for every chunk: the judge's HTTP connections live in it
+    try:
+        _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, level, grader, judge, resp_path, timing, loop,
+                            lambda n: on_progress(finished + n, total) if on_progress else None)
+    finally:
+        if judge is not None:
+            loop.run_until_complete(judge.client.close())
+        loop.close()
+    wall = time.perf_counter() - t_all
+    summary = summarise_records(read_records(resp_path))
+    summary.update({"schema_version": 1, "spec": spec, "level": level, "backend": backend.describe(), "sampling": sampling.as_dict(),
+                    "seed": seed, "templates": template_hashes, "judge": judge is not None, "prompt_levels": prompt_levels,
+                    "this_session": {**timing, "wall_s": wall,
+                                     "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, level, grader, judge, resp_path, timing, loop, progress) -> None:
+    done = 0
     for k in range(runs):
         pending = [p for p, r in todo if r == k]
         for start in range(0, len(pending), chunk):
@@ -189,7 +209,7 @@ def run_evaluation(
             # each run has its own seed; chunks of a run draw from seeds derived from it
             gens = backend.generate([prompts[p.id][0] for p in part], sampling, (seed + k) * 1000 + start // chunk)
             t1 = time.perf_counter()
-            verdicts = asyncio.run(grade_records([p.answer for p in part], [g.text for g in gens], grader, judge=judge,
+            verdicts = loop.run_until_complete(grade_records([p.answer for p in part], [g.text for g in gens], grader, judge=judge,
                                                  problems=[p.text for p in part], ids=[p.id for p in part]))
             timing["generation_s"] += t1 - t0
             timing["grading_s"] += time.perf_counter() - t1
@@ -200,14 +220,5 @@ def run_evaluation(
                                      words=len(g.text.split()), tokens=g.tokens, finish_reason=g.finish_reason, correct=v.correct,
                                      verdict=v.model_dump(mode="json"))
                 append_jsonl(resp_path, rec.model_dump(mode="json"))
-            finished += len(part)
-            if on_progress:
-                on_progress(finished, total)
-    wall = time.perf_counter() - t_all
-    summary = summarise_records(read_records(resp_path))
-    summary.update({"schema_version": 1, "spec": spec, "level": level, "backend": backend.describe(), "sampling": sampling.as_dict(),
-                    "seed": seed, "templates": template_hashes, "judge": judge is not None, "prompt_levels": prompt_levels,
-                    "this_session": {**timing, "wall_s": wall,
-                                     "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
-    atomic_write_json(out / "summary.json", summary)
-    return summary
+            done += len(part)
+            progress(done)
