@@ -26,6 +26,8 @@ def main() -> int:
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
     args = ap.parse_args()
     os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
@@ -39,7 +41,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        model = build_tiny_qwen2(d / "model", layers=4, hidden=128)
+        model = build_tiny_qwen2(d / "model", layers=args.layers, hidden=args.hidden)
         problems = import_paths(sample_files(), source="sample")
         prompts = [student_messages(problems[i % len(problems)], "R1")[0] for i in range(args.prompts)]
         sampling = Sampling(max_tokens=args.max_tokens)
@@ -57,11 +59,11 @@ def main() -> int:
         ProblemStore(d / "problems.jsonl").merge(problems)
         with Grader(workers=2) as grader:
             grader.grade("1", "\\boxed{1}")
-            s = run_evaluation(problems, backend, d / "eval", runs=2, sampling=sampling, grader=grader, chunk=args.batch * 4)
+            s = run_evaluation(problems, backend, d / "eval", runs=2, sampling=sampling, grader=grader, chunk=args.batch * 2)
         sess = s["this_session"]
 
     result = {
-        "prompts": args.prompts, "max_tokens": args.max_tokens, "batch": args.batch,
+        "prompts": args.prompts, "max_tokens": args.max_tokens, "batch": args.batch, "model": {"layers": args.layers, "hidden": args.hidden},
         "one_at_a_time": {"seconds": round(t_single, 3), "tokens": tok_s, "tokens_per_s": round(tok_s / t_single, 1)},
         "batch_generate": {"seconds": round(t_batched, 3), "tokens": tok_b, "tokens_per_s": round(tok_b / t_batched, 1)},
         "speedup": round((tok_b / t_batched) / (tok_s / t_single), 2),
@@ -69,7 +71,7 @@ def main() -> int:
                             "grading_s": round(sess["grading_s"], 3), "graded_per_s": round(sess["generated"] / sess["grading_s"], 1) if sess["grading_s"] else None,
                             "outside_generation_share": round(sess["outside_generation_share"], 4)},
     }
-    t = Table(title=f"generation: {args.prompts} prompts x {args.max_tokens} tokens, tiny Qwen2 (4 layers)")
+    t = Table(title=f"generation: {args.prompts} prompts x {args.max_tokens} tokens, small random Qwen2 ({args.layers} layers, hidden {args.hidden})")
     for c in ("mode", "seconds", "tokens/s", "vs baseline"):
         t.add_column(c)
     t.add_row("one at a time (baseline)", f"{t_single:.2f}", f"{tok_s / t_single:.0f}", "1.00x")

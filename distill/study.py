@@ -383,7 +383,7 @@ class Study:
         with Grader(workers=2) as grader:
             s = run_evaluation(problems, backend, out, runs=e.runs, seed=e.seed, level=level or "R1",
                                sampling=Sampling(e.temperature, e.top_p, e.max_tokens), grader=grader, judge=judge,
-                               prompts_dir=self.prompts_dir, spec=name, chunk=e.batch_size * 4)
+                               prompts_dir=self.prompts_dir, spec=name, chunk=e.batch_size * 2)
         self.log(f"  {name}: {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over {len(s['runs'])} runs of {s['n_problems']} problems")
         return {"dir": str(out), "name": name, "kind": kind, "level": level, "math500": math500, "mean": s["mean"], "std": s["std"]}
 

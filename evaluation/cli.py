@@ -158,7 +158,7 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, export_dir, pr
         task = progress.add_task("eval", total=len(problems) * runs)
         return run_evaluation(problems, backend, out, runs=runs, seed=seed, level=level, sampling=sampling, grader=grader, judge=judge,
                               prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec,
-                              chunk=batch_size * 4 if model else concurrency * 4,
+                              chunk=batch_size * 2 if model else concurrency * 4,
                               on_progress=lambda done, total: progress.update(task, completed=done))
 
 

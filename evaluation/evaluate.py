@@ -186,8 +186,6 @@ def run_evaluation(
         _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, level, grader, judge, resp_path, timing, loop,
                             lambda n: on_progress(finished + n, total) if on_progress else None)
     finally:
-        if judge is not None:
-            loop.run_until_complete(judge.client.close())
         loop.close()
     wall = time.perf_counter() - t_all
     summary = summarise_records(read_records(resp_path))
@@ -200,25 +198,44 @@ def run_evaluation(
 
 
 def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, level, grader, judge, resp_path, timing, loop, progress) -> None:
+    """Generate chunk after chunk; grade each chunk in a helper thread while the next one generates.
+    Chunks are graded and written in order, so responses.jsonl grows run by run, problem by problem."""
+    from concurrent.futures import ThreadPoolExecutor
+
     done = 0
-    for k in range(runs):
-        pending = [p for p, r in todo if r == k]
-        for start in range(0, len(pending), chunk):
-            part = pending[start : start + chunk]
-            t0 = time.perf_counter()
-            # each run has its own seed; chunks of a run draw from seeds derived from it
-            gens = backend.generate([prompts[p.id][0] for p in part], sampling, (seed + k) * 1000 + start // chunk)
-            t1 = time.perf_counter()
-            verdicts = loop.run_until_complete(grade_records([p.answer for p in part], [g.text for g in gens], grader, judge=judge,
-                                                 problems=[p.text for p in part], ids=[p.id for p in part]))
-            timing["generation_s"] += t1 - t0
-            timing["grading_s"] += time.perf_counter() - t1
-            timing["generated"] += len(part)
-            for p, g, v in zip(part, gens, verdicts):
-                rec = ResponseRecord(problem_id=p.id, run=k, seed=seed + k, level=level, source=p.source,
-                                     year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
-                                     words=len(g.text.split()), tokens=g.tokens, finish_reason=g.finish_reason, correct=v.correct,
-                                     verdict=v.model_dump(mode="json"))
-                append_jsonl(resp_path, rec.model_dump(mode="json"))
-            done += len(part)
-            progress(done)
+
+    def grade_and_write(k: int, part, gens) -> None:
+        nonlocal done
+        t1 = time.perf_counter()
+        verdicts = loop.run_until_complete(grade_records([p.answer for p in part], [g.text for g in gens], grader, judge=judge,
+                                                         problems=[p.text for p in part], ids=[p.id for p in part]))
+        timing["grading_s"] += time.perf_counter() - t1
+        for p, g, v in zip(part, gens, verdicts):
+            rec = ResponseRecord(problem_id=p.id, run=k, seed=seed + k, level=level, source=p.source,
+                                 year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
+                                 words=len(g.text.split()), tokens=g.tokens, finish_reason=g.finish_reason, correct=v.correct,
+                                 verdict=v.model_dump(mode="json"))
+            append_jsonl(resp_path, rec.model_dump(mode="json"))
+        done += len(part)
+        progress(done)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="grading") as pool:
+        grading = None
+        try:
+            for k in range(runs):
+                pending = [p for p, r in todo if r == k]
+                for start in range(0, len(pending), chunk):
+                    part = pending[start : start + chunk]
+                    t0 = time.perf_counter()
+                    # each run has its own seed; chunks of a run draw from seeds derived from it
+                    gens = backend.generate([prompts[p.id][0] for p in part], sampling, (seed + k) * 1000 + start // chunk)
+                    timing["generation_s"] += time.perf_counter() - t0
+                    timing["generated"] += len(part)
+                    if grading is not None:
+                        grading.result()  # the previous chunk is written before this one
+                    grading = pool.submit(grade_and_write, k, part, gens)
+        finally:
+            if grading is not None:
+                grading.result()
+            if judge is not None:
+                pool.submit(loop.run_until_complete, judge.client.close()).result()

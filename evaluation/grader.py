@@ -18,7 +18,7 @@ import sympy
 from pydantic import BaseModel, ConfigDict, Field
 
 from .extract import extract_answer
-from .normalize import Shape, classify_key, decimal_places, read_answer
+from .normalize import Shape, classify_key, decimal_places, is_wordy, read_answer
 
 VERDICT_SCHEMA_VERSION = 1
 MAX_ANSWER_CHARS = 400  # an extracted "answer" longer than this is a derivation, not an answer
@@ -161,7 +161,7 @@ def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None,
         return None, "unparseable"
     g, p = gold[0], pred[0]
     if _is_text_like(p) and not _is_text_like(g):
-        return False, "sympy"  # a word read as a product of letters is not a number
+        return False, "sympy"  # a word read as a product of letters is not a number: no need to simplify it
     candidates = [pred]
     if ans_shape is not None and ans_shape.percent and not (key_shape and key_shape.percent):
         candidates.append(mv_parse(f"\\frac{{{ans_latex}}}{{100}}"))
@@ -251,6 +251,10 @@ def grade_answer(key: str, answer: str) -> Verdict:
     if len(answer) > MAX_ANSWER_CHARS or len(key) > MAX_ANSWER_CHARS:
         return Verdict(correct=None, extracted=answer[:MAX_ANSWER_CHARS], method="too_long", reason="answer too long to be a final answer")
     key_shape = classify_key(key)
+    if key_shape.kind not in ("text", "choice", "base") and is_wordy(answer):
+        # words against a mathematical key: wrong, and not worth a slow symbolic parse
+        return Verdict(correct=False, extracted=answer, method="text", key_normalised=key_shape.render(), answer_normalised=answer,
+                       reason="a word where the key is a mathematical value", elapsed_ms=(time.perf_counter() - t0) * 1000)
     ans_shape = read_answer(answer, key_shape)
     correct, method, reason = compare(key_shape, ans_shape)
     return Verdict(

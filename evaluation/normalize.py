@@ -29,7 +29,7 @@ BASE_WORDS = {
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
 }
 SHORT_WORDS = {"no", "yes", "odd", "even", "on", "in", "out", "neither", "both", "all", "none", "never", "true", "false"}
-MATH_WORDS = {"pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "sqrt", "exp", "infty", "frac", "cup", "cap"}
+MATH_WORDS = {"pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "sqrt", "exp", "infty", "infinity", "frac", "cup", "cap"}
 UNITS = (
     r"(?:square |sq\.? |cubic )?(?:units?|cm|m|km|mm|in|inch(?:es)?|ft|feet|foot|yards?|miles?|meters?|centimeters?|"
     r"kilometers?|degrees?|cents?|dollars?|hours?|minutes?|seconds?|days?|years?|mph|pounds?|lbs?|grams?|kg|"
@@ -107,6 +107,7 @@ def to_latex(s: str) -> str:
         s = re.sub(rf"(\d){ch}", rf"(\1+\\frac{{{a}}}{{{b}}})", s)
         s = s.replace(ch, rf"\frac{{{a}}}{{{b}}}")
     s = _sqrt_unicode(s)
+    s = re.sub(r"(?i)\binfinity\b", r"\\infty ", s)
     s = re.sub(r"\\[dt]frac", r"\\frac", s)
     s = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])", "", s)
     s = re.sub(r"\\(?:displaystyle|limits)", "", s)
