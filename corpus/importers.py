@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from distill.errors import DistillError
+from distill.io import iter_jsonl_objects
 
 from .problems import Problem, is_placeholder_answer, section_code, slug
 
@@ -47,20 +48,7 @@ def _load_json(path: Path) -> Any:
 
 
 def _iter_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise DistillError("not UTF-8 text", path=path) from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DistillError(f"malformed JSON ({exc.msg})", path=path, where=f"line {lineno}") from None
-        if not isinstance(row, dict):
-            raise DistillError(f"expected a JSON object, got {type(row).__name__}", path=path, where=f"line {lineno}")
-        yield lineno, row
+    return iter_jsonl_objects(path)
 
 
 def _as_text(value: Any, path: Path, where: str, field: str, required: bool = True) -> str | None:

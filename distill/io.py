@@ -61,3 +61,26 @@ def append_jsonl(path: Path | str, row: Any) -> None:
         fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def iter_jsonl_objects(path: Path | str, what: str = "a JSON object") -> Iterable[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a one-line DistillError naming file and line otherwise."""
+    from .errors import DistillError
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DistillError("no such file", path=path) from None
+    except UnicodeDecodeError:
+        raise DistillError("not UTF-8 text", path=path) from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DistillError(f"malformed JSON ({exc.msg})", path=path, where=f"line {lineno}") from None
+        if not isinstance(row, dict):
+            raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {lineno}")
+        yield lineno, row

@@ -19,20 +19,10 @@ def eval_group() -> None:
 
 
 def read_jsonl_records(path: Path, required: tuple[str, ...]) -> list[dict]:
+    from distill.io import iter_jsonl_objects
+
     rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DistillError("no such file", path=path) from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DistillError(f"malformed JSON ({exc.msg})", path=path, where=f"line {lineno}") from None
-        if not isinstance(row, dict):
-            raise DistillError("expected a JSON object", path=path, where=f"line {lineno}")
+    for lineno, row in iter_jsonl_objects(path):
         for field in required:
             if field not in row or row[field] is None:
                 raise DistillError(f"missing field {field!r}", path=path, where=f"line {lineno}")

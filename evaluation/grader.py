@@ -210,6 +210,16 @@ def _match_unordered(keys: tuple[str, ...], answers: tuple[str, ...]) -> tuple[b
     return True, "set"
 
 
+def _match_ordered(keys: tuple[str, ...], answers: tuple[str, ...], method: str, part: str) -> tuple[bool | None, str, str]:
+    if len(answers) != len(keys):
+        return False, method, f"different number of {part}s"
+    for k, a in zip(keys, answers):
+        v, _ = scalar_equal(k, a)
+        if not v:
+            return v, method, f"{part} {a!r} vs {k!r}"
+    return True, method, f"every {part} equal, in order"
+
+
 def compare(key_shape: Shape, ans_shape: Shape) -> tuple[bool | None, str, str]:
     """(verdict, method, reason) for an answer read into the key's shape."""
     kind = key_shape.kind
@@ -223,21 +233,9 @@ def compare(key_shape: Shape, ans_shape: Shape) -> tuple[bool | None, str, str]:
         if len(ans_shape.parts) == 1 and len(key_shape.parts) == 2:
             v, _ = scalar_equal(f"\\frac{{{key_shape.parts[0]}}}{{{key_shape.parts[1]}}}", ans_shape.parts[0])
             return v, "ratio", "ratio written as a fraction"
-        if len(ans_shape.parts) != len(key_shape.parts):
-            return False, "ratio", "different number of terms"
-        for k, a in zip(key_shape.parts, ans_shape.parts):
-            v, _ = scalar_equal(k, a)
-            if not v:
-                return v, "ratio", f"term {a!r} vs {k!r}"
-        return True, "ratio", "every term equal"
+        return _match_ordered(key_shape.parts, ans_shape.parts, "ratio", "term")
     if kind == "tuple":
-        if len(ans_shape.parts) != len(key_shape.parts):
-            return False, "tuple", "different number of components"
-        for k, a in zip(key_shape.parts, ans_shape.parts):
-            v, _ = scalar_equal(k, a)
-            if not v:
-                return v, "tuple", f"component {a!r} vs {k!r}"
-        return True, "tuple", "every component equal, in order"
+        return _match_ordered(key_shape.parts, ans_shape.parts, "tuple", "component")
     if kind == "set":
         v, method = _match_unordered(key_shape.parts, ans_shape.parts)
         return v, method, "same solutions in any order" if v else "different solutions"

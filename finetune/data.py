@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distill.errors import DistillError
+from distill.io import iter_jsonl_objects
 
 ROLES = {"system", "user", "assistant", "tool"}
 
@@ -18,14 +18,8 @@ def load_split(path: Path, required: bool = True) -> list[dict[str, Any]] | None
             raise DistillError("missing split (expected train.jsonl and valid.jsonl)", path=path)
         return None
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DistillError(f"not JSON ({exc.msg})", path=path, where=f"line {lineno}") from None
-        msgs = row.get("messages") if isinstance(row, dict) else None
+    for lineno, row in iter_jsonl_objects(path, 'a {"messages": [...]} object'):
+        msgs = row.get("messages")
         if not isinstance(msgs, list) or not msgs:
             raise DistillError('expected {"messages": [{"role": ..., "content": ...}, ...]}', path=path, where=f"line {lineno}")
         for i, m in enumerate(msgs):

@@ -134,7 +134,7 @@ def test_cli_run_with_config_file_and_truncation_report(tiny_model, chat_data, t
     [
         ("missing_split", "valid.jsonl: missing split"),
         ("not_chat", "train.jsonl: line 2: expected {\"messages\""),
-        ("bad_json", "train.jsonl: line 1: not JSON"),
+        ("bad_json", "train.jsonl: line 1: malformed JSON"),
         ("empty", "train.jsonl: split is empty"),
         ("unknown_model", "model path not found"),
         ("too_many_layers", "the model has 2 layers; --num-layers 16 asks for more"),
