@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from distill.errors import DistillError
 from distill.io import iter_jsonl_objects
 
-from .problems import Problem, is_placeholder_answer, section_code, slug
+from .problems import Problem, is_placeholder_answer, is_placeholder_text, section_code, slug
 
 FORMATS = ("obryan", "math500", "jsonl")
 OBRYAN_FILE = re.compile(r"^(\d{4})\.json$")
@@ -25,8 +25,9 @@ QUESTION_KEY = re.compile(r"^question_([A-Za-z]*)(\d+)$")  # question_7, tie-bre
 MATH500_FIELDS = {"problem", "solution", "answer", "subject", "level", "unique_id"}
 
 
-def _flagged(answer: str | None) -> list[str]:
-    return ["missing_answer"] if is_placeholder_answer(answer) else []
+def _flagged(answer: str | None, text: str = "") -> list[str]:
+    flags = ["missing_answer"] if is_placeholder_answer(answer) else []
+    return flags + (["placeholder_text"] if is_placeholder_text(text) else [])
 
 
 def _build(path: Path, where: str, **fields: Any) -> Problem:
@@ -105,7 +106,7 @@ def import_obryan(path: Path, source: str | None = None) -> list[Problem]:
                     text=text,
                     answer=answer,
                     origin=f"{path.name}:{section}.{qkey}",
-                    flags=_flagged(answer),
+                    flags=_flagged(answer, text),
                 )
             )
     if not problems:
@@ -140,7 +141,7 @@ def import_math500(path: Path) -> list[Problem]:
                 subject=row.get("subject"),
                 level=level,
                 origin=f"{path.name}:{lineno}",
-                flags=_flagged(answer),
+                flags=_flagged(answer, text),
             )
         )
     if not problems:
@@ -195,7 +196,7 @@ def import_jsonl(path: Path, field_map: Mapping[str, str] | None = None, source:
                 text=text,
                 answer=answer,
                 origin=f"{path.name}:{lineno}",
-                flags=_flagged(answer),
+                flags=_flagged(answer, text),
                 **extra,
             )
         )

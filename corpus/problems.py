@@ -13,6 +13,13 @@ PROBLEM_SCHEMA_VERSION = 1
 # Answers that mean "no key was published" rather than a real key.
 PLACEHOLDER_ANSWERS = {"", "?", "??", "-", "--", "n/a", "na", "none", "tbd", "todo", "null", "placeholder", "xxx"}
 
+# Question texts that stand in for a problem that was never transcribed (seen in real data:
+# "Question 11 (content not visible in provided pages)").
+PLACEHOLDER_TEXT = re.compile(
+    r"content not (?:visible|available)|not visible in (?:the )?provided|\bplaceholder\b|^\s*(?:question|problem)\s*\w*\s*\.?\s*$|^\s*(?:tbd|todo|n/?a)\s*$",
+    re.I,
+)
+
 SECTION_ABBREV = {
     "freshman_sophomore_test": "fs",
     "junior_senior_test": "js",
@@ -38,7 +45,7 @@ class Problem(BaseModel):
     level: int | None = None
     answer_latex: str | None = None
     origin: str | None = Field(None, description="file and key/line the record came from")
-    flags: list[str] = Field(default_factory=list, description="e.g. missing_answer")
+    flags: list[str] = Field(default_factory=list, description="missing_answer, placeholder_text")
     twins: list[str] = Field(default_factory=list, description="ids of the same problem in other sections")
 
     @field_validator("id")
@@ -51,7 +58,7 @@ class Problem(BaseModel):
     @property
     def usable(self) -> bool:
         """False for problems a corpus run must skip (no real answer key)."""
-        return "missing_answer" not in self.flags
+        return not ({"missing_answer", "placeholder_text"} & set(self.flags))
 
     @property
     def group_key(self) -> str:
@@ -61,6 +68,10 @@ class Problem(BaseModel):
 
 def is_placeholder_answer(answer: str | None) -> bool:
     return answer is None or answer.strip().lower() in PLACEHOLDER_ANSWERS
+
+
+def is_placeholder_text(text: str) -> bool:
+    return bool(PLACEHOLDER_TEXT.search(text)) or len(text.split()) < 2
 
 
 def normalise_text(text: str) -> str:

@@ -36,7 +36,8 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str | None, fields
     store = ProblemStore(app.workspace.ensure().problems_file)
     result = store.merge(problems)
     result["imported"] = len(problems)
-    result["flagged_missing_answer"] = sum(1 for p in problems if not p.usable)
+    result["flagged_missing_answer"] = sum(1 for p in problems if "missing_answer" in p.flags)
+    result["flagged_placeholder_text"] = sum(1 for p in problems if "placeholder_text" in p.flags)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -46,6 +47,8 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str | None, fields
     )
     if result["flagged_missing_answer"]:
         app.out.print(f"[yellow]{result['flagged_missing_answer']} have no answer key: kept, flagged, skipped by corpus runs.[/]")
+    if result["flagged_placeholder_text"]:
+        app.out.print(f"[yellow]{result['flagged_placeholder_text']} have a placeholder instead of a question: kept, flagged, skipped.[/]")
 
 
 @problems_group.command("list")
@@ -91,7 +94,7 @@ def stats_cmd(app: AppContext, as_json: bool) -> None:
 def print_stats(app: AppContext, stats: dict) -> None:
     app.out.print(
         f"[bold]{stats['total']}[/] problems, {stats['usable']} with answer keys, "
-        f"{stats['missing_answer']} missing, {stats['duplicates']} repeated texts (twins)."
+        f"{stats['missing_answer']} missing, {stats['placeholder_text']} placeholder texts, {stats['duplicates']} repeated texts (twins)."
     )
     for key in ("by_source", "by_year", "by_section"):
         if stats[key]:

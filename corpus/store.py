@@ -69,17 +69,18 @@ def link_twins(problems: Iterable[Problem]) -> list[Problem]:
     groups: dict[tuple[str, str], list[Problem]] = defaultdict(list)
     plist = list(problems)
     for p in plist:
-        groups[(p.source, normalise_text(p.text))].append(p)
+        if "placeholder_text" not in p.flags:  # two placeholders are not the same problem
+            groups[(p.source, normalise_text(p.text))].append(p)
     out = []
     for p in plist:
-        group = groups[(p.source, normalise_text(p.text))]
+        group = groups.get((p.source, normalise_text(p.text)), [p])
         twins = sorted(q.id for q in group if q.id != p.id)
         out.append(p if twins == p.twins else p.model_copy(update={"twins": twins}))
     return out
 
 
 def problem_stats(problems: list[Problem]) -> dict[str, Any]:
-    seen: Counter[tuple[str, str]] = Counter((p.source, normalise_text(p.text)) for p in problems)
+    seen: Counter[tuple[str, str]] = Counter((p.source, normalise_text(p.text)) for p in problems if "placeholder_text" not in p.flags)
     return {
         "total": len(problems),
         "by_source": dict(sorted(Counter(p.source for p in problems).items())),
@@ -88,7 +89,8 @@ def problem_stats(problems: list[Problem]) -> dict[str, Any]:
         # extra copies beyond the first of each repeated text (twins)
         "duplicates": sum(n - 1 for n in seen.values() if n > 1),
         "duplicate_groups": sum(1 for n in seen.values() if n > 1),
-        "missing_answer": sum(1 for p in problems if not p.usable),
+        "missing_answer": sum(1 for p in problems if "missing_answer" in p.flags),
+        "placeholder_text": sum(1 for p in problems if "placeholder_text" in p.flags),
         "usable": sum(1 for p in problems if p.usable),
     }
 

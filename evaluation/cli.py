@@ -122,6 +122,7 @@ def _sampling_options(fn):
     fn = click.option("--concurrency", type=int, default=8, show_default=True, help="Concurrent requests to an endpoint.")(fn)
     fn = click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")(fn)
     fn = click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), help="Export whose test years `SRC:test` means.")(fn)
+    fn = click.option("--limit", type=int, help="Only the first N selected problems (a quick smoke test).")(fn)
     fn = click.option("--problems", "spec", required=True, help="SOURCE[:YEARS|:test], e.g. obryan:2021-2025, obryan:test, math500; or ids a,b,c; or @file.")(fn)
     fn = click.option("--endpoint", help="Model role of an OpenAI-compatible server (student, solver, ...).")(fn)
     fn = click.option("--adapter", type=click.Path(file_okay=False, path_type=Path), help="LoRA adapter folder for --model.")(fn)
@@ -129,7 +130,7 @@ def _sampling_options(fn):
     return fn
 
 
-def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
+def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
               temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -139,6 +140,10 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, export_dir, pr
 
     ws = app.workspace
     problems = resolve_spec(spec, ws.problems_file, ws.exports_dir, export_dir)
+    if limit is not None:
+        if limit <= 0:
+            raise DistillError("--limit must be positive")
+        problems = problems[:limit]
     backend = _backend(app, model, adapter, endpoint, batch_size, concurrency)
     judge = None if no_judge else make_judge(app, prompts, concurrency)
     backend.check()  # an unreachable endpoint or a mismatched adapter fails here, before any generation

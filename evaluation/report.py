@@ -131,7 +131,7 @@ def plot_by_year(evals: Sequence[dict[str, Any]], path: Path) -> Path | None:
 
 def plot_spread(evals: Sequence[dict[str, Any]], path: Path) -> Path:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(evals) + 2), 4), dpi=110)
+    fig, ax = plt.subplots(figsize=(min(10, max(5, 1.1 * len(evals) + 2)), 4), dpi=110)
     for i, e in enumerate(evals):
         accs = [100 * r["accuracy"] for r in e["summary"]["runs"]]
         ax.scatter([i] * len(accs), accs, alpha=0.7)

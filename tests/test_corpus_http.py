@@ -168,3 +168,29 @@ def test_sigkill_mid_run_then_rerun_finishes_each_problem_once(tmp_path, workspa
     transcripts = list(TranscriptStore(workspace / "transcripts").all())
     assert sorted(t.problem_id for t in transcripts) == sorted(set(t.problem_id for t in transcripts))
     assert len(transcripts) == 24 and all(t.status in ("accepted", "rejected") for t in transcripts)
+
+
+@pytest.mark.shared_data
+def test_a_full_obryan_year_end_to_end(shared_data, run_cli, workspace, monkeypatch):
+    """Every 2019 problem through the real HTTP path; the server's 'teacher' boxes the official key."""
+    run_cli("problems", "import", str(shared_data / "obryan" / "2019.json"))
+    keys = {}
+    for section in json.loads((shared_data / "obryan" / "2019.json").read_text()).values():
+        for q in section.values():
+            keys[" ".join(q["question"].split())] = q["answer"]
+
+    def responder(body):
+        text = " ".join(json.dumps([m["content"] for m in body["messages"]], ensure_ascii=False).split())
+        key = next((k for q, k in keys.items() if json.dumps(q, ensure_ascii=False)[1:-1] in text), None)
+        if key is None:
+            return Reply(content="no idea")
+        if "rewrite correct" in system_text(body):
+            return Reply(content=f"Step 1: Work it out.\nFinal answer: \\boxed{{{key}}}")
+        return Reply(content=f"Working... so the answer is \\boxed{{{key}}}.", reasoning="thinking")
+
+    with LoopbackServer(responder) as srv:
+        for role in ("SOLVER", "VERIFIER"):
+            monkeypatch.setenv(f"DISTILL_{role}__BASE_URL", srv.base_url)
+        monkeypatch.setenv("DEEPSEEK_API_KEY", SECRET)
+        s = json.loads(run_cli("corpus", "run", "--year", "2019", "--json").output)
+    assert s["problems"] == 26 and s["accepted"] == 26 and s["failed"] == 0  # 46 problems, 20 of them placeholders

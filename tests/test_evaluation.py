@@ -157,3 +157,24 @@ def test_length_study_and_report(samples, run_cli, tiny_model, workspace):
     assert f"{100 * r1['mean']:.2f} ± {100 * r1['std']:.2f}" in text and "![accuracy against length](report_length.png)" in text
     for png in ("report_spread.png", "report_by_year.png", "report_length.png"):
         assert (report.parent / png).exists(), png
+
+
+def test_length_study_with_one_adapter_per_level(samples, run_cli, tiny_model, adapter, workspace):
+    out = workspace / "runs" / "length-adapters"
+    study = json.loads(run_cli("eval", "length-study", "--model", str(tiny_model), "--adapters", f"R1={adapter},R6={adapter}",
+                               "--levels", "R1,R6", "--problems", "sample:2001", "--out", str(out), *EVAL, "--json").output)
+    assert study["mode"] == "adapters" and set(study["levels"]) == {"R1", "R6"}
+    assert json.loads((out / "R6" / "summary.json").read_text())["backend"]["adapter"] == str(adapter)
+    r = run_cli("eval", "length-study", "--model", str(tiny_model), "--adapters", "R9=x", "--problems", "sample:2001",
+                "--out", str(out / "bad"), "--no-judge", ok=False)
+    assert r.exit_code == 2 and "R9=x" in r.output
+
+
+@pytest.mark.shared_data
+def test_math500_breakdown_by_subject_and_level(shared_data, run_cli, tiny_model, workspace):
+    run_cli("problems", "import", str(shared_data / "math500.jsonl"))
+    out = workspace / "runs" / "math500"
+    s = json.loads(run_cli("eval", "run", "--model", str(tiny_model), "--problems", "math500", "--limit", "12", "--out", str(out),
+                           *EVAL, "--json").output)
+    assert s["n_problems"] == 12 and s["by_subject"] and s["by_difficulty"]
+    assert sum(v["n"] for v in s["by_subject"].values()) == 12

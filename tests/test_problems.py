@@ -25,7 +25,7 @@ OBRYAN_OK = {
     },
     "junior_senior_test": {
         "question_1": {"question": "Find x if  2x = 9.", "answer": "9/2"},
-        "question_4": {"question": "A placeholder problem.", "answer": ""},
+        "question_4": {"question": "Find y if y - 1 = 0.", "answer": ""},
     },
 }
 
@@ -148,7 +148,25 @@ def test_shared_obryan_and_math500(shared_data, run_cli):
     run_cli("problems", "import", str(shared_data / "obryan"))
     stats = json.loads(run_cli("problems", "stats", "--json").output)
     assert stats["total"] == 671 and len(stats["by_year"]) == 15
-    assert stats["by_year"]["2011"] == 37 and stats["duplicates"] == 24
+    # 2019 has 20 placeholder questions ("content not visible in provided pages"): flagged, not twins
+    assert stats["by_year"]["2011"] == 37 and stats["placeholder_text"] == 20 and stats["duplicates"] == 14
+    assert stats["usable"] == 651
     run_cli("problems", "import", str(shared_data / "math500.jsonl"))
     stats = json.loads(run_cli("problems", "stats", "--json").output)
     assert stats["by_source"] == {"math500": 500, "obryan": 671}
+
+
+def test_placeholder_question_text_is_flagged_not_twinned(tmp_path, run_cli, workspace):
+    data = {
+        "fs": {"question_1": {"question": "Question 1 (content not visible in provided pages)", "answer": "7"},
+               "question_2": {"question": "What is 3 + 4?", "answer": "7"}},
+        "js": {"question_1": {"question": "Question 1 (content not visible in provided pages)", "answer": "12"}},
+    }
+    f = write(tmp_path / "2030.json", json.dumps(data))
+    out = json.loads(run_cli("problems", "import", str(f), "--json").output)
+    assert out["flagged_placeholder_text"] == 2
+    probs = ProblemStore(workspace / "problems" / "problems.jsonl").by_id()
+    assert probs["obryan-2030-fs-01"].flags == ["placeholder_text"] and not probs["obryan-2030-fs-01"].usable
+    assert probs["obryan-2030-fs-01"].twins == [] and probs["obryan-2030-fs-02"].usable
+    stats = json.loads(run_cli("problems", "stats", "--json").output)
+    assert stats["placeholder_text"] == 2 and stats["duplicates"] == 0 and stats["usable"] == 1
