@@ -31,6 +31,8 @@ from distill.evaluation.pool import Grader
 from distill.loopback import LoopbackServer, Reply, last_user_text, system_text
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import save  # noqa: E402
 
 
 def make_problems(n: int) -> list[Problem]:
@@ -128,9 +130,7 @@ def main() -> int:
     a, b = result["rerun_done_transcripts"], result["rerun_warm_model_cache"]
     print(f"cached rerun (transcripts done): {a['ms_per_problem']:.2f} ms/problem, {a['calls']} network calls")
     print(f"rerun with a warm model-call cache only: {b['ms_per_problem']:.2f} ms/problem, {b['calls']} network calls, {b['cached']} cached")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    save(args.out, result)
     return 0
 
 

@@ -8,7 +8,6 @@ throughput and the share of wall time spent outside generation.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -19,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import save  # noqa: E402
 
 
 def main() -> int:
@@ -80,9 +81,7 @@ def main() -> int:
     e = result["evaluation_loop"]
     print(f"evaluation loop: {e['responses']} responses in {e['wall_s']:.2f}s; generation {e['generation_s']:.2f}s, grading {e['grading_s']:.2f}s "
           f"({e['graded_per_s']} graded/s); outside generation {100 * e['outside_generation_share']:.1f}% of wall time")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    save(args.out, result)
     return 0
 
 

@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import save  # noqa: E402
 sys.path.insert(0, str(ROOT / "tests"))
 
 
@@ -112,9 +114,8 @@ def main() -> int:
     for row in growth:
         g.add_row(str(row["iters"]), f"{row['wall_s']:.2f}", f"{row['train_s']:.2f}", f"{row['tokens_per_s']:.0f}", str(row["val_points"]))
     Console().print(g)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wall overhead {result['wall_overhead']:+.1%}, tokens/s ratio {result['tokens_per_s_ratio']:.2f}; wrote {args.out}")
+    save(args.out, result)
+    print(f"wall overhead {result['wall_overhead']:+.1%}, tokens/s ratio {result['tokens_per_s_ratio']:.2f}")
     return 0
 
 

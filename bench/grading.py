@@ -22,6 +22,8 @@ from distill.evaluation.extract import last_boxed
 from distill.evaluation.pool import Grader
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import save  # noqa: E402
 
 
 def perturb(answer: str) -> str:
@@ -111,9 +113,7 @@ def main() -> int:
     table.add_row("math-verify (baseline)", f"{m['agree_equivalent']:.1%}", f"{m['agree_wrong']:.1%}", f"{m['answers_per_s']:.0f}", "1.00x")
     Console().print(table)
     print(f"slowest distill verdict: {slowest:.0f} ms; timeouts: {timeouts}; undecided: {d['undecided']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    save(args.out, result)
     return 0
 
 
