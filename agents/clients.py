@@ -207,7 +207,9 @@ def build_client(
 
         key = role.api_key()
         if role.api_key_env and not key and "127.0.0.1" not in role.base_url and "localhost" not in role.base_url:
-            raise DistillError(f"the {role_name or 'model'} role needs an API key in ${role.api_key_env} (or set api_key_env for your endpoint)")
+            hint = ", or pass --no-judge" if role_name == "judge" else ""
+            raise DistillError(f"the {role_name or 'model'} role needs an API key in ${role.api_key_env} "
+                               f"(set it, or set api_key_env = \"\" for a keyless endpoint{hint})")
         inner = OpenAIChatCompletionClient(
             model=role.model,
             base_url=role.base_url,
