@@ -152,6 +152,14 @@ class Study:
         st["steps"][key] = {"fingerprint": fp, "outputs": outputs, "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         atomic_write_json(self.state_path, st)
 
+    def _output(self, key: str) -> dict[str, Any]:
+        """The recorded outputs of an upstream step, or a clear error when it has not run."""
+        rec = self.state()["steps"].get(key)
+        if rec is None:
+            step = key.split(":")[0]
+            raise DistillError(f"step {key} has not run yet; run `distill study run` (or --only {step}) first")
+        return rec["outputs"]
+
     def _done(self, key: str, fp: str) -> dict[str, Any] | None:
         rec = self.state()["steps"].get(key)
         return rec["outputs"] if rec and rec["fingerprint"] == fp else None
@@ -274,8 +282,10 @@ class Study:
         from distill.corpus.transcripts import TranscriptStore
         from distill.evaluation.pool import Grader
 
-        solver, fmt = self._clients()
         problems = self._corpus_problems()
+        if not problems:
+            raise DistillError("no usable problems in the training and validation years; run the import step or check [split]")
+        solver, fmt = self._clients()
 
         async def main():
             try:
@@ -333,7 +343,7 @@ class Study:
         from distill.finetune.args import FinetuneArgs
         from distill.finetune.run import run_finetune
 
-        export = self.state()["steps"][f"export:{level}"]["outputs"]["dir"]
+        export = self._output(f"export:{level}")["dir"]
         out = self.dir / "finetune" / f"{level}-{fp[:8]}"
         resume = (out / "checkpoints" / "state.json").exists()
         if not resume and out.exists():
@@ -353,7 +363,7 @@ class Study:
             return self.backends[kind]
         if kind == "teacher":
             return EndpointBackend(self.settings.solver, concurrency=self.cfg.corpus.concurrency, role_name="solver")
-        adapter = self.state()["steps"][f"finetune:{level}"]["outputs"]["dir"] if kind == "tuned" else None
+        adapter = self._output(f"finetune:{level}")["dir"] if kind == "tuned" else None
         return MlxBackend(self.cfg.finetune["model"], adapter, batch_size=self.cfg.evaluation.batch_size)
 
     def _step_evaluate(self, fp: str, kind: str, level: str | None = None, math500: bool = False) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import shutil
 import tomllib
 from pathlib import Path
 
-import pytest
 
 from distill.loopback import LoopbackServer
 from distill.prompts import bundled_dir
@@ -95,3 +94,11 @@ def test_study_config_errors_are_one_line(tmp_path, run_cli):
     bad.write_text('name = "x"\n[problems]\n[split]\ntrain_years="1"\nvalid_years="2"\ntest_years="3"\n[finetune]\niters = 5\n')
     r = run_cli("study", "run", "--config", str(bad), ok=False)
     assert r.exit_code == 2 and "[finetune] needs model" in r.output
+
+
+def test_only_a_step_whose_inputs_are_missing_is_a_clear_error(tmp_path, run_cli, tiny_model):
+    cfg = small_config(tmp_path, "http://127.0.0.1:9/v1", tiny_model)
+    r = run_cli("study", "run", "--config", str(cfg), "--only", "finetune", ok=False)
+    assert r.exit_code == 2 and "step export:R1 has not run yet" in r.output
+    r = run_cli("study", "run", "--config", str(cfg), "--only", "corpus", ok=False)
+    assert r.exit_code == 2 and "run the import step" in r.output
