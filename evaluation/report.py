@@ -102,6 +102,8 @@ def plot_length(levels: dict[str, dict[str, Any]], path: Path, title: str = "Acc
     ax.errorbar(words, acc, yerr=err, marker="o", capsize=4, color="#4C72B0")
     for lv, x, y in zip(levels, words, acc):
         ax.annotate(lv, (x, y), textcoords="offset points", xytext=(6, 6))
+    ax.set_xlim(0, max(words + [10]) * 1.15)  # accuracy and length both start at zero
+    ax.set_ylim(0, 100)
     ax.set_xlabel("mean words per response")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
