@@ -28,7 +28,7 @@ from autogen_ext.models.cache import ChatCompletionCache
 
 from distill.config import ModelRole
 from distill.errors import DistillError
-from distill.io import canonical_json, content_hash
+from distill.io import content_hash
 
 log = logging.getLogger("distill.models")
 # R1 replies from an API that returns reasoning_content carry no <think> tags; AutoGen warns each time.
@@ -147,6 +147,8 @@ class CachedClient(ChatCompletionCache):
     ) -> CreateResult:
         attempt = 0
         while True:
+            # Look first so hits and network calls are counted apart; CreateResult.cached cannot tell
+            # (AutoGen's replay client marks every scripted reply as cached).
             cached, _ = self._check_cache(messages, tools, json_output, extra_create_args)
             if cached is not None:
                 self.stats.cached += 1
@@ -237,4 +239,4 @@ def describe_role(role: ModelRole) -> dict[str, Any]:
     }
 
 
-__all__ = ["CachedClient", "CallStats", "DiskCallStore", "build_client", "client_namespace", "describe_role", "open_cache", "canonical_json"]
+__all__ = ["CachedClient", "CallStats", "DiskCallStore", "build_client", "client_namespace", "describe_role", "open_cache"]

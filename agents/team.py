@@ -24,7 +24,6 @@ from autogen_core import CancellationToken
 from autogen_core.models import SystemMessage, UserMessage
 
 from distill.corpus.problems import Problem
-from distill.evaluation.extract import extract_answer
 from distill.evaluation.grader import Verdict
 from distill.evaluation.pool import Grader
 from distill.prompts import Template, load_template
@@ -228,4 +227,4 @@ def thought_of(messages: Sequence[Any], index: int) -> str | None:
     return None
 
 
-__all__ = ["APPROVED", "REJECTED", "SessionResult", "Templates", "VerifierFormatter", "check_format", "extract_answer", "solve_problem"]
+__all__ = ["APPROVED", "REJECTED", "SessionResult", "Templates", "VerifierFormatter", "check_format", "solve_problem"]

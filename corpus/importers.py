@@ -48,10 +48,6 @@ def _load_json(path: Path) -> Any:
         raise DistillError("not UTF-8 text", path=path) from None
 
 
-def _iter_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    return iter_jsonl_objects(path)
-
-
 def _as_text(value: Any, path: Path, where: str, field: str, required: bool = True) -> str | None:
     if value is None:
         if required:
@@ -118,7 +114,7 @@ def import_obryan(path: Path, source: str | None = None) -> list[Problem]:
 
 def import_math500(path: Path) -> list[Problem]:
     problems = []
-    for lineno, row in _iter_jsonl(path):
+    for lineno, row in iter_jsonl_objects(path):
         where = f"line {lineno}"
         text = _as_text(row.get("problem"), path, where, "problem")
         answer = _as_text(row.get("answer"), path, where, "answer", required=False) or ""
@@ -171,7 +167,7 @@ def import_jsonl(path: Path, field_map: Mapping[str, str] | None = None, source:
     fmap = dict(field_map or parse_field_map([]))
     src = slug(source or path.stem)
     problems = []
-    for lineno, row in _iter_jsonl(path):
+    for lineno, row in iter_jsonl_objects(path):
         where = f"line {lineno}"
         fields: dict[str, Any] = {}
         for ours, theirs in fmap.items():
@@ -214,7 +210,7 @@ def detect_format(path: Path) -> str:
             return "obryan"
         raise DistillError("cannot tell the format of this .json file (O'Bryan files are named YEAR.json); pass --format", path=path)
     if path.suffix == ".jsonl":
-        for _, row in _iter_jsonl(path):
+        for _, row in iter_jsonl_objects(path):
             if {"problem", "answer", "unique_id"} <= set(row):
                 return "math500"
             return "jsonl"

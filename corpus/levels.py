@@ -54,6 +54,16 @@ def r1_level(t: Transcript) -> LevelText:
                      fingerprint=t.fingerprint, template_sha256=t.templates.get("formatter"))
 
 
+def level_fingerprint(t: Transcript, level: str, prompts_dir, role: ModelRole) -> str:
+    """What decides a level text: the transcript, the level and system templates, the verifier model."""
+    if level == "R1":
+        return t.fingerprint
+    tpl = load_template(f"levels/{level.lower()}", prompts_dir)
+    system = load_template("formatter_system", prompts_dir)
+    return content_hash({"transcript": t.fingerprint, "solution": t.solution, "template": tpl.sha256, "system": system.sha256,
+                         "role": describe_role(role)}, 32)
+
+
 async def restate(
     t: Transcript,
     problem: Problem,
@@ -66,7 +76,7 @@ async def restate(
 ) -> LevelText:
     tpl = load_template(f"levels/{level.lower()}", prompts_dir)
     system = load_template("formatter_system", prompts_dir)
-    fp = content_hash({"transcript": t.fingerprint, "solution": t.solution, "template": tpl.sha256, "system": system.sha256, "role": describe_role(role)}, 32)
+    fp = level_fingerprint(t, level, prompts_dir, role)
     prompt = tpl.render(problem=problem.text, solution=t.solution, answer=t.final_answer or problem.answer)
     result = await client.create([SystemMessage(content=system.render()), UserMessage(content=prompt, source="verifier")])
     text = result.content if isinstance(result.content, str) else ""
@@ -80,17 +90,6 @@ async def restate(
             issue = f"boxed answer {v.extracted!r} does not equal the key"
     return LevelText(problem_id=t.problem_id, level=level, text=text.strip() or None, words=word_count(text), ok=issue is None,
                      problem=issue, verdict=verdict, template_sha256=tpl.sha256, fingerprint=fp, tokens=usage)
-
-
-def level_fingerprint_ok(existing: LevelText | None, t: Transcript, level: str, prompts_dir, role: ModelRole) -> bool:
-    if existing is None or not existing.ok:
-        return False
-    if level == "R1":
-        return existing.fingerprint == t.fingerprint
-    tpl = load_template(f"levels/{level.lower()}", prompts_dir)
-    system = load_template("formatter_system", prompts_dir)
-    fp = content_hash({"transcript": t.fingerprint, "solution": t.solution, "template": tpl.sha256, "system": system.sha256, "role": describe_role(role)}, 32)
-    return existing.fingerprint == fp
 
 
 async def run_levels(
@@ -112,7 +111,7 @@ async def run_levels(
 
     async def one(t: Transcript, level: str) -> None:
         existing = store.get_level(t.problem_id, level)
-        if level_fingerprint_ok(existing, t, level, prompts_dir, role):
+        if existing is not None and existing.ok and existing.fingerprint == level_fingerprint(t, level, prompts_dir, role):
             lt = existing
         elif level == "R1":
             lt = r1_level(t)

@@ -46,10 +46,6 @@ class Workspace:
         return self.root / "exports"
 
     @property
-    def runs_dir(self) -> Path:
-        return self.root / "runs"
-
-    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 

@@ -61,7 +61,10 @@ def resolve_spec(spec: str, ws_problems: Path, exports_dir: Path | None = None, 
     sources = {p.source for p in problems}
     spec = spec.strip()
     if spec.startswith("@"):
-        ids = [line.strip() for line in Path(spec[1:]).read_text().splitlines() if line.strip()]
+        try:
+            ids = [line.strip() for line in Path(spec[1:]).read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as exc:
+            raise DistillError(f"cannot read the id list ({exc.strerror})", path=spec[1:]) from None
         return _by_ids(ids, by_id)
     source, _, sel = spec.partition(":")
     if source in sources:
@@ -125,17 +128,20 @@ def student_messages(problem: Problem, level: str, prompts_dir=None, prompt_leve
 # --------------------------------------------------------------------------- the loop
 
 def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of responses.jsonl, the latest one per (problem, run): a response that failed to
+    generate is written again when the evaluation resumes, and the new line replaces the old."""
     if not path.exists():
         return []
-    out = []
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            rec = json.loads(line)
         except json.JSONDecodeError:
             break  # a line cut by a crash: everything after it is regenerated
-    return out
+        latest[(rec["problem_id"], rec["run"])] = rec
+    return list(latest.values())
 
 
 def run_evaluation(
@@ -172,11 +178,13 @@ def run_evaluation(
     resp_path = out / "responses.jsonl"
     records = read_records(resp_path)
     raw = resp_path.read_text(encoding="utf-8") if resp_path.exists() else ""
-    if raw and (not raw.endswith("\n") or sum(1 for ln in raw.splitlines() if ln.strip()) != len(records)):  # drop a torn last line
+    if raw and (not raw.endswith("\n") or sum(1 for ln in raw.splitlines() if ln.strip()) != len(records)):
+        # drop a torn last line and replaced records
         from distill.io import atomic_write_jsonl
 
         atomic_write_jsonl(resp_path, records)
-    done = {(r["problem_id"], r["run"]) for r in records}
+    # a generation error (endpoint down, HTTP 500) is not an answer: resuming asks again
+    done = {(r["problem_id"], r["run"]) for r in records if r["finish_reason"] != "error"}
     todo = [(p, k) for k in range(runs) for p in problems if (p.id, k) not in done]
     total, finished = len(problems) * runs, len(done)
     timing = {"generation_s": 0.0, "grading_s": 0.0, "generated": 0}

@@ -9,7 +9,7 @@ an ordered tuple, or a single expression.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["text", "choice", "base", "ratio", "set", "tuple", "scalar"]
@@ -46,7 +46,6 @@ class Shape:
     base: int | None = None
     percent: bool = False
     decimals: int | None = None  # decimal places of a decimal key: rounding to them is accepted
-    notes: tuple[str, ...] = field(default=())
 
     def render(self) -> str:
         if self.kind == "base":

@@ -59,7 +59,7 @@ class Grader:
     def submit(self, key: str, response: str, *, extracted: bool = False) -> Future:
         return self._get_pool().schedule(_grade_task, args=(key, response or "", extracted), timeout=self.timeout_s)
 
-    def _result(self, fut: Future, response: str, extracted: bool = False) -> Verdict:
+    def _result(self, fut: Future, response: str) -> Verdict:
         try:
             return Verdict.model_validate(fut.result())
         except FutureTimeout:

@@ -85,9 +85,11 @@ def summarise_records(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_words": statistics.fmean(r["words"] for r in records) if records else 0.0,
         "mean_tokens": statistics.fmean(r["tokens"] for r in records) if records else 0.0,
         "truncated_rate": sum(r["finish_reason"] == "length" for r in records) / n,
+        "error_rate": sum(r["finish_reason"] == "error" for r in records) / n,
         "undecided_rate": sum(r["correct"] is None for r in records) / n,
         "judge_rate": sum(r["verdict"].get("method") == "judge" for r in records) / n,
-        "accuracy_note": "undecided verdicts (correct = null) count as wrong; std is the sample std over runs (ddof=1)",
+        "accuracy_note": "undecided verdicts (correct = null) and generation errors count as wrong; std is the sample std over runs (ddof=1); "
+                         "rerun the evaluation to retry errors",
     }
 
 

@@ -177,3 +177,30 @@ def test_math500_breakdown_by_subject_and_level(shared_data, run_cli, tiny_model
                            *EVAL, "--json").output)
     assert s["n_problems"] == 12 and s["by_subject"] and s["by_difficulty"]
     assert sum(v["n"] for v in s["by_subject"].values()) == 12
+
+
+def test_failed_generations_are_retried_on_resume(samples, run_cli, workspace, monkeypatch):
+    from distill.loopback import LoopbackServer, Reply, last_user_text
+
+    down = {"on": True}
+
+    def responder(body):
+        if down["on"] and "Day 1 of a school year" in last_user_text(body):
+            return Reply(status=500)
+        return Reply(content="Step 1: think.\nFinal answer: \\boxed{17}")
+
+    out = workspace / "runs" / "flaky"
+    args = ["eval", "run", "--endpoint", "student", "--problems", "sample:2001", "--out", str(out), "--runs", "1", "--no-judge", "--quiet", "--json"]
+    with LoopbackServer(responder) as srv:
+        monkeypatch.setenv("DISTILL_STUDENT__BASE_URL", srv.base_url)
+        monkeypatch.setenv("DISTILL_STUDENT__MAX_RETRIES", "0")
+        first = json.loads(run_cli(*args).stdout)
+        n = srv.log.count
+        down["on"] = False
+        second = json.loads(run_cli(*args).stdout)
+        assert srv.log.count - n == 1  # only the failed one was asked again
+    assert first["error_rate"] == pytest.approx(1 / 8) and second["error_rate"] == 0
+    records = read_records(out / "responses.jsonl")
+    # the retried response is appended (append-only log); the latest line per (problem, run) counts
+    assert len(records) == 8 and all(r["finish_reason"] != "error" for r in records)
+    assert len((out / "responses.jsonl").read_text().splitlines()) == 9

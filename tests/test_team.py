@@ -103,7 +103,7 @@ def test_failed_call_is_recorded_as_failed_and_retried_next_run(tmp_path, grader
     assert summary2.accepted == 1 and store.get(PROBLEM.id).status == "accepted"
 
 
-def test_rerun_is_free_and_edited_template_misses(tmp_path, grader):
+def test_rerun_makes_no_model_calls(tmp_path, grader):
     run(tmp_path, grader, [result("\\boxed{17}")], [result(GOOD_FORMAT)])
     summary, _ = run(tmp_path, grader, [], [])  # nothing left to replay: any call would fail
     assert (summary.skipped, summary.accepted, summary.model_calls) == (1, 1, 0)
