@@ -11,118 +11,45 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import shutil
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from distill.config import ROLES, Settings, settings_from_data
+from distill.config import Settings
 from distill.errors import DistillError
 from distill.io import atomic_write_json, content_hash
 from distill.workspace import Workspace
 
+from .study_config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
+
 STEPS = ("import", "corpus", "levels", "export", "finetune", "evaluate", "report")
-PUBLISHED = {"student": "Qwen2.5-7B-Instruct (4-bit)", "iters": 200, "runs": 5, "levels": ["R1", "R2", "R3", "R4", "R5", "R6"],
-             "base": 0.6467, "teacher": 0.9140, "tuned": 0.6943, "tuned_std": 0.0017, "math500": 0.731, "r6": 0.419}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ProblemsCfg(_Strict):
-    paths: list[str] = Field(default_factory=list, description="files or folders to import (relative to the config file)")
-    source: str = "obryan"
-    format: str | None = None
-    math500: str | None = Field(None, description="MATH-500 JSONL for the generalisation test (optional)")
-
-
-class SplitCfg(_Strict):
-    train_years: str
-    valid_years: str
-    test_years: str
-
-
-class CorpusCfg(_Strict):
-    max_rounds: int = 3
-    concurrency: int = 8
-
-
-class LevelsCfg(_Strict):
-    train: list[str] = Field(default_factory=lambda: ["R1"], description="levels to export, train and evaluate")
-
-
-class EvalCfg(_Strict):
-    runs: int = 5
-    seed: int = 0
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int = 2048
-    batch_size: int = 8
-    judge: bool = True
-    teacher: bool = False
-    math500: bool = False
-    math500_limit: int | None = None
-
-
-class CostCfg(_Strict):
-    prompt_usd_per_mtok: float | None = None
-    completion_usd_per_mtok: float | None = None
-
-
-class StudyConfig(_Strict):
-    name: str = "study"
-    problems: ProblemsCfg
-    split: SplitCfg
-    corpus: CorpusCfg = Field(default_factory=CorpusCfg)
-    levels: LevelsCfg = Field(default_factory=LevelsCfg)
-    finetune: dict[str, Any]
-    evaluation: EvalCfg = Field(default_factory=EvalCfg)
-    cost: CostCfg = Field(default_factory=CostCfg)
-    prompts_dir: str | None = None
-    solver: dict[str, Any] = Field(default_factory=dict)
-    verifier: dict[str, Any] = Field(default_factory=dict)
-    judge: dict[str, Any] = Field(default_factory=dict)
-    student: dict[str, Any] = Field(default_factory=dict)
-
-
-def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DistillError("study config not found", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DistillError(f"not valid TOML ({exc})", path=path) from None
-    try:
-        cfg = StudyConfig(**data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise DistillError(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", path=path) from None
-    if "model" not in cfg.finetune:
-        raise DistillError("[finetune] needs model = ...", path=path)
-    from distill.corpus.levels import parse_levels
-
-    cfg.levels.train = parse_levels(",".join(cfg.levels.train))
-    base = path.parent
-    cfg.problems.paths = [str((base / p).resolve()) if not Path(p).is_absolute() else p for p in cfg.problems.paths]
-    if cfg.problems.math500 and not Path(cfg.problems.math500).is_absolute():
-        cfg.problems.math500 = str((base / cfg.problems.math500).resolve())
-    if cfg.prompts_dir and not Path(cfg.prompts_dir).is_absolute():
-        cfg.prompts_dir = str((base / cfg.prompts_dir).resolve())
-    settings = settings_from_data({r: getattr(cfg, r) for r in ROLES} | {"concurrency": cfg.corpus.concurrency, "max_rounds": cfg.corpus.max_rounds}, path)
-    return cfg, settings
-
 
 def _file_hash(paths: list[str]) -> str:
     from distill.corpus.importers import expand_paths
 
     files = expand_paths([Path(p) for p in paths]) if paths else []
     return content_hash({str(f): content_hash(f.read_bytes(), 32) for f in files}, 32)
+
+
+class StepRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str
+    outputs: dict[str, Any]
+    finished_at: str
+
+
+class StudyState(BaseModel):
+    """studies/NAME/state.json: what each step last produced, and from which inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
 
 
 @dataclass
@@ -144,25 +71,30 @@ class Study:
         self.prompts_dir = cfg.prompts_dir
 
     # ------------------------------------------------------------------ state
-    def state(self) -> dict[str, Any]:
-        return json.loads(self.state_path.read_text()) if self.state_path.exists() else {"steps": {}}
+    def state(self) -> StudyState:
+        if not self.state_path.exists():
+            return StudyState()
+        try:
+            return StudyState.model_validate_json(self.state_path.read_text())
+        except ValidationError as exc:
+            raise DistillError(f"corrupt study state ({exc.errors()[0]['msg']}); delete it to start the study over", path=self.state_path) from None
 
     def _record(self, key: str, fp: str, outputs: dict[str, Any]) -> None:
         st = self.state()
-        st["steps"][key] = {"fingerprint": fp, "outputs": outputs, "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-        atomic_write_json(self.state_path, st)
+        st.steps[key] = StepRecord(fingerprint=fp, outputs=outputs, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        atomic_write_json(self.state_path, st.model_dump(mode="json"))
 
     def _output(self, key: str) -> dict[str, Any]:
         """The recorded outputs of an upstream step, or a clear error when it has not run."""
-        rec = self.state()["steps"].get(key)
+        rec = self.state().steps.get(key)
         if rec is None:
             step = key.split(":")[0]
             raise DistillError(f"step {key} has not run yet; run `distill study run` (or --only {step}) first")
-        return rec["outputs"]
+        return rec.outputs
 
     def _done(self, key: str, fp: str) -> dict[str, Any] | None:
-        rec = self.state()["steps"].get(key)
-        return rec["outputs"] if rec and rec["fingerprint"] == fp else None
+        rec = self.state().steps.get(key)
+        return rec.outputs if rec and rec.fingerprint == fp else None
 
     # ------------------------------------------------------------------ fingerprints
     def _templates(self, names: list[str]) -> dict[str, str]:
@@ -215,12 +147,12 @@ class Study:
         return out
 
     def status(self) -> list[StepState]:
-        st = self.state()["steps"]
+        st = self.state().steps
         rows = []
         for step, key, fp, _ in self.plan():
             rec = st.get(key)
-            status = "pending" if rec is None else "done" if rec["fingerprint"] == fp else "stale"
-            rows.append(StepState(step, key, fp, status, rec["outputs"] if rec else {}))
+            status = "pending" if rec is None else "done" if rec.fingerprint == fp else "stale"
+            rows.append(StepState(step, key, fp, status, rec.outputs if rec else {}))
         return rows
 
     # ------------------------------------------------------------------ running

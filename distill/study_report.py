@@ -16,7 +16,7 @@ def _pm(s: dict[str, Any] | None) -> str:
 
 
 def _differences(study) -> list[str]:
-    from distill.study import PUBLISHED
+    from distill.study_config import PUBLISHED
 
     c = study.cfg
     notes = []
@@ -36,10 +36,12 @@ def _differences(study) -> list[str]:
 def collect(study) -> dict[str, Any]:
     from distill.corpus.transcripts import TranscriptStore
 
-    steps = study.state()["steps"]
-    evals = {k: v["outputs"] for k, v in steps.items() if k.startswith("evaluate:")}
+    # only the steps of the current plan: a level dropped from the config leaves the report too
+    recorded = study.state().steps
+    steps = {k: recorded[k].outputs for _, k, _, _ in study.plan() if k in recorded}
+    evals = {k: v for k, v in steps.items() if k.startswith("evaluate:")}
     summaries = {k: json.loads((Path(v["dir"]) / "summary.json").read_text()) for k, v in evals.items()}
-    finetunes = {k.split(":")[1]: {**v["outputs"], "summary": json.loads((Path(v["outputs"]["dir"]) / "summary.json").read_text())}
+    finetunes = {k.split(":")[1]: {**v, "summary": json.loads((Path(v["dir"]) / "summary.json").read_text())}
                  for k, v in steps.items() if k.startswith("finetune:")}
     problems = study._corpus_problems()
     store = TranscriptStore(study.ws.transcripts_dir)
@@ -51,13 +53,13 @@ def collect(study) -> dict[str, Any]:
         cost = tokens["prompt"] / 1e6 * study.cfg.cost.prompt_usd_per_mtok + tokens["completion"] / 1e6 * study.cfg.cost.completion_usd_per_mtok
     corpus = {"problems": len(problems), "accepted": sum(t.status == "accepted" for t in ts), "rejected": sum(t.status == "rejected" for t in ts),
               "failed": sum(t.status == "failed" for t in ts), "rejected_reasons": dict(reasons), "tokens": tokens, "cost_usd": cost}
-    levels = {k.split(":")[1]: v["outputs"] for k, v in steps.items() if k.startswith("levels:")}
+    levels = {k.split(":")[1]: v for k, v in steps.items() if k.startswith("levels:")}
     return {"evaluations": summaries, "eval_dirs": {k: v["dir"] for k, v in evals.items()}, "finetune": finetunes, "corpus": corpus, "levels": levels}
 
 
 def write_study_report(study) -> Path:
     from distill.evaluation.report import compare_evals, compare_markdown, load_eval, plot_by_year, plot_length, plot_spread
-    from distill.study import PUBLISHED
+    from distill.study_config import PUBLISHED
 
     data = collect(study)
     ev, c = data["evaluations"], study.cfg

@@ -15,6 +15,9 @@ from mlx_lm.tuner.callbacks import TrainingCallback
 from distill.io import append_jsonl, atomic_write_json
 
 
+METRICS_SCHEMA_VERSION = 1
+
+
 class EarlyStop(Exception):
     """Raised from the callback to end mlx-lm's training loop."""
 
@@ -49,6 +52,7 @@ class BestAdapterCallback(TrainingCallback):
         self.stopped_early = False
 
     def _write(self, row: dict[str, Any]) -> None:
+        row = {"schema_version": METRICS_SCHEMA_VERSION, **row}
         append_jsonl(self.out / "metrics.jsonl", row)
         if self.on_report:
             self.on_report(row)

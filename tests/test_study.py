@@ -22,7 +22,9 @@ def test_demo_end_to_end_artefacts_are_consistent(tmp_path, run_cli):
     out = run_cli("demo", "--dir", str(ws)).output
     assert "every stage runs" in out and "report:" in out
     study = ws / "studies" / "demo"
-    state = json.loads((study / "state.json").read_text())["steps"]
+    state = json.loads((study / "state.json").read_text())
+    assert state["schema_version"] == 1
+    state = state["steps"]
     assert {"import", "corpus", "report"} <= set(state) and all(f"finetune:R{k}" in state for k in range(1, 7))
     report = (study / "report" / "report.md").read_text()
     for name in ("evaluate:base", "evaluate:teacher", "evaluate:tuned:R1"):
