@@ -87,6 +87,13 @@ class BestAdapterCallback(TrainingCallback):
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl rows; a line torn by a killed run is skipped."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.errors import DistillError
-from distill.io import atomic_write_json
+from distill.io import atomic_write_json, atomic_write_jsonl
 
 from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
@@ -100,6 +100,9 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     if state is not None:
         model.load_weights(str(out / "checkpoints" / "last.safetensors"), strict=False)
         offset = int(state["iteration"])
+        # the resumed run reports everything after the checkpoint again: keep only what came before it
+        kept = [m for m in read_metrics(out / "metrics.jsonl") if m["iteration"] <= offset]
+        atomic_write_jsonl(out / "metrics.jsonl", kept)
     remaining = args.iters - offset
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "adapter_config.json", adapter_config(args, num_layers))

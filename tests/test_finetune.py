@@ -93,7 +93,9 @@ def test_resume_continues_from_checkpoint(tiny_model, chat_data, tmp_path):
     resumed = run_finetune(args(tiny_model, chat_data, out, iters=30, resume=True))
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     its = [m["iteration"] for m in metrics if m["kind"] == "train"]
-    assert its == sorted(its) and its[-1] == 30 and max(i for i in its if i <= 15) == 15
+    state_iteration = 14  # the last validation of a 15-iteration run measures the weights after 14 updates
+    assert its == sorted(set(its)) and its[-1] == 30 and 10 in its  # rows before the checkpoint are kept...
+    assert all(i <= state_iteration or i > state_iteration + 4 for i in its)  # ...and the resumed run starts after it
     assert resumed["iterations_run"] == 30 and resumed["best_val_loss"] <= first["best_val_loss"]
     with pytest.raises(Exception, match="already holds a run"):
         run_finetune(args(tiny_model, chat_data, out, iters=30))
@@ -157,3 +159,16 @@ def test_bad_input_is_one_line(setup, fragment, tiny_model, tmp_path, run_cli):
         extra = ["--num-layers", "16"]
     r = run_cli("finetune", "run", "--model", model, "--data", str(data), "--out", str(tmp_path / "o"), "--quiet", *extra, ok=False)
     assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
+
+
+def test_resume_after_a_kill_drops_torn_and_repeated_metrics(tiny_model, chat_data, tmp_path):
+    out = tmp_path / "out"
+    run_finetune(args(tiny_model, chat_data, out, iters=15))
+    # as if killed after reporting iteration 20 past the last checkpoint (15), mid-way through a line
+    with open(out / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"kind": "train", "iteration": 20, "train_loss": 1.0}) + "\n" + '{"kind": "val", "iter')
+    run_finetune(args(tiny_model, chat_data, out, iters=30, resume=True))
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]  # every line parses
+    its = [m["iteration"] for m in rows if m["kind"] == "train"]
+    assert its == sorted(set(its)) and its[-1] == 30  # no iteration reported twice
