@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export MLX_DISABLE_COMPILE ?= 1
 
-.PHONY: demo test bench clean check-python
+.PHONY: demo test test-fast lint-imports bench clean check-python
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "distill needs Python 3.11 or newer on PATH (python3.11, python3.12 or python3)"; exit 1; }
@@ -25,7 +25,15 @@ demo: $(VENV)/.installed
 	$(BIN)/distill demo
 
 test: $(VENV)/.installed-dev
+	$(BIN)/python tools/lint_imports.py
 	$(BIN)/python -m pytest -q
+
+# Under 30 s: no model training, no real mlx_lm.server, no demo.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint-imports: $(VENV)/.installed-dev
+	$(BIN)/python tools/lint_imports.py
 
 bench: $(VENV)/.installed-dev
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

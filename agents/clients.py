@@ -23,7 +23,13 @@ from typing import Any
 
 import diskcache
 from autogen_core import CacheStore, CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelFamily, ModelInfo
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    LLMMessage,
+    ModelFamily,
+    ModelInfo,
+)
 from autogen_ext.models.cache import ChatCompletionCache
 
 from distill.config import ModelRole
@@ -201,7 +207,6 @@ def build_client(
     *,
     role_name: str = "",
     inner: ChatCompletionClient | None = None,
-    backoff_s: float = 1.0,
 ) -> CachedClient:
     """An OpenAI-compatible client for `role`, cached on disk. `inner` replaces the HTTP client in tests."""
     if inner is None:
@@ -223,7 +228,7 @@ def build_client(
             max_retries=0,  # retries happen in CachedClient, which also retries empty bodies
             model_info=model_info_for(role),
         )
-    return CachedClient(inner, DiskCallStore(cache, client_namespace(role)), max_retries=role.max_retries, backoff_s=backoff_s, role=role_name)
+    return CachedClient(inner, DiskCallStore(cache, client_namespace(role)), max_retries=role.max_retries, backoff_s=role.backoff_s, role=role_name)
 
 
 def describe_role(role: ModelRole) -> dict[str, Any]:

@@ -9,7 +9,6 @@ feedback without the key, up to `max_rounds` attempts, then says REJECTED.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,18 +21,19 @@ from autogen_agentchat.messages import BaseChatMessage, TextMessage, ThoughtEven
 from autogen_agentchat.teams import RoundRobinGroupChat
 from autogen_core import CancellationToken
 from autogen_core.models import SystemMessage, UserMessage
-
-from distill.corpus.problems import Problem
-from distill.evaluation.grader import Verdict
-from distill.evaluation.pool import Grader
+from distill.grading.grader import Verdict
+from distill.grading.pool import Grader
+from distill.grading.solution_format import check_format
+from distill.problems.schema import Problem
 from distill.prompts import Template, load_template
 
+from distill.usage import Usage
+
 from .clients import CachedClient
+from .records import FormatCheck, Rejection, RejectionKind, RoundVerdict
 
 APPROVED = "APPROVED"
 REJECTED = "REJECTED"
-STEP_LINE = re.compile(r"^\s*(?:\*\*)?Step\s+(\d+)\s*[:.)](?:\*\*)?\s*\S")
-FINAL_LINE = re.compile(r"^\s*Final answer:\s*\\boxed\{.*\}\s*\.?\s*$")
 TEMPLATE_NAMES = ("solver_system", "solver_user", "verifier_feedback", "formatter_system", "formatter")
 
 
@@ -53,32 +53,15 @@ class Templates:
         return {n: getattr(self, n).sha256 for n in TEMPLATE_NAMES}
 
 
-def check_format(text: str) -> str | None:
-    """None if `text` is numbered one-line steps ending in `Final answer: \\boxed{..}`, else what is wrong."""
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    if len(lines) < 2:
-        return "needs at least one step and a final answer line"
-    if not FINAL_LINE.match(lines[-1]):
-        return "last line must be `Final answer: \\boxed{...}`"
-    numbers = []
-    for ln in lines[:-1]:
-        m = STEP_LINE.match(ln)
-        if not m:
-            return f"every line before the final answer must be a numbered step (`Step k: ...`); found {ln[:60]!r}"
-        numbers.append(int(m.group(1)))
-    if numbers != list(range(1, len(numbers) + 1)):
-        return f"steps must be numbered 1..{len(numbers)} in order"
-    return None
-
-
 @dataclass
 class VerifierLog:
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)  # formatter calls, checks
+    verdicts: list[RoundVerdict] = field(default_factory=list)
+    checks: list[FormatCheck] = field(default_factory=list)  # formatter calls, checked
+    rewrites: list[str] = field(default_factory=list)  # the formatter's text, one per check
     solution: str | None = None
     final_answer: str | None = None
     outcome: str | None = None  # accepted | rejected
-    reason: str = ""
+    rejection: Rejection | None = None
 
 
 class VerifierFormatter(BaseChatAgent):
@@ -117,10 +100,10 @@ class VerifierFormatter(BaseChatAgent):
     def _say(self, text: str) -> Response:
         return Response(chat_message=TextMessage(source=self.name, content=text))
 
-    def _feedback_or_reject(self, reason: str) -> Response:
+    def _feedback_or_reject(self, kind: RejectionKind, reason: str) -> Response:
         if self.rounds >= self.max_rounds:
-            self.log.outcome, self.log.reason = "rejected", f"{reason} (after {self.rounds} rounds)"
-            return self._say(f"{REJECTED}: {self.log.reason}")
+            self.log.outcome, self.log.rejection = "rejected", Rejection(kind=kind, detail=reason, rounds=self.rounds)
+            return self._say(f"{REJECTED}: {self.log.rejection.text()}")
         return self._say(self.templates.verifier_feedback.render(reason=reason))
 
     async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
@@ -130,18 +113,19 @@ class VerifierFormatter(BaseChatAgent):
         self.rounds += 1
         last = self.solver_client.last_result
         if last is not None and last.finish_reason == "length":
-            self.log.verdicts.append({"round": self.rounds, "truncated": True, "verdict": None})
-            return self._feedback_or_reject("your response was cut off before a final answer; be more concise")
+            self.log.verdicts.append(RoundVerdict(round=self.rounds, truncated=True))
+            return self._feedback_or_reject("truncated", "your response was cut off before a final answer; be more concise")
         verdict = await self.grader.agrade(self.problem.answer, solver_msg.content)
-        self.log.verdicts.append({"round": self.rounds, "truncated": False, "verdict": verdict.model_dump(mode="json")})
+        self.log.verdicts.append(RoundVerdict(round=self.rounds, verdict=verdict))
         if verdict.correct is not True:
+            kind: RejectionKind
             if verdict.extracted is None:
-                reason = "no final answer in \\boxed{} was found"
+                kind, reason = "no_answer", "no final answer in \\boxed{} was found"
             elif verdict.correct is None:
-                reason = f"your final answer `{verdict.extracted}` could not be read as a definite value"
+                kind, reason = "unreadable_answer", f"your final answer `{verdict.extracted}` could not be read as a definite value"
             else:
-                reason = f"your final answer `{verdict.extracted}` is not correct"
-            return self._feedback_or_reject(reason)
+                kind, reason = "wrong_answer", f"your final answer `{verdict.extracted}` is not correct"
+            return self._feedback_or_reject(kind, reason)
         return await self._format(solver_msg.content, verdict, cancellation_token)
 
     async def _format(self, solution: str, verdict: Verdict, cancellation_token: CancellationToken) -> Response:
@@ -161,27 +145,16 @@ class VerifierFormatter(BaseChatAgent):
                 check = await self.grader.agrade(self.problem.answer, text)
                 if check.correct is not True:
                     problem = f"the rewritten solution's boxed answer `{check.extracted}` no longer equals the key"
-            self.log.events.append(
-                {
-                    "kind": "format",
-                    "attempt": attempt,
-                    "content": text,
-                    "finish_reason": result.finish_reason,
-                    "cached": bool(result.cached),
-                    "prompt_tokens": result.usage.prompt_tokens if result.usage else 0,
-                    "completion_tokens": result.usage.completion_tokens if result.usage else 0,
-                    "seconds": round(time.perf_counter() - t0, 3),
-                    "problem": problem,
-                    "verdict": check.model_dump(mode="json") if check else None,
-                }
-            )
+            self.log.rewrites.append(text)
+            self.log.checks.append(FormatCheck(attempt=attempt, finish_reason=result.finish_reason, cached=bool(result.cached),
+                                               usage=Usage.of(result.usage), seconds=round(time.perf_counter() - t0, 3),
+                                               problem=problem, verdict=check))
             if problem is None:
                 self.log.outcome, self.log.solution, self.log.final_answer = "accepted", text.strip(), answer
-                self.log.reason = "answer equals the key; formatted solution checked"
                 return self._say(f"{APPROVED}\n{text.strip()}")
             feedback = f"\nA previous rewrite was not accepted: {problem}. Fix that.\n"
-        self.log.outcome, self.log.reason = "rejected", f"formatting failed: {problem}"
-        return self._say(f"{REJECTED}: {self.log.reason}")
+        self.log.outcome, self.log.rejection = "rejected", Rejection(kind="format_failed", detail=f"formatting failed: {problem}")
+        return self._say(f"{REJECTED}: {self.log.rejection.text()}")
 
 
 @dataclass
@@ -227,4 +200,4 @@ def thought_of(messages: Sequence[Any], index: int) -> str | None:
     return None
 
 
-__all__ = ["APPROVED", "REJECTED", "SessionResult", "Templates", "VerifierFormatter", "check_format", "solve_problem"]
+__all__ = ["APPROVED", "REJECTED", "SessionResult", "Templates", "VerifierFormatter", "solve_problem"]

@@ -18,17 +18,17 @@ import threading
 import time
 from pathlib import Path
 
+from distill.agents.clients import build_client, open_cache
+from distill.agents.team import Templates
+from distill.corpus.runner import run_corpus
+from distill.corpus.transcripts import TranscriptStore
+from distill.demo.loopback import LoopbackServer, Reply, last_user_text
+from distill.grading.pool import Grader
+from distill.problems.schema import Problem
 from rich.console import Console
 from rich.table import Table
 
-from distill.agents.clients import build_client, open_cache
-from distill.agents.team import Templates
 from distill.config import ModelRole
-from distill.corpus.problems import Problem
-from distill.corpus.runner import run_corpus
-from distill.corpus.transcripts import TranscriptStore
-from distill.evaluation.pool import Grader
-from distill.loopback import LoopbackServer, Reply, last_user_text, system_text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -44,7 +44,7 @@ def responder(delay: float):
     def reply(body):
         user = last_user_text(body)
         a, b = (int(x) for x in re.search(r"What is (\d+) \+ (\d+)", json.dumps(body["messages"])).groups())
-        if "rewrite correct" in system_text(body):
+        if body.get("model") == "bench-chat":  # the verifier role's model
             content = f"Step 1: Add {a} and {b}.\nStep 2: {a} + {b} = {a + b}.\nFinal answer: \\boxed{{{a + b}}}"
         else:
             content = f"Adding, {a} + {b} = {a + b}. The answer is \\boxed{{{a + b}}}."

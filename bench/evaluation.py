@@ -32,19 +32,21 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
     args = ap.parse_args()
     os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
-    from distill.corpus.importers import import_paths
-    from distill.corpus.store import ProblemStore
+    from distill.corpus.prompt import StudentPrompt
+    from distill.demo.samples import sample_files
+    from distill.demo.tiny import build_tiny_qwen2
     from distill.evaluation.backends import MlxBackend, Sampling
-    from distill.evaluation.evaluate import run_evaluation, student_messages
-    from distill.evaluation.pool import Grader
-    from distill.finetune.tiny import build_tiny_qwen2
-    from distill.samples import sample_files
+    from distill.evaluation.evaluate import run_evaluation
+    from distill.grading.pool import Grader
+    from distill.problems.importers import import_paths
+    from distill.problems.store import ProblemStore
 
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         model = build_tiny_qwen2(d / "model", layers=args.layers, hidden=args.hidden)
         problems = import_paths(sample_files(), source="sample")
-        prompts = [student_messages(problems[i % len(problems)], "R1")[0] for i in range(args.prompts)]
+        student = StudentPrompt.load()
+        prompts = [student.messages(problems[i % len(problems)]) for i in range(args.prompts)]
         sampling = Sampling(max_tokens=args.max_tokens)
         backend = MlxBackend(str(model), batch_size=args.batch)
         backend.check()

@@ -23,7 +23,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from common import save  # noqa: E402
-sys.path.insert(0, str(ROOT / "tests"))
+
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, int, str]:
@@ -52,9 +52,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
     args = ap.parse_args()
-    from conftest import write_chat_splits
-
-    from distill.finetune.tiny import build_tiny_qwen2
+    from distill.demo.fixtures import write_chat_splits
+    from distill.demo.tiny import build_tiny_qwen2
 
     env = dict(os.environ, MLX_DISABLE_COMPILE=os.environ.get("MLX_DISABLE_COMPILE", "1"))
     common = dict(batch=4, layers=-1, rank=8, eval_every=20, lr=1e-3, mask_prompt=True)

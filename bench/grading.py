@@ -15,27 +15,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from distill.grading.extract import last_boxed
+from distill.demo.fixtures import perturb
+from distill.grading.pool import Grader
 from rich.console import Console
 from rich.table import Table
-
-from distill.evaluation.extract import last_boxed
-from distill.evaluation.pool import Grader
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from common import save  # noqa: E402
-
-
-def perturb(answer: str) -> str:
-    """A surely-wrong variant: bump the last digit, else alter the last letter."""
-    for i in range(len(answer) - 1, -1, -1):
-        if answer[i].isdigit():
-            return answer[:i] + str((int(answer[i]) + 1) % 10) + answer[i + 1 :] if answer[i] != "9" else answer[:i] + "8" + answer[i + 1 :]
-    m = list(re.finditer(r"[A-Za-z]", answer))
-    if m:
-        i = m[-1].start()
-        return answer[:i] + ("q" if answer[i] != "q" else "z") + answer[i + 1 :]
-    return answer + "+1"
 
 
 def _mv_pair(args: tuple[str, str]) -> bool:

@@ -12,23 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from distill.problems.schema import Problem
+
 from distill.errors import DistillError
 from distill.io import atomic_write_json, atomic_write_jsonl
-from distill.prompts import load_template
 
-from .problems import Problem
+from .prompt import StudentPrompt
 from .transcripts import Transcript, TranscriptStore
 
 EXPORT_SCHEMA_VERSION = 1
 SPLITS = ("train", "valid", "test")
-
-
-def chat_example(problem: Problem, assistant: str, system: str, user_tpl) -> dict[str, Any]:
-    return {"messages": [
-        {"role": "system", "content": system},
-        {"role": "user", "content": user_tpl.render(problem=problem.text).strip()},
-        {"role": "assistant", "content": assistant},
-    ]}
 
 
 def assign_splits(problems: Sequence[Problem], valid_years: set[int], test_years: set[int]) -> dict[str, str]:
@@ -65,8 +58,7 @@ def export_corpus(
     if set(valid_years) & set(test_years):
         raise DistillError(f"years {sorted(set(valid_years) & set(test_years))} are in both --valid-years and --test-years")
     split_of = assign_splits(problems, set(valid_years), set(test_years))
-    system_tpl, user_tpl = load_template("student_system", prompts_dir), load_template("student_user", prompts_dir)
-    system = system_tpl.render().strip()
+    student = StudentPrompt.load(prompts_dir)
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     sources: dict[str, list[str]] = {s: [] for s in SPLITS}
     years: dict[str, set[int]] = {s: set() for s in SPLITS}
@@ -92,7 +84,7 @@ def export_corpus(
             continue
         seen_groups.add(p.group_key)
         split = split_of[p.id]
-        rows[split].append(chat_example(p, text, system, user_tpl))
+        rows[split].append(student.example(p, text))
         sources[split].append(p.id)
         words[split].append(len(text.split()))
         if p.year is not None:
@@ -109,7 +101,7 @@ def export_corpus(
     out_dir.mkdir(parents=True, exist_ok=True)
     for s in SPLITS:
         atomic_write_jsonl(out_dir / f"{s}.jsonl", rows[s])
-    templates["student_system"], templates["student_user"] = system_tpl.sha256, user_tpl.sha256
+    templates.update(student.hashes)
     manifest = {
         "schema_version": EXPORT_SCHEMA_VERSION,
         "level": level,

@@ -11,15 +11,17 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from autogen_core.models import SystemMessage, UserMessage
-
 from distill.agents.clients import CachedClient, describe_role
-from distill.agents.team import check_format
-from distill.config import ModelRole
-from distill.evaluation.pool import Grader
-from distill.io import content_hash
+from distill.grading.pool import Grader
+from distill.grading.solution_format import check_format
+from distill.problems.schema import Problem
 from distill.prompts import load_template
 
-from .problems import Problem
+from distill.config import ModelRole
+from distill.errors import DistillError
+from distill.io import content_hash
+from distill.usage import Usage
+
 from .transcripts import LevelText, Transcript, TranscriptStore
 
 LEVELS = ("R1", "R2", "R3", "R4", "R5", "R6")
@@ -30,8 +32,6 @@ def word_count(text: str) -> int:
 
 
 def parse_levels(spec: str | None) -> list[str]:
-    from distill.errors import DistillError
-
     if not spec:
         return list(LEVELS)
     out = []
@@ -80,16 +80,14 @@ async def restate(
     prompt = tpl.render(problem=problem.text, solution=t.solution, answer=t.final_answer or problem.answer)
     result = await client.create([SystemMessage(content=system.render()), UserMessage(content=prompt, source="verifier")])
     text = result.content if isinstance(result.content, str) else ""
-    usage = {"prompt": result.usage.prompt_tokens, "completion": result.usage.completion_tokens} if result.usage else {}
     issue = "truncated" if result.finish_reason == "length" else check_format(text)
     verdict = None
     if issue is None:
-        v = await grader.agrade(problem.answer, text)
-        verdict = v.model_dump(mode="json")
-        if v.correct is not True:
-            issue = f"boxed answer {v.extracted!r} does not equal the key"
+        verdict = await grader.agrade(problem.answer, text)
+        if verdict.correct is not True:
+            issue = f"boxed answer {verdict.extracted!r} does not equal the key"
     return LevelText(problem_id=t.problem_id, level=level, text=text.strip() or None, words=word_count(text), ok=issue is None,
-                     problem=issue, verdict=verdict, template_sha256=tpl.sha256, fingerprint=fp, tokens=usage)
+                     problem=issue, verdict=verdict, template_sha256=tpl.sha256, fingerprint=fp, usage=Usage.of(result.usage))
 
 
 async def run_levels(

@@ -10,17 +10,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autogen_agentchat.messages import TextMessage
-
 from distill.agents.clients import CachedClient, CallStats, describe_role
+from distill.agents.records import Rejection
 from distill.agents.team import SessionResult, Templates, solve_problem, thought_of
+from distill.grading.pool import Grader
+from distill.problems.schema import Problem
+
 from distill.config import ModelRole
-from distill.evaluation.pool import Grader
 from distill.io import content_hash
+from distill.usage import Usage
 
-from .problems import Problem
 from .transcripts import Transcript, TranscriptMessage, TranscriptStore
-
-GRADER_VERSION = 1
 
 
 @dataclass
@@ -49,7 +49,6 @@ def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verif
             "solver": describe_role(solver),
             "verifier": describe_role(verifier),
             "max_rounds": max_rounds,
-            "grader": GRADER_VERSION,
         },
         32,
     )
@@ -58,29 +57,25 @@ def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verif
 def build_transcript(problem: Problem, res: SessionResult | None, *, error: str | None, base: dict[str, Any]) -> Transcript:
     if res is None:
         return Transcript(problem_id=problem.id, source=problem.source, year=problem.year, section=problem.section,
-                          status="failed", reason="a model call failed", error=error, key=problem.answer, tokens={}, **base)
+                          status="failed", error=error or "unknown error", key=problem.answer, **base)
     msgs = list(res.task_result.messages)
     out: list[TranscriptMessage] = []
     for i, m in enumerate(msgs):
         if not isinstance(m, TextMessage):
             continue
         if m.source == "verifier" and i == len(msgs) - 1:
-            for ev in res.verifier.events:  # the formatter's calls happened during this last turn
-                out.append(TranscriptMessage(source="formatter", type="format", content=ev["content"], cached=ev["cached"],
-                                             finish_reason=ev["finish_reason"], prompt_tokens=ev["prompt_tokens"],
-                                             completion_tokens=ev["completion_tokens"]))
-        usage = m.models_usage
-        out.append(TranscriptMessage(source=m.source, type=m.type, content=m.content, thought=thought_of(msgs, i),
-                                     prompt_tokens=usage.prompt_tokens if usage else 0,
-                                     completion_tokens=usage.completion_tokens if usage else 0))
-    base = dict(base, tokens={"prompt": sum(m.prompt_tokens for m in out), "completion": sum(m.completion_tokens for m in out)})
-    outcome = res.verifier.outcome
-    status = "accepted" if outcome == "accepted" else "rejected"
-    reason = res.verifier.reason or f"conversation ended: {res.task_result.stop_reason}"
+            for check, text in zip(res.verifier.checks, res.verifier.rewrites):  # the formatter ran during this last turn
+                out.append(TranscriptMessage(source="formatter", type="format", content=text, cached=check.cached,
+                                             finish_reason=check.finish_reason, usage=check.usage))
+        out.append(TranscriptMessage(source=m.source, type=m.type, content=m.content, thought=thought_of(msgs, i), usage=Usage.of(m.models_usage)))
+    status = "accepted" if res.verifier.outcome == "accepted" else "rejected"
+    rejection = None
+    if status == "rejected":
+        rejection = res.verifier.rejection or Rejection(kind="conversation_ended", detail=f"conversation ended: {res.task_result.stop_reason}")
     return Transcript(
         problem_id=problem.id, source=problem.source, year=problem.year, section=problem.section,
-        status=status, reason=reason, stop_reason=res.task_result.stop_reason, rounds=res.rounds, messages=out,
-        verdicts=res.verifier.verdicts, format_checks=[{k: v for k, v in e.items() if k != "content"} for e in res.verifier.events],
+        status=status, rejection=rejection, stop_reason=res.task_result.stop_reason, rounds=res.rounds, messages=out,
+        verdicts=res.verifier.verdicts, format_checks=res.verifier.checks, usage=Usage.sum([m.usage for m in out]),
         solution=res.verifier.solution if status == "accepted" else None,
         final_answer=res.verifier.final_answer if status == "accepted" else None, key=problem.answer, **base,
     )
@@ -111,9 +106,8 @@ async def run_corpus(
         if skipped:
             summary.skipped += 1
         setattr(summary, t.status, getattr(summary, t.status) + 1)
-        if t.status == "rejected":
-            key = t.reason.split(" (after")[0][:80]
-            summary.rejected_reasons[key] = summary.rejected_reasons.get(key, 0) + 1
+        if t.status == "rejected" and t.rejection is not None:
+            summary.rejected_reasons[t.rejection.kind] = summary.rejected_reasons.get(t.rejection.kind, 0) + 1
         if on_done:
             on_done(t, skipped, summary)
 

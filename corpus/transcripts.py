@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import diskcache
-from pydantic import BaseModel, ConfigDict, Field
+from distill.agents.records import FormatCheck, Rejection, RoundVerdict
+from distill.grading.grader import Verdict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-TRANSCRIPT_SCHEMA_VERSION = 1
+from distill.usage import Usage
+
+TRANSCRIPT_SCHEMA_VERSION = 2
 Status = Literal["accepted", "rejected", "failed"]
 
 
@@ -20,8 +24,7 @@ class TranscriptMessage(BaseModel):
     type: str = Field(description="AgentChat message type, or `format` for a formatter call")
     content: str
     thought: str | None = Field(None, description="the Solver's reasoning_content, when the model returns one")
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    usage: Usage = Field(default_factory=Usage)
     cached: bool | None = None
     finish_reason: str | None = None
 
@@ -31,19 +34,19 @@ class Transcript(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = TRANSCRIPT_SCHEMA_VERSION
+    schema_version: Literal[2] = TRANSCRIPT_SCHEMA_VERSION
     problem_id: str
     source: str
     year: int | None = None
     section: str | None = None
     status: Status
-    reason: str = ""
-    error: str | None = None
+    rejection: Rejection | None = Field(None, description="why a rejected problem was rejected")
+    error: str | None = Field(None, description="why a failed problem failed: exception type and message")
     stop_reason: str | None = None
     rounds: int = 0
     messages: list[TranscriptMessage] = Field(default_factory=list)
-    verdicts: list[dict[str, Any]] = Field(default_factory=list, description="per round: the grader's verdict with its method")
-    format_checks: list[dict[str, Any]] = Field(default_factory=list)
+    verdicts: list[RoundVerdict] = Field(default_factory=list, description="per round: the grader's verdict with its method")
+    format_checks: list[FormatCheck] = Field(default_factory=list)
     solution: str | None = Field(None, description="the accepted stepwise chain of thought (level R1)")
     final_answer: str | None = None
     key: str = Field(description="the official key the answer was checked against")
@@ -53,12 +56,17 @@ class Transcript(BaseModel):
     fingerprint: str = Field(description="hash of everything that decides this transcript; a change reruns it")
     started_at: str
     seconds: float = 0.0
-    tokens: dict[str, int] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
     calls: dict[str, int] = Field(default_factory=dict, description="network and cached model calls")
 
     @property
-    def tokens_total(self) -> int:
-        return sum(self.tokens.values())
+    def reason(self) -> str:
+        """One line for people: why it was rejected or failed, or that it was accepted."""
+        if self.status == "accepted":
+            return "answer equals the key; formatted solution checked"
+        if self.status == "failed":
+            return f"a model call failed: {self.error}" if self.error else "a model call failed"
+        return self.rejection.text() if self.rejection else f"conversation ended: {self.stop_reason}"
 
 
 class LevelText(BaseModel):
@@ -66,17 +74,17 @@ class LevelText(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     problem_id: str
     level: str
     text: str | None
     words: int = 0
     ok: bool
     problem: str | None = None
-    verdict: dict[str, Any] | None = None
+    verdict: Verdict | None = None
     template_sha256: str | None = None
     fingerprint: str
-    tokens: dict[str, int] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
 
 
 class TranscriptStore:
@@ -87,8 +95,7 @@ class TranscriptStore:
         self.cache = diskcache.Cache(str(root))
 
     def get(self, problem_id: str) -> Transcript | None:
-        raw = self.cache.get(("transcript", problem_id))
-        return Transcript.model_validate(raw) if raw is not None else None
+        return _read(Transcript, self.cache.get(("transcript", problem_id)))
 
     def put(self, t: Transcript) -> None:
         self.cache.set(("transcript", t.problem_id), t.model_dump(mode="json"))
@@ -96,16 +103,23 @@ class TranscriptStore:
     def all(self) -> Iterator[Transcript]:
         for key in list(self.cache.iterkeys()):
             if isinstance(key, tuple) and key[0] == "transcript":
-                raw = self.cache.get(key)
-                if raw is not None:
-                    yield Transcript.model_validate(raw)
+                t = _read(Transcript, self.cache.get(key))
+                if t is not None:
+                    yield t
 
     def get_level(self, problem_id: str, level: str) -> LevelText | None:
-        raw = self.cache.get(("level", problem_id, level))
-        return LevelText.model_validate(raw) if raw is not None else None
+        return _read(LevelText, self.cache.get(("level", problem_id, level)))
 
     def put_level(self, lt: LevelText) -> None:
         self.cache.set(("level", lt.problem_id, lt.level), lt.model_dump(mode="json"))
 
-    def close(self) -> None:
-        self.cache.close()
+
+def _read(model: type[Transcript] | type[LevelText], raw: Any) -> Any:
+    """A stored record, or None when absent or written by an older schema: the runner then redoes
+    it, at no cost, from the model-call cache."""
+    if raw is None or raw.get("schema_version") != model.model_fields["schema_version"].default:
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None

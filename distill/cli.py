@@ -57,12 +57,12 @@ def config_show(app: AppContext, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from distill.corpus.problems_cli import problems_group
-    from distill.corpus.corpus_cli import corpus_group, transcripts_group
-    from distill.demo import demo_cmd
+    from distill.corpus.cli import corpus_group, transcripts_group
+    from distill.demo.cli import demo_cmd
     from distill.evaluation.cli import eval_group
     from distill.finetune.cli import finetune_group
-    from distill.study_cli import study_group
+    from distill.problems.cli import problems_group
+    from distill.study.cli import study_group
 
     for group in (problems_group, corpus_group, transcripts_group, finetune_group, eval_group, study_group):
         cli.add_command(group)

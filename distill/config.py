@@ -11,8 +11,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from .errors import DistillError
 
@@ -34,7 +40,16 @@ class ModelRole(BaseModel):
     max_tokens: int = Field(8192, gt=0)
     timeout_s: float = Field(600.0, gt=0)
     max_retries: int = Field(5, ge=0)
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay in seconds; doubles each retry (with jitter)")
     family: str | None = Field(None, description="AutoGen model family (r1, unknown, ...); guessed if unset")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parsed = urlparse(v.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"{v!r} is not an http(s) URL like https://api.deepseek.com/v1")
+        return v.strip()
 
     def api_key(self) -> str | None:
         """The key itself, read from the environment at call time only."""
@@ -118,7 +133,27 @@ class Settings(BaseSettings):
 
 
 ROLES = ("solver", "verifier", "judge", "student")
-ENV_ROLE_KEYS = {r.upper() for r in ROLES}
+SETTINGS_ENV = {"CONCURRENCY", "MAX_ROUNDS", "PROMPTS_DIR", "WORKSPACE", "DATA"}
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """A DISTILL_* variable that names no role or setting is a typo (DISTILL_SOLVR__MODEL): say so."""
+    env = os.environ if environ is None else environ
+    roles = {r.upper() for r in ROLES}
+    fields = {f.upper() for f in ModelRole.model_fields}
+    for name in sorted(env):
+        if not name.startswith("DISTILL_"):
+            continue
+        rest = name[len("DISTILL_"):]
+        role, sep, field = rest.partition("__")
+        if sep and role in roles and field in fields:
+            continue
+        if not sep and rest in SETTINGS_ENV:
+            continue
+        hint = f"roles: {', '.join(sorted(r.lower() for r in roles))}" if sep else "settings: concurrency, max_rounds, prompts_dir"
+        if sep and role in roles:
+            hint = f"{role.lower()} settings: {', '.join(sorted(ModelRole.model_fields))}"
+        raise DistillError(f"environment variable {name} is not a distill setting ({hint})")
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +181,7 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
 def settings_from_data(data: dict[str, Any], path: Path | str) -> Settings:
     """Settings from an already-parsed TOML mapping (distill.toml, or the role tables of a study file)."""
     path = Path(path)
+    check_environment()
     # Role defaults go in as init values so that TOML and env vars replace only the fields they name.
     factories = {"solver": _solver, "verifier": _verifier, "judge": _judge, "student": _student}
     merged: dict[str, Any] = {k: v for k, v in data.items() if k not in ROLES}

@@ -18,3 +18,17 @@ class DistillError(click.ClickException):
             parts.append(where)
         prefix = ": ".join(parts)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+def validation_message(exc: Exception, *, prefix: str = "") -> str:
+    """A pydantic ValidationError as one line: `key.path: what is wrong` for its first error."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    err = errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    where = ".".join(x for x in (prefix, loc) if x)
+    msg = err.get("msg", "invalid value")
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown setting"
+    return f"{where}: {msg}" if where else msg

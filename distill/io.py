@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import jsonlines
 
 
 def canonical_json(obj: Any) -> str:
@@ -47,40 +50,70 @@ def atomic_write_json(path: Path | str, obj: Any, indent: int | None = 2) -> Non
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n")
 
 
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
 def atomic_write_jsonl(path: Path | str, rows: Iterable[Any]) -> int:
-    lines = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-    return len(lines)
+    buf = io.StringIO()
+    with jsonlines.Writer(buf, dumps=_dumps) as writer:
+        n = 0
+        for row in rows:
+            writer.write(row)
+            n += 1
+    atomic_write_text(path, buf.getvalue())
+    return n
 
 
 def append_jsonl(path: Path | str, row: Any) -> None:
-    """Append one line and flush it: used for logs that must survive a crash line by line."""
+    """Append one line and fsync it: for logs that must survive a crash line by line."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        jsonlines.Writer(fh, dumps=_dumps).write(row)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def iter_jsonl_objects(path: Path | str, what: str = "a JSON object") -> Iterable[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a one-line DistillError naming file and line otherwise."""
+def read_jsonl(path: Path | str, what: str = "a JSON object", *, log: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file: the one reader of every JSONL file.
+
+    Torn-line policy: a malformed line is a one-line DistillError naming the file and line, except
+    in an append-only log we write ourselves (`log=True`), where a malformed *last* line with no
+    newline after it is the trace of a crash mid-append and is dropped (the work it stood for is redone).
+    """
     from .errors import DistillError
 
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise DistillError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise DistillError("is a folder, not a JSONL file", path=path) from None
+    try:
+        raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DistillError("not UTF-8 text", path=path) from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    lines = raw.splitlines(keepends=True)
+    at = {"line": 0}
+
+    def feed() -> Iterator[bytes]:
+        for n, line in enumerate(lines, 1):
+            at["line"] = n
+            yield line
+
+    reader = jsonlines.Reader(feed())
+    while True:
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DistillError(f"malformed JSON ({exc.msg})", path=path, where=f"line {lineno}") from None
+            row = reader.read(allow_none=True, skip_empty=True)
+        except EOFError:
+            return
+        except jsonlines.InvalidLineError as exc:
+            if log and at["line"] == len(lines) and not raw.endswith(b"\n"):
+                return  # a torn last line
+            msg = str(exc).split(": ", 1)[-1].split(" (line")[0].split(": line ")[0]
+            raise DistillError(f"malformed JSON ({msg})", path=path, where=f"line {at['line']}") from None
         if not isinstance(row, dict):
-            raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {lineno}")
-        yield lineno, row
+            raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {at['line']}")
+        yield at["line"], row

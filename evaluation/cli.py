@@ -19,10 +19,10 @@ def eval_group() -> None:
 
 
 def read_jsonl_records(path: Path, required: tuple[str, ...]) -> list[dict]:
-    from distill.io import iter_jsonl_objects
+    from distill.io import read_jsonl
 
     rows = []
-    for lineno, row in iter_jsonl_objects(path):
+    for lineno, row in read_jsonl(path):
         for field in required:
             if field not in row or row[field] is None:
                 raise DistillError(f"missing field {field!r}", path=path, where=f"line {lineno}")
@@ -33,12 +33,13 @@ def read_jsonl_records(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 
 def make_judge(app: AppContext, prompts: str | None, concurrency: int):
-    from distill.agents.clients import build_client, open_cache
-    from distill.evaluation.judge import Judge
+    from distill.agents.clients import build_client, describe_role, open_cache
+    from distill.grading.judge import Judge
 
     ws = app.workspace.ensure()
     client = build_client(app.settings.judge, open_cache(ws.cache_dir), role_name="judge")
-    return Judge(client, prompts_dir=app.prompts_dir(prompts), concurrency=concurrency, log_path=ws.logs_dir / "judge_disagreements.jsonl")
+    return Judge(client, prompts_dir=app.prompts_dir(prompts), concurrency=concurrency, log_path=ws.logs_dir / "judge_disagreements.jsonl",
+                 role=describe_role(app.settings.judge))
 
 
 @eval_group.command("grade")
@@ -57,8 +58,8 @@ def make_judge(app: AppContext, prompts: str | None, concurrency: int):
 def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, response_field: str, problem_field: str,
               no_judge: bool, audit: bool, workers: int, timeout_s: float, prompts: str | None, as_json: bool) -> None:
     """Grade each line's response against its key; add correct (true/false/null), extracted, method."""
-    from distill.evaluation.batch import grade_records, summarise
-    from distill.evaluation.pool import Grader
+    from distill.grading.batch import grade_records, summarise
+    from distill.grading.pool import Grader
 
     if no_judge and audit:
         raise DistillError("--audit needs the judge; drop --no-judge")
@@ -132,11 +133,16 @@ def _sampling_options(fn):
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
               temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False) -> dict:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from distill.evaluation.backends import Sampling
     from distill.evaluation.evaluate import resolve_spec, run_evaluation
-    from distill.evaluation.pool import Grader
+    from distill.grading.pool import Grader
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     ws = app.workspace
     problems = resolve_spec(spec, ws.problems_file, ws.exports_dir, export_dir)
@@ -207,6 +213,7 @@ def length_cmd(app: AppContext, adapters: str | None, prompt_levels: bool, level
     """Accuracy against response length over levels R1..R6; table and length_vs_accuracy.png."""
     from distill.corpus.levels import parse_levels
     from distill.evaluation.report import length_table, plot_length
+
     from distill.io import atomic_write_json
 
     if bool(adapters) == bool(prompt_levels):

@@ -9,21 +9,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from distill.corpus.prompt import StudentPrompt
+from distill.grading.batch import grade_records
+from distill.grading.grader import Verdict
+from distill.grading.judge import Judge
+from distill.grading.pool import Grader
+from distill.grading.version import grader_version
+from distill.problems.schema import Problem
+from distill.problems.select import parse_years
+from distill.problems.store import ProblemStore
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from distill.corpus.problems import Problem
-from distill.corpus.store import ProblemStore, parse_years
-from distill.errors import DistillError
-from distill.io import append_jsonl, atomic_write_json
-from distill.prompts import load_template
+from distill.errors import DistillError, validation_message
+from distill.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
+from distill.usage import Usage
 
-from .backends import Backend, Messages, Sampling
-from .batch import grade_records
-from .judge import Judge
-from .pool import Grader
+from .backends import Backend, Sampling
 from .stats import summarise_records
-
-LEVEL_WORDS = {"R1": 220, "R2": 160, "R3": 115, "R4": 80, "R5": 50, "R6": 30}
 
 
 class ResponseRecord(BaseModel):
@@ -31,7 +33,7 @@ class ResponseRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     problem_id: str
     run: int
     seed: int
@@ -44,10 +46,13 @@ class ResponseRecord(BaseModel):
     key: str
     response: str
     words: int
-    tokens: int
+    usage: Usage = Field(default_factory=Usage)
     finish_reason: str
-    correct: bool | None
-    verdict: dict[str, Any]
+    verdict: Verdict
+
+    @property
+    def correct(self) -> bool | None:
+        return self.verdict.correct
 
 
 # --------------------------------------------------------------------------- problem specs
@@ -110,37 +115,21 @@ def _find_manifest(export: Path | None, exports_dir: Path | None) -> dict[str, A
     return data
 
 
-# --------------------------------------------------------------------------- prompts
-
-def student_messages(problem: Problem, level: str, prompts_dir=None, prompt_levels: bool = False) -> tuple[Messages, dict[str, str]]:
-    """The student's chat prompt: the same templates as the training export, plus a length instruction
-    when levels are asked for by prompt (--prompt-levels)."""
-    system, user = load_template("student_system", prompts_dir), load_template("student_user", prompts_dir)
-    hashes = {"student_system": system.sha256, "student_user": user.sha256}
-    text = user.render(problem=problem.text).strip()
-    if prompt_levels:
-        lvl = load_template("student_level", prompts_dir)
-        hashes["student_level"] = lvl.sha256
-        text = text + "\n\n" + lvl.render(level=level, words=LEVEL_WORDS[level]).strip()
-    return [{"role": "system", "content": system.render().strip()}, {"role": "user", "content": text}], hashes
-
-
 # --------------------------------------------------------------------------- the loop
 
-def read_records(path: Path) -> list[dict[str, Any]]:
+def read_records(path: Path) -> list[ResponseRecord]:
     """The records of responses.jsonl, the latest one per (problem, run): a response that failed to
     generate is written again when the evaluation resumes, and the new line replaces the old."""
     if not path.exists():
         return []
-    latest: dict[tuple[str, int], dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
+    latest: dict[tuple[str, int], ResponseRecord] = {}
+    for lineno, row in read_jsonl(path, "a response record", log=True):
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            break  # a line cut by a crash: everything after it is regenerated
-        latest[(rec["problem_id"], rec["run"])] = rec
+            rec = ResponseRecord.model_validate(row)
+        except ValidationError as exc:
+            raise DistillError(f"not a response record of this version ({validation_message(exc)}); "
+                               "evaluate into a new --out folder", path=path, where=f"line {lineno}") from None
+        latest[(rec.problem_id, rec.run)] = rec
     return list(latest.values())
 
 
@@ -162,15 +151,17 @@ def run_evaluation(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    prompts = {p.id: student_messages(p, level, prompts_dir, prompt_levels) for p in problems}
-    template_hashes = next(iter(prompts.values()))[1] if prompts else {}
+    student = StudentPrompt.load(prompts_dir, level_instruction=prompt_levels)
+    prompts = {p.id: student.messages(p, level) for p in problems}
+    template_hashes = student.hashes
     config = {"schema_version": 1, "spec": spec, "problems": sorted(p.id for p in problems), "backend": backend.describe(),
               "sampling": sampling.as_dict(), "runs": runs, "seed": seed, "level": level, "prompt_levels": prompt_levels,
-              "templates": template_hashes, "judge": judge is not None}
+              "templates": template_hashes, "grader": grader_version(),
+              "judge": {"role": judge.role, "templates": judge.template_hashes} if judge is not None else None}
     cfg_path = out / "eval_config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        keys = ("problems", "backend", "sampling", "seed", "level", "prompt_levels", "templates")
+        keys = ("problems", "backend", "sampling", "seed", "level", "prompt_levels", "templates", "grader", "judge")
         changed = [k for k in keys if old.get(k) != config[k]]
         if changed:
             raise DistillError(f"holds an evaluation with other settings ({', '.join(changed)}); choose another --out", path=out)
@@ -179,12 +170,9 @@ def run_evaluation(
     records = read_records(resp_path)
     raw = resp_path.read_text(encoding="utf-8") if resp_path.exists() else ""
     if raw and (not raw.endswith("\n") or sum(1 for ln in raw.splitlines() if ln.strip()) != len(records)):
-        # drop a torn last line and replaced records
-        from distill.io import atomic_write_jsonl
-
-        atomic_write_jsonl(resp_path, records)
+        atomic_write_jsonl(resp_path, (r.model_dump(mode="json") for r in records))  # drop a torn last line and replaced records
     # a generation error (endpoint down, HTTP 500) is not an answer: resuming asks again
-    done = {(r["problem_id"], r["run"]) for r in records if r["finish_reason"] != "error"}
+    done = {(r.problem_id, r.run) for r in records if r.finish_reason != "error"}
     todo = [(p, k) for k in range(runs) for p in problems if (p.id, k) not in done]
     total, finished = len(problems) * runs, len(done)
     timing = {"generation_s": 0.0, "grading_s": 0.0, "generated": 0}
@@ -198,7 +186,7 @@ def run_evaluation(
     wall = time.perf_counter() - t_all
     summary = summarise_records(read_records(resp_path))
     summary.update({"schema_version": 1, "spec": spec, "level": level, "backend": backend.describe(), "sampling": sampling.as_dict(),
-                    "seed": seed, "templates": template_hashes, "judge": judge is not None, "prompt_levels": prompt_levels,
+                    "seed": seed, "templates": template_hashes, "grader": config["grader"], "judge": config["judge"], "prompt_levels": prompt_levels,
                     "this_session": {**timing, "wall_s": wall,
                                      "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
     atomic_write_json(out / "summary.json", summary)
@@ -221,8 +209,8 @@ def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, lev
         for p, g, v in zip(part, gens, verdicts):
             rec = ResponseRecord(problem_id=p.id, run=k, seed=seed + k, level=level, source=p.source,
                                  year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
-                                 words=len(g.text.split()), tokens=g.tokens, finish_reason=g.finish_reason, correct=v.correct,
-                                 verdict=v.model_dump(mode="json"))
+                                 words=len(g.text.split()), usage=Usage(completion_tokens=g.tokens), finish_reason=g.finish_reason,
+                                 verdict=v)
             append_jsonl(resp_path, rec.model_dump(mode="json"))
         done += len(part)
         progress(done)
@@ -236,7 +224,7 @@ def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, lev
                     part = pending[start : start + chunk]
                     t0 = time.perf_counter()
                     # each run has its own seed; chunks of a run draw from seeds derived from it
-                    gens = backend.generate([prompts[p.id][0] for p in part], sampling, (seed + k) * 1000 + start // chunk)
+                    gens = backend.generate([prompts[p.id] for p in part], sampling, (seed + k) * 1000 + start // chunk)
                     timing["generation_s"] += time.perf_counter() - t0
                     timing["generated"] += len(part)
                     if grading is not None:

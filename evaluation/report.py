@@ -39,11 +39,11 @@ def compare_evals(evals: Sequence[dict[str, Any]], a: int = 0, b: int = 1) -> di
         sa, sb = per_problem_scores(ea["records"]), per_problem_scores(eb["records"])
         result["paired"] = {"a": ea["name"], "b": eb["name"], "bootstrap": paired_bootstrap(sa, sb),
                             "mcnemar_majority": mcnemar(majority(ea["records"]), majority(eb["records"]))}
-        years = sorted({r["year"] for r in ea["records"] if r.get("year") is not None})
+        years = sorted({r.year for r in ea["records"] if r.year is not None})
         by_year = {}
         for y in years:
-            ya = per_problem_scores([r for r in ea["records"] if r.get("year") == y])
-            yb = per_problem_scores([r for r in eb["records"] if r.get("year") == y])
+            ya = per_problem_scores([r for r in ea["records"] if r.year == y])
+            yb = per_problem_scores([r for r in eb["records"] if r.year == y])
             by_year[str(y)] = paired_bootstrap(ya, yb, samples=1000)
         result["paired"]["by_year"] = by_year
     return result

@@ -11,7 +11,10 @@ import random
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # records are ResponseRecords (evaluate.py); stats needs only their attributes
+    from .evaluate import ResponseRecord
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -23,11 +26,11 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0, "runs": len(vals)}
 
 
-def per_problem_scores(records: Iterable[dict[str, Any]]) -> dict[str, float]:
+def per_problem_scores(records: Iterable[ResponseRecord]) -> dict[str, float]:
     """problem id -> share of runs in which it was answered correctly."""
     hits: dict[str, list[int]] = defaultdict(list)
     for r in records:
-        hits[r["problem_id"]].append(1 if r["correct"] is True else 0)
+        hits[r.problem_id].append(1 if r.correct is True else 0)
     return {pid: sum(v) / len(v) for pid, v in hits.items()}
 
 
@@ -43,15 +46,15 @@ def bootstrap_ci(scores: Sequence[float], *, samples: int = BOOTSTRAP_SAMPLES, s
     return (lo, hi)
 
 
-def grouped_accuracy(records: Sequence[dict[str, Any]], key: str) -> dict[str, dict[str, float]]:
+def grouped_accuracy(records: Sequence[ResponseRecord], key: str) -> dict[str, dict[str, float]]:
     """Per value of `key`: accuracy in each run, then mean ± std over runs."""
-    runs = sorted({r["run"] for r in records})
+    runs = sorted({r.run for r in records})
     groups: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        value = r.get(key)
+        value = getattr(r, key)
         if value is None:
             continue
-        groups[str(value)][r["run"]].append(1 if r["correct"] is True else 0)
+        groups[str(value)][r.run].append(1 if r.correct is True else 0)
     out = {}
     for value, by_run in sorted(groups.items()):
         accs = [sum(by_run[k]) / len(by_run[k]) for k in runs if by_run.get(k)]
@@ -59,14 +62,14 @@ def grouped_accuracy(records: Sequence[dict[str, Any]], key: str) -> dict[str, d
     return out
 
 
-def summarise_records(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def summarise_records(records: Sequence[ResponseRecord]) -> dict[str, Any]:
     """Everything summary.json reports that is computed from responses.jsonl."""
-    runs = sorted({r["run"] for r in records})
+    runs = sorted({r.run for r in records})
     per_run = []
     for k in runs:
-        rows = [r for r in records if r["run"] == k]
-        per_run.append({"run": k, "seed": rows[0]["seed"], "n": len(rows), "correct": sum(r["correct"] is True for r in rows),
-                        "accuracy": sum(r["correct"] is True for r in rows) / len(rows)})
+        rows = [r for r in records if r.run == k]
+        per_run.append({"run": k, "seed": rows[0].seed, "n": len(rows), "correct": sum(r.correct is True for r in rows),
+                        "accuracy": sum(r.correct is True for r in rows) / len(rows)})
     scores = per_problem_scores(records)
     ci = bootstrap_ci(list(scores.values()))
     n = len(records) or 1
@@ -82,12 +85,12 @@ def summarise_records(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "by_section": grouped_accuracy(records, "section"),
         "by_subject": grouped_accuracy(records, "subject"),
         "by_difficulty": grouped_accuracy(records, "difficulty"),
-        "mean_words": statistics.fmean(r["words"] for r in records) if records else 0.0,
-        "mean_tokens": statistics.fmean(r["tokens"] for r in records) if records else 0.0,
-        "truncated_rate": sum(r["finish_reason"] == "length" for r in records) / n,
-        "error_rate": sum(r["finish_reason"] == "error" for r in records) / n,
-        "undecided_rate": sum(r["correct"] is None for r in records) / n,
-        "judge_rate": sum(r["verdict"].get("method") == "judge" for r in records) / n,
+        "mean_words": statistics.fmean(r.words for r in records) if records else 0.0,
+        "mean_tokens": statistics.fmean(r.usage.completion_tokens for r in records) if records else 0.0,
+        "truncated_rate": sum(r.finish_reason == "length" for r in records) / n,
+        "error_rate": sum(r.finish_reason == "error" for r in records) / n,
+        "undecided_rate": sum(r.correct is None for r in records) / n,
+        "judge_rate": sum(r.verdict.method == "judge" for r in records) / n,
         "accuracy_note": "undecided verdicts (correct = null) and generation errors count as wrong; std is the sample std over runs (ddof=1); "
                          "rerun the evaluation to retry errors",
     }
@@ -127,6 +130,6 @@ def mcnemar(a: dict[str, bool], b: dict[str, bool]) -> dict[str, Any]:
     return {"n": len(common), "a_only": only_a, "b_only": only_b, "p_value": p}
 
 
-def majority(records: Iterable[dict[str, Any]]) -> dict[str, bool]:
+def majority(records: Iterable[ResponseRecord]) -> dict[str, bool]:
     """problem id -> right in more than half of its runs."""
     return {pid: s > 0.5 for pid, s in per_problem_scores(records).items()}

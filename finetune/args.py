@@ -2,57 +2,69 @@
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from distill.errors import DistillError
 
 
-@dataclass
-class FinetuneArgs:
-    model: str = field(default="", metadata={"help": "Base model: a local path or a Hugging Face id."})
-    data: str = field(default="", metadata={"help": "Folder with train.jsonl, valid.jsonl (and optional test.jsonl)."})
-    out: str = field(default="", metadata={"help": "Output folder for the adapter, metrics and plots."})
-    iters: int = field(default=200, metadata={"help": "Training iterations."})
-    batch_size: int = field(default=4, metadata={"help": "Minibatch size."})
-    learning_rate: float = field(default=1e-5, metadata={"help": "Adam learning rate."})
-    lora_rank: int = field(default=8, metadata={"help": "LoRA rank."})
-    lora_scale: float = field(default=20.0, metadata={"help": "LoRA scale (alpha)."})
-    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
-    num_layers: int = field(default=16, metadata={"help": "Layers to adapt, counted from the top; -1 for all."})
-    steps_per_eval: int = field(default=20, metadata={"help": "Iterations between validation losses (~10 points per 200-iteration run)."})
-    steps_per_report: int = field(default=10, metadata={"help": "Iterations between training-loss reports."})
-    save_every: int = field(default=50, metadata={"help": "Iterations between periodic checkpoints."})
-    val_batches: int = field(default=25, metadata={"help": "Validation batches per evaluation; -1 for the whole set."})
-    max_seq_length: int = field(default=2048, metadata={"help": "Longest sequence in tokens; longer examples are truncated."})
-    mask_prompt: bool = field(default=True, metadata={"help": "Train on the assistant turn only."})
-    grad_checkpoint: bool = field(default=False, metadata={"help": "Gradient checkpointing (less memory, slower)."})
-    seed: int = field(default=0, metadata={"help": "Random seed."})
-    early_stop_patience: int | None = field(default=None, metadata={"help": "Stop after N validations without a new best."})
-    resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in --out."})
+class FinetuneArgs(BaseModel):
+    """LoRA settings, named as mlx-lm names them; the same constraints hold on the CLI, in a
+    --config-file and in a study's [finetune] table."""
 
-    def validate(self) -> None:
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str = Field("", description="Base model: a local path or a Hugging Face id.")
+    data: str = Field("", description="Folder with train.jsonl, valid.jsonl (and optional test.jsonl).")
+    out: str = Field("", description="Output folder for the adapter, metrics and plots.")
+    iters: int = Field(200, gt=0, description="Training iterations.")
+    batch_size: int = Field(4, gt=0, description="Minibatch size.")
+    learning_rate: float = Field(1e-5, gt=0, description="Adam learning rate.")
+    lora_rank: int = Field(8, gt=0, description="LoRA rank.")
+    lora_scale: float = Field(20.0, description="LoRA scale (alpha).")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout.")
+    num_layers: int = Field(16, ge=-1, description="Layers to adapt, counted from the top; -1 for all.")
+    steps_per_eval: int = Field(20, gt=0, description="Iterations between validation losses (~10 points per 200-iteration run).")
+    steps_per_report: int = Field(10, gt=0, description="Iterations between training-loss reports.")
+    save_every: int = Field(50, gt=0, description="Iterations between periodic checkpoints.")
+    val_batches: int = Field(25, ge=-1, description="Validation batches per evaluation; -1 for the whole set.")
+    max_seq_length: int = Field(2048, gt=0, description="Longest sequence in tokens; longer examples are truncated.")
+    mask_prompt: bool = Field(True, description="Train on the assistant turn only.")
+    grad_checkpoint: bool = Field(False, description="Gradient checkpointing (less memory, slower).")
+    seed: int = Field(0, description="Random seed.")
+    early_stop_patience: int | None = Field(None, gt=0, description="Stop after N validations without a new best.")
+    resume: bool = Field(False, description="Continue from the last checkpoint in --out.")
+
+    @field_validator("num_layers", "val_batches")
+    @classmethod
+    def _not_zero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("must be positive, or -1 for all")
+        return v
+
+    @classmethod
+    def build(cls, values: dict[str, Any], *, table: str | None = None, path: object | None = None) -> "FinetuneArgs":
+        """Validated args, or a one-line DistillError naming the setting: `--iters` on the command
+        line, `[finetune] iters` in a config file's table."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = str(err["loc"][0]) if err.get("loc") else ""
+            name = f"[{table}] {key}" if table else "--" + key.replace("_", "-")
+            msg = "unknown setting" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid value")
+            raise DistillError(f"{name}: {msg}", path=path) from None
+
+    def validate_paths(self) -> None:
         for name in ("model", "data", "out"):
             if not getattr(self, name):
                 raise DistillError(f"--{name} is required")
-        positive = ("iters", "batch_size", "lora_rank", "steps_per_eval", "steps_per_report", "save_every", "max_seq_length")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise DistillError(f"--{name.replace('_', '-')} must be positive")
-        if self.num_layers == 0 or self.num_layers < -1:
-            raise DistillError("--num-layers must be a positive number of layers, or -1 for all")
-        if self.val_batches == 0 or self.val_batches < -1:
-            raise DistillError("--val-batches must be positive, or -1 for the whole set")
-        if self.learning_rate <= 0:
-            raise DistillError("--learning-rate must be positive")
-        if self.early_stop_patience is not None and self.early_stop_patience <= 0:
-            raise DistillError("--early-stop-patience must be positive")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -73,7 +85,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DistillError("expected a mapping of settings", path=path)
     data = data.get("finetune", data)
-    known = {f.name for f in fields(FinetuneArgs)}
+    known = set(FinetuneArgs.model_fields)
     out = {}
     for k, v in data.items():
         key = k.replace("-", "_")

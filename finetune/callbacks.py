@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +11,7 @@ import mlx.core as mx
 from mlx.utils import tree_flatten
 from mlx_lm.tuner.callbacks import TrainingCallback
 
-from distill.io import append_jsonl, atomic_write_json
-
+from distill.io import append_jsonl, atomic_write_json, read_jsonl
 
 METRICS_SCHEMA_VERSION = 1
 
@@ -87,13 +85,5 @@ class BestAdapterCallback(TrainingCallback):
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """metrics.jsonl rows; a line torn by a killed run is skipped."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    """metrics.jsonl rows; a last line torn by a killed run is dropped."""
+    return [row for _, row in read_jsonl(path, log=True)] if path.exists() else []

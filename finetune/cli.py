@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import click
 
 from distill.context import AppContext, pass_app
-from distill.errors import DistillError
 
 from .args import FinetuneArgs, read_config_file
 
@@ -22,26 +20,25 @@ def finetune_group() -> None:
 
 def _args_options(fn):
     """One click option per FinetuneArgs field, help text from the dataclass; unset options stay None."""
-    for f in reversed(fields(FinetuneArgs)):
-        name = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
-        if f.type in ("bool", bool) or isinstance(f.default, bool):
-            off = "--no-" + f.name.replace("_", "-")
-            fn = click.option(f"{name}/{off}", f.name, default=None, help=f"{help_text} [default: {'on' if f.default else 'off'}]")(fn)
+    for fname, f in reversed(list(FinetuneArgs.model_fields.items())):
+        name = "--" + fname.replace("_", "-")
+        help_text = f.description or ""
+        if f.annotation is bool:
+            off = "--no-" + fname.replace("_", "-")
+            fn = click.option(f"{name}/{off}", fname, default=None, help=f"{help_text} [default: {'on' if f.default else 'off'}]")(fn)
         else:
-            typ = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
+            typ = {int: int, float: float, int | None: int}.get(f.annotation, str)  # type: ignore[call-overload]
             default = f" [default: {f.default}]" if f.default not in ("", None) else ""
-            fn = click.option(name, f.name, type=typ, default=None, help=help_text + default)(fn)
+            fn = click.option(name, fname, type=typ, default=None, help=help_text + default)(fn)
     return fn
 
 
 def resolve_args(config_file: Path | None, given: dict[str, Any]) -> FinetuneArgs:
     values: dict[str, Any] = read_config_file(config_file) if config_file else {}
     values.update({k: v for k, v in given.items() if v is not None})
-    try:
-        return FinetuneArgs(**values)
-    except TypeError as exc:
-        raise DistillError(f"bad fine-tuning settings: {exc}") from None
+    args = FinetuneArgs.build(values)
+    args.validate_paths()
+    return args
 
 
 @finetune_group.command("run")
@@ -52,12 +49,17 @@ def resolve_args(config_file: Path | None, given: dict[str, Any]) -> FinetuneArg
 @pass_app
 def run_cmd(app: AppContext, config_file: Path | None, quiet: bool, as_json: bool, **given: Any) -> None:
     """Train a LoRA adapter; keep the one with the lowest validation loss."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from .run import run_finetune
 
     args = resolve_args(config_file, given)
-    args.validate()
     progress = Progress(TextColumn("[bold]LoRA"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[losses]}"),
                         console=app.console, disable=quiet or as_json)
     state = {"train": None, "val": None, "best": None}

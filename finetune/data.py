@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.errors import DistillError
-from distill.io import iter_jsonl_objects
+from distill.io import read_jsonl
 
 ROLES = {"system", "user", "assistant", "tool"}
 
@@ -18,7 +18,7 @@ def load_split(path: Path, required: bool = True) -> list[dict[str, Any]] | None
             raise DistillError("missing split (expected train.jsonl and valid.jsonl)", path=path)
         return None
     rows = []
-    for lineno, row in iter_jsonl_objects(path, 'a {"messages": [...]} object'):
+    for lineno, row in read_jsonl(path, 'a {"messages": [...]} object'):
         msgs = row.get("messages")
         if not isinstance(msgs, list) or not msgs:
             raise DistillError('expected {"messages": [{"role": ..., "content": ...}, ...]}', path=path, where=f"line {lineno}")

@@ -71,7 +71,7 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     import numpy as np
     from mlx_lm.tuner import TrainingArgs, linear_to_lora_layers, train
 
-    args.validate()
+    args.validate_paths()
     out = Path(args.out)
     splits = load_splits(Path(args.data))
     for name in ("train", "valid"):

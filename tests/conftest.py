@@ -45,33 +45,16 @@ def run_cli(workspace: Path):
     return _run
 
 
-def _chat(a: int, b: int) -> dict:
-    return {"messages": [
-        {"role": "system", "content": "Solve the problem."},
-        {"role": "user", "content": f"What is {a} + {b}?"},
-        {"role": "assistant", "content": f"Step 1: {a} + {b} = {a + b}.\nFinal answer: \\boxed{{{a + b}}}"},
-    ]}
-
-
-def write_chat_splits(folder: Path, sizes=(("train", 48), ("valid", 12), ("test", 8)), seed: int = 0) -> Path:
-    import json
-    import random
-
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, n in sizes:
-        (folder / f"{name}.jsonl").write_text("".join(json.dumps(_chat(rng.randint(1, 60), rng.randint(1, 60))) + "\n" for _ in range(n)))
-    return folder
-
-
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny random Qwen2 built in the test session (no download)."""
-    from distill.finetune.tiny import build_tiny_qwen2
+    from distill.demo.tiny import build_tiny_qwen2
 
     return build_tiny_qwen2(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture(scope="session")
 def chat_data(tmp_path_factory) -> Path:
+    from distill.demo.fixtures import write_chat_splits
+
     return write_chat_splits(tmp_path_factory.mktemp("chat") / "data")

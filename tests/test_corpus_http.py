@@ -12,12 +12,11 @@ import threading
 import time
 
 import pytest
-
 from distill.corpus.transcripts import TranscriptStore
-from distill.loopback import LoopbackServer, Reply, system_text
+from distill.demo.loopback import LoopbackServer, Reply
+from distill.demo.recorded_teacher import recorded_teacher, role_of, role_settings
+from distill.demo.samples import sample_files
 from distill.prompts import bundled_dir
-from distill.recorded_teacher import recorded_teacher
-from distill.samples import sample_files
 
 SECRET = "sk-corpus-secret-9876543210"
 
@@ -46,9 +45,11 @@ def teacher_env(monkeypatch, run_cli):
 
     def start(responder):
         srv = LoopbackServer(responder).start()
-        for role in ("SOLVER", "VERIFIER"):
-            monkeypatch.setenv(f"DISTILL_{role}__BASE_URL", srv.base_url)
-            monkeypatch.setenv(f"DISTILL_{role}__MAX_RETRIES", "4")
+        for role, values in role_settings(srv.base_url).items():
+            if role != "judge":
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__BASE_URL", srv.base_url)
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__MODEL", values["model"])
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__MAX_RETRIES", "4")
         monkeypatch.setenv("DEEPSEEK_API_KEY", SECRET)
         return srv
 
@@ -60,9 +61,7 @@ def corpus_json(run_cli, *args):
 
 
 def test_faults_are_retried_and_nothing_bad_enters_the_corpus(teacher_env, run_cli, workspace, monkeypatch):
-    import distill.agents.clients as clients
-
-    monkeypatch.setattr(clients.CachedClient, "__init__", _fast_backoff(clients.CachedClient.__init__))
+    fast_backoff(monkeypatch)
     faults = [Reply(status=429), Reply(status=500), Reply(empty_body=True), Reply(status=503)]
     srv = teacher_env(Faulty(faults))
     try:
@@ -74,15 +73,13 @@ def test_faults_are_retried_and_nothing_bad_enters_the_corpus(teacher_env, run_c
 
 
 def test_permanent_failure_and_truncation_never_accepted(teacher_env, run_cli, workspace, monkeypatch):
-    import distill.agents.clients as clients
-
-    monkeypatch.setattr(clients.CachedClient, "__init__", _fast_backoff(clients.CachedClient.__init__))
+    fast_backoff(monkeypatch)
 
     def responder(body):
         text = json.dumps(body["messages"])
         if "sum of the first 12 positive odd" in text:
             return Reply(status=500)  # never recovers
-        if "5 green beads" in text and "rewrite correct" not in system_text(body):
+        if "5 green beads" in text and role_of(body) != "verifier":
             return Reply(content="The probability is \\boxed{\\frac{5}{12}", finish_reason="length")  # always cut off
         return recorded_teacher(body)
 
@@ -94,18 +91,16 @@ def test_permanent_failure_and_truncation_never_accepted(teacher_env, run_cli, w
     store = TranscriptStore(workspace / "transcripts")
     failed, truncated = store.get("sample-2001-fs-01"), store.get("sample-2001-fs-02")
     assert failed.status == "failed" and "500" in failed.error and s["failed"] == 1
-    assert truncated.status == "rejected" and all(v["truncated"] for v in truncated.verdicts)
+    assert truncated.status == "rejected" and all(v.truncated for v in truncated.verdicts) and truncated.rejection.kind == "truncated"
     # the export holds neither
     run_cli("corpus", "export", "--out", str(workspace / "exp"), "--source", "sample")
     exported = (workspace / "exp" / "manifest.json").read_text()
     assert "sample-2001-fs-01" not in exported and "sample-2001-fs-02" not in exported
 
 
-def _fast_backoff(init):
-    def patched(self, *a, **kw):
-        kw["backoff_s"] = 0.01
-        init(self, *a, **kw)
-    return patched
+def fast_backoff(monkeypatch):
+    for role in ("SOLVER", "VERIFIER"):
+        monkeypatch.setenv(f"DISTILL_{role}__BACKOFF_S", "0.01")
 
 
 def test_rerun_makes_zero_calls_and_edited_template_reruns_only_its_part(teacher_env, run_cli, workspace, tmp_path):
@@ -183,13 +178,14 @@ def test_a_full_obryan_year_end_to_end(shared_data, run_cli, workspace, monkeypa
         key = next((k for q, k in keys.items() if json.dumps(q, ensure_ascii=False)[1:-1] in text), None)
         if key is None:
             return Reply(content="no idea")
-        if "rewrite correct" in system_text(body):
+        if role_of(body) == "verifier":
             return Reply(content=f"Step 1: Work it out.\nFinal answer: \\boxed{{{key}}}")
         return Reply(content=f"Working... so the answer is \\boxed{{{key}}}.", reasoning="thinking")
 
     with LoopbackServer(responder) as srv:
-        for role in ("SOLVER", "VERIFIER"):
-            monkeypatch.setenv(f"DISTILL_{role}__BASE_URL", srv.base_url)
+        for role, values in role_settings(srv.base_url).items():
+            monkeypatch.setenv(f"DISTILL_{role.upper()}__BASE_URL", srv.base_url)
+            monkeypatch.setenv(f"DISTILL_{role.upper()}__MODEL", values["model"])
         monkeypatch.setenv("DEEPSEEK_API_KEY", SECRET)
         s = json.loads(run_cli("corpus", "run", "--year", "2019", "--json").output)
     assert s["problems"] == 26 and s["accepted"] == 26 and s["failed"] == 0  # 46 problems, 20 of them placeholders

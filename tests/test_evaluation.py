@@ -9,15 +9,14 @@ import socket
 import subprocess
 import sys
 import time
-
 import urllib.request
-import pytest
 
+import pytest
+from distill.demo.samples import sample_files
 from distill.evaluation.evaluate import read_records
 from distill.evaluation.stats import summarise_records
 from distill.finetune.args import FinetuneArgs
 from distill.finetune.run import run_finetune
-from distill.samples import sample_files
 
 EVAL = ["--runs", "2", "--no-judge", "--max-tokens", "12", "--quiet"]
 
@@ -34,6 +33,7 @@ def samples(run_cli):
     run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
 
 
+@pytest.mark.slow
 def test_summary_recomputes_exactly_from_responses(samples, run_cli, tiny_model, workspace):
     out = workspace / "runs" / "base"
     s = json.loads(run_cli("eval", "run", "--model", str(tiny_model), "--problems", "sample:2002-2003", "--out", str(out), *EVAL, "--json").output)
@@ -43,12 +43,13 @@ def test_summary_recomputes_exactly_from_responses(samples, run_cli, tiny_model,
     for key in ("mean", "std", "ci95", "by_year", "by_section", "mean_words", "truncated_rate", "undecided_rate", "judge_rate", "runs"):
         assert s[key] == again[key], key
     # and by hand: accuracy of run 1 is its share of correct=true
-    run1 = [r for r in records if r["run"] == 1]
-    assert s["runs"][1]["accuracy"] == sum(r["correct"] is True for r in run1) / len(run1)
-    assert all(r["seed"] == r["run"] for r in records) and {r["finish_reason"] for r in records} <= {"stop", "length"}
+    run1 = [r for r in records if r.run == 1]
+    assert s["runs"][1]["accuracy"] == sum(r.correct is True for r in run1) / len(run1)
+    assert all(r.seed == r.run for r in records) and {r.finish_reason for r in records} <= {"stop", "length"}
     assert s["sampling"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 12} and s["backend"]["backend"] == "mlx"
 
 
+@pytest.mark.slow
 def test_resume_generates_only_missing(samples, run_cli, tiny_model, workspace, monkeypatch):
     from distill.evaluation import backends
 
@@ -70,16 +71,17 @@ def test_resume_generates_only_missing(samples, run_cli, tiny_model, workspace, 
     run_cli(*args)
     assert len(generated) == 11
     records = read_records(out / "responses.jsonl")
-    assert len(records) == 16 and len({(r["problem_id"], r["run"]) for r in records}) == 16
+    assert len(records) == 16 and len({(r.problem_id, r.run) for r in records}) == 16
 
 
+@pytest.mark.slow
 def test_adapter_changes_output_and_is_recorded(samples, run_cli, tiny_model, adapter, workspace):
     base, tuned = workspace / "runs" / "b", workspace / "runs" / "t"
     common = ["--model", str(tiny_model), "--problems", "sample:2001", "--runs", "1", "--no-judge", "--max-tokens", "12", "--quiet"]
     run_cli("eval", "run", *common, "--out", str(base))
     run_cli("eval", "run", *common, "--adapter", str(adapter), "--out", str(tuned))
     rb, rt = read_records(base / "responses.jsonl"), read_records(tuned / "responses.jsonl")
-    assert [r["response"] for r in rb] != [r["response"] for r in rt]
+    assert [r.response for r in rb] != [r.response for r in rt]
     assert json.loads((tuned / "summary.json").read_text())["backend"]["adapter"] == str(adapter)
     cmp = json.loads(run_cli("eval", "compare", str(base), str(tuned), "--json").output)
     assert cmp["paired"]["bootstrap"]["n"] == 8 and len(cmp["evaluations"]) == 2
@@ -91,6 +93,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_endpoint_path_against_real_mlx_lm_server(samples, run_cli, tiny_model, adapter, workspace, monkeypatch):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "mlx_lm", "server", "--model", str(tiny_model), "--adapter-path", str(adapter),
@@ -115,7 +118,7 @@ def test_endpoint_path_against_real_mlx_lm_server(samples, run_cli, tiny_model, 
         proc.wait(timeout=30)
     records = read_records(out / "responses.jsonl")
     assert len(records) == 16 and s["backend"] == {"backend": "endpoint", "role": "student", "base_url": f"http://127.0.0.1:{port}/v1", "model": "default_model"}
-    assert all(r["tokens"] > 0 for r in records) and {r["finish_reason"] for r in records} <= {"stop", "length"}
+    assert all(r.usage.completion_tokens > 0 for r in records) and {r.finish_reason for r in records} <= {"stop", "length"}
 
 
 @pytest.mark.parametrize(
@@ -132,8 +135,9 @@ def test_bad_specs(samples, run_cli, tiny_model, workspace, args, fragment):
     assert r.exit_code == 2 and fragment in r.output
 
 
+@pytest.mark.slow
 def test_mismatched_adapter_and_unreachable_endpoint_fail_before_generation(samples, run_cli, tiny_model, adapter, workspace, tmp_path, monkeypatch):
-    from distill.finetune.tiny import build_tiny_qwen2
+    from distill.demo.tiny import build_tiny_qwen2
 
     other = build_tiny_qwen2(tmp_path / "other", hidden=32)
     r = run_cli("eval", "run", "--model", str(other), "--adapter", str(adapter), "--problems", "sample:2001", "--out", str(workspace / "m"), "--no-judge", ok=False)
@@ -143,6 +147,7 @@ def test_mismatched_adapter_and_unreachable_endpoint_fail_before_generation(samp
     assert r.exit_code == 2 and "endpoint unreachable" in r.output and not (workspace / "e" / "responses.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_length_study_and_report(samples, run_cli, tiny_model, workspace):
     out = workspace / "runs" / "length"
     study = json.loads(run_cli("eval", "length-study", "--model", str(tiny_model), "--prompt-levels", "--levels", "R1,R6",
@@ -158,6 +163,7 @@ def test_length_study_and_report(samples, run_cli, tiny_model, workspace):
         assert (report.parent / png).exists(), png
 
 
+@pytest.mark.slow
 def test_length_study_with_one_adapter_per_level(samples, run_cli, tiny_model, adapter, workspace):
     out = workspace / "runs" / "length-adapters"
     study = json.loads(run_cli("eval", "length-study", "--model", str(tiny_model), "--adapters", f"R1={adapter},R6={adapter}",
@@ -170,6 +176,7 @@ def test_length_study_with_one_adapter_per_level(samples, run_cli, tiny_model, a
 
 
 @pytest.mark.shared_data
+@pytest.mark.slow
 def test_math500_breakdown_by_subject_and_level(shared_data, run_cli, tiny_model, workspace):
     run_cli("problems", "import", str(shared_data / "math500.jsonl"))
     out = workspace / "runs" / "math500"
@@ -180,7 +187,7 @@ def test_math500_breakdown_by_subject_and_level(shared_data, run_cli, tiny_model
 
 
 def test_failed_generations_are_retried_on_resume(samples, run_cli, workspace, monkeypatch):
-    from distill.loopback import LoopbackServer, Reply, last_user_text
+    from distill.demo.loopback import LoopbackServer, Reply, last_user_text
 
     down = {"on": True}
 
@@ -202,5 +209,5 @@ def test_failed_generations_are_retried_on_resume(samples, run_cli, workspace, m
     assert first["error_rate"] == pytest.approx(1 / 8) and second["error_rate"] == 0
     records = read_records(out / "responses.jsonl")
     # the retried response is appended (append-only log); the latest line per (problem, run) counts
-    assert len(records) == 8 and all(r["finish_reason"] != "error" for r in records)
+    assert len(records) == 8 and all(r.finish_reason != "error" for r in records)
     assert len((out / "responses.jsonl").read_text().splitlines()) == 9

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from distill.finetune.args import FinetuneArgs
 from distill.finetune.run import evaluate_loss, load_model, run_finetune
 
-from .conftest import write_chat_splits
+from distill.demo.fixtures import write_chat_splits
 
 
 def args(tiny_model, data, out, **kw):
@@ -23,9 +22,8 @@ def args(tiny_model, data, out, **kw):
 
 
 def val_loss_of(tiny_model, adapter_dir: Path, data: Path) -> float:
-    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
-
     from distill.finetune.data import load_split
+    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
 
     model, tok = load_model(str(tiny_model), adapter_dir)
     rows = load_split(data / "valid.jsonl")
@@ -38,6 +36,7 @@ def trained(tiny_model, chat_data, tmp_path_factory):
     return out, run_finetune(args(tiny_model, chat_data, out))
 
 
+@pytest.mark.slow
 def test_validation_loss_falls_and_outputs_exist(trained):
     out, summary = trained
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -52,6 +51,7 @@ def test_validation_loss_falls_and_outputs_exist(trained):
     assert all({"train_loss", "learning_rate", "tokens_per_second", "peak_memory_gb"} <= set(m) for m in trains)
 
 
+@pytest.mark.slow
 def test_saved_adapter_is_the_best_one(trained, tiny_model, chat_data):
     out, summary = trained
     vals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
@@ -77,6 +77,7 @@ def overfit_data(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_early_stop_keeps_best_not_last_when_validation_rises(tiny_model, tmp_path):
     out, data = tmp_path / "out", overfit_data(tmp_path / "d")
     s = run_finetune(args(tiny_model, data, out, learning_rate=2e-3, iters=40, steps_per_eval=4, steps_per_report=4, early_stop_patience=3))
@@ -87,6 +88,7 @@ def test_early_stop_keeps_best_not_last_when_validation_rises(tiny_model, tmp_pa
     assert val_loss_of(tiny_model, out, data) == pytest.approx(s["best_val_loss"], rel=1e-4)  # ...and the best was kept
 
 
+@pytest.mark.slow
 def test_resume_continues_from_checkpoint(tiny_model, chat_data, tmp_path):
     out = tmp_path / "out"
     first = run_finetune(args(tiny_model, chat_data, out, iters=15))
@@ -101,6 +103,7 @@ def test_resume_continues_from_checkpoint(tiny_model, chat_data, tmp_path):
         run_finetune(args(tiny_model, chat_data, out, iters=30))
 
 
+@pytest.mark.slow
 def test_adapter_loads_in_mlx_lm_generate_cli(trained, tiny_model):
     out, _ = trained
     r = subprocess.run([sys.executable, "-m", "mlx_lm", "generate", "--model", str(tiny_model), "--adapter-path", str(out),
@@ -108,18 +111,21 @@ def test_adapter_loads_in_mlx_lm_generate_cli(trained, tiny_model):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 def test_fuse_agrees_with_unfused(trained, tiny_model, tmp_path, run_cli):
     out, _ = trained
     res = run_cli("finetune", "fuse", "--model", str(tiny_model), "--adapter", str(out), "--out", str(tmp_path / "fused"), "--json")
     assert json.loads(res.output)["all_same"] is True
 
 
+@pytest.mark.slow
 def test_test_command(trained, tiny_model, chat_data, run_cli):
     out, summary = trained
     r = json.loads(run_cli("finetune", "test", "--model", str(tiny_model), "--adapter", str(out), "--data", str(chat_data), "--json").output)
     assert r["loss"] == pytest.approx(summary["test_loss"], rel=1e-4) and r["perplexity"] > 1
 
 
+@pytest.mark.slow
 def test_cli_run_with_config_file_and_truncation_report(tiny_model, chat_data, tmp_path, run_cli):
     cfg = tmp_path / "ft.yaml"
     cfg.write_text(f"model: {tiny_model}\ndata: {chat_data}\niters: 6\nnum-layers: -1\nsteps-per-eval: 3\nmax_seq_length: 24\n")
@@ -161,6 +167,7 @@ def test_bad_input_is_one_line(setup, fragment, tiny_model, tmp_path, run_cli):
     assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_drops_torn_and_repeated_metrics(tiny_model, chat_data, tmp_path):
     out = tmp_path / "out"
     run_finetune(args(tiny_model, chat_data, out, iters=15))

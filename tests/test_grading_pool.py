@@ -8,9 +8,8 @@ import threading
 import time
 
 import pytest
-
-from distill.evaluation.grader import grade
-from distill.evaluation.pool import Grader
+from distill.grading.grader import grade
+from distill.grading.pool import Grader
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +58,7 @@ def test_grade_many_keeps_order_and_matches_inline(grader):
 
 @pytest.mark.shared_data
 def test_every_obryan_key_matches_itself_and_not_a_perturbation(shared_data):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from grading import perturb
+    from distill.demo.fixtures import perturb
 
     keys = [q["answer"] for f in sorted((shared_data / "obryan").glob("*.json")) for s in json.loads(f.read_text()).values() for q in s.values()]
     assert len(keys) == 671

@@ -7,9 +7,8 @@ Keys in the O'Bryan tables are written in the same plain-text styles as the real
 from __future__ import annotations
 
 import pytest
-
-from distill.evaluation.extract import extract_answer
-from distill.evaluation.grader import grade
+from distill.grading.extract import extract_answer
+from distill.grading.grader import grade
 
 T, F, N = True, False, None
 

@@ -8,14 +8,14 @@ import json
 import diskcache
 import pytest
 from autogen_ext.models.replay import ReplayChatCompletionClient
-
 from distill.agents.clients import build_client
+from distill.demo.loopback import LoopbackServer, Reply, last_user_text
+from distill.grading.batch import grade_records
+from distill.grading.grader import Verdict
+from distill.grading.judge import Judge, parse_reply
+from distill.grading.pool import Grader
+
 from distill.config import ModelRole
-from distill.evaluation.batch import grade_records
-from distill.evaluation.grader import Verdict
-from distill.evaluation.judge import Judge, parse_reply
-from distill.evaluation.pool import Grader
-from distill.loopback import LoopbackServer, Reply, last_user_text
 
 ROLE = ModelRole(base_url="http://127.0.0.1:9/v1", model="judge-test", api_key_env=None, temperature=0.0)
 

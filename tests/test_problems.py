@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from distill.corpus.importers import import_paths
-from distill.corpus.store import ProblemStore
-from distill.samples import sample_files
+from distill.demo.samples import sample_files
+from distill.problems.importers import import_paths
+from distill.problems.store import ProblemStore
 
 
 def write(path: Path, text: str) -> Path:

@@ -6,12 +6,22 @@ import math
 
 import pytest
 
-from distill.evaluation.stats import bootstrap_ci, grouped_accuracy, mcnemar, mean_std, paired_bootstrap, summarise_records
+from distill.evaluation.evaluate import ResponseRecord
+from distill.grading.grader import Verdict
+from distill.usage import Usage
+from distill.evaluation.stats import (
+    bootstrap_ci,
+    grouped_accuracy,
+    mcnemar,
+    mean_std,
+    paired_bootstrap,
+    summarise_records,
+)
 
 
 def rec(pid, run, correct, year=2020, words=10, finish="stop", method="math_verify"):
-    return {"problem_id": pid, "run": run, "seed": run, "correct": correct, "year": year, "section": "s", "subject": None, "difficulty": None,
-            "words": words, "tokens": words, "finish_reason": finish, "verdict": {"method": method}}
+    return ResponseRecord(problem_id=pid, run=run, seed=run, level="R1", source="t", year=year, section="s", key="1", response="x " * words,
+                          words=words, usage=Usage(completion_tokens=words), finish_reason=finish, verdict=Verdict(correct=correct, method=method))
 
 
 def test_mean_std_is_sample_std():

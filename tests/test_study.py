@@ -6,17 +6,19 @@ import json
 import re
 import shutil
 import tomllib
+
+import pytest
 from pathlib import Path
 
-
-from distill.loopback import LoopbackServer
+from distill.demo.loopback import LoopbackServer
+from distill.demo.recorded_teacher import recorded_teacher, role_settings
+from distill.demo.samples import samples_dir
 from distill.prompts import bundled_dir
-from distill.recorded_teacher import recorded_teacher
-from distill.samples import samples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_artefacts_are_consistent(tmp_path, run_cli):
     ws = tmp_path / "demo"
     out = run_cli("demo", "--dir", str(ws)).output
@@ -60,13 +62,14 @@ def small_config(tmp_path: Path, base_url: str, model: Path, prompts_dir: Path |
     ev = dict(cfg["evaluation"], runs=2, max_tokens=16, math500=False, teacher=False, judge=False, temperature=0.0)
     lines += ["[evaluation]", *(f"{k} = {json.dumps(v)}" for k, v in ev.items())]
     for role in ("solver", "verifier", "judge"):
-        values = dict(cfg[role], base_url=base_url, api_key_env="")
+        values = dict(cfg[role], **role_settings(base_url)[role])
         lines += [f"[{role}]", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
     path = tmp_path / "study.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
+@pytest.mark.slow
 def test_example_config_runs_resumes_and_redoes_only_what_a_template_change_touches(tmp_path, run_cli, tiny_model):
     with LoopbackServer(recorded_teacher) as srv:
         cfg = small_config(tmp_path, srv.base_url, tiny_model)
@@ -92,10 +95,74 @@ def test_study_config_errors_are_one_line(tmp_path, run_cli):
     bad = tmp_path / "s.toml"
     bad.write_text('name = "x"\n[problems]\npaths = []\n[split]\ntrain_years = "2001"\n')
     r = run_cli("study", "run", "--config", str(bad), ok=False)
-    assert r.exit_code == 2 and "s.toml" in r.output and re.search(r"split\.valid_years|finetune", r.output)
+    assert r.exit_code == 2 and "s.toml" in r.output and re.search(r"\[split\] valid_years|finetune", r.output)
     bad.write_text('name = "x"\n[problems]\n[split]\ntrain_years="1"\nvalid_years="2"\ntest_years="3"\n[finetune]\niters = 5\n')
     r = run_cli("study", "run", "--config", str(bad), ok=False)
-    assert r.exit_code == 2 and "[finetune] needs model" in r.output
+    assert r.exit_code == 2 and "[finetune] model: required" in r.output
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (("iters = 6", "itres = 3"), "[finetune] itres: unknown setting"),
+    (('train_years = "2001"', 'train_years = "2030-2011"'), "[split] train_years: year range '2030-2011' runs backwards"),
+    (('test_years = "2003"', 'test_years = "2001"'), "train_years and test_years share 2001"),
+    (("[corpus]", "[corpus]\nconcurency = 3"), "[corpus] concurency: unknown setting"),
+    (("runs = 2", "runs = 0"), "[evaluation] runs: Input should be greater than or equal to 1"),
+    (('train = ["R1", "R3"]', 'train = ["R1", "R9"]'), "unknown level 'R9'"),
+    (("[finetune]", "[finetune]\nlora_dropout = 2"), "[finetune] lora_dropout: Input should be less than 1"),
+])
+def test_a_bad_study_config_fails_fast_naming_the_key(tmp_path, run_cli, tiny_model, edit, fragment):
+    """Before any step (no import, no API call, no workspace write) and in well under a second."""
+    import time
+
+    cfg = small_config(tmp_path, "http://127.0.0.1:9/v1", tiny_model)
+    text = cfg.read_text()
+    assert edit[0] in text
+    cfg.write_text(text.replace(edit[0], edit[1], 1))
+    t0 = time.perf_counter()
+    r = run_cli("study", "run", "--config", str(cfg), ok=False)
+    assert time.perf_counter() - t0 < 1.0
+    assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "ws" / "studies").exists()
+
+
+def test_a_model_path_that_does_not_resolve_is_refused(tmp_path, run_cli):
+    cfg = small_config(tmp_path, "http://127.0.0.1:9/v1", tmp_path / "no-such-model")
+    r = run_cli("study", "run", "--config", str(cfg), ok=False)
+    assert r.exit_code == 2 and "[finetune] model:" in r.output and "does not exist" in r.output
+
+
+def _stale_after(tmp_path, tiny_model, change) -> set[str]:
+    """Record every step of a study as done, apply `change`, and return the keys that became stale."""
+    from distill.study.runner import Study, load_study_config
+    from distill.workspace import Workspace
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(bundled_dir(), prompts)
+    cfg_path = small_config(tmp_path, "http://127.0.0.1:9/v1", tiny_model, prompts_dir=prompts)
+    cfg_path.write_text(cfg_path.read_text().replace("judge = false", "judge = true"))
+    ws = Workspace(tmp_path / "ws").ensure()
+    study = Study(*load_study_config(cfg_path), ws, log=lambda _: None)
+    for _, key, fp, _ in study.plan():
+        study._record(key, fp, {})
+    assert {r.status for r in study.status()} == {"done"}
+    change(prompts)
+    study = Study(*load_study_config(cfg_path), ws, log=lambda _: None)
+    return {r.key for r in study.status() if r.status == "stale"}
+
+
+def test_editing_the_judge_template_marks_exactly_the_evaluations_and_the_report_stale(tmp_path, tiny_model):
+    def edit(prompts):
+        (prompts / "judge.md").write_text((prompts / "judge.md").read_text() + "\nBe strict about units.\n")
+
+    stale = _stale_after(tmp_path, tiny_model, edit)
+    assert stale == {"evaluate:base", "evaluate:tuned:R1", "evaluate:tuned:R3", "report"}
+
+
+def test_a_grader_code_change_marks_exactly_the_evaluations_and_the_report_stale(tmp_path, tiny_model, monkeypatch):
+    import distill.grading.version as version
+
+    stale = _stale_after(tmp_path, tiny_model, lambda _: monkeypatch.setattr(version, "grader_version", lambda: "changed-rules"))
+    assert stale == {"evaluate:base", "evaluate:tuned:R1", "evaluate:tuned:R3", "report"}
 
 
 def test_only_a_step_whose_inputs_are_missing_is_a_clear_error(tmp_path, run_cli, tiny_model):

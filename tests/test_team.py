@@ -8,14 +8,15 @@ import diskcache
 import pytest
 from autogen_core.models import CreateResult, RequestUsage
 from autogen_ext.models.replay import ReplayChatCompletionClient
-
 from distill.agents.clients import build_client
-from distill.agents.team import Templates, check_format
-from distill.config import ModelRole
-from distill.corpus.problems import Problem
+from distill.agents.team import Templates
 from distill.corpus.runner import run_corpus
 from distill.corpus.transcripts import TranscriptStore
-from distill.evaluation.pool import Grader
+from distill.grading.pool import Grader
+from distill.grading.solution_format import check_format
+from distill.problems.schema import Problem
+
+from distill.config import ModelRole
 
 SOLVER = ModelRole(base_url="http://127.0.0.1:9/v1", model="r1-test", api_key_env=None, family="r1")
 VERIFIER = ModelRole(base_url="http://127.0.0.1:9/v1", model="chat-test", api_key_env=None)
@@ -63,7 +64,7 @@ def test_wrong_then_right_is_accepted_with_thoughts_and_verdicts(tmp_path, grade
     t = store.get(PROBLEM.id)
     assert (summary.accepted, summary.rejected, summary.failed) == (1, 0, 0)
     assert t.status == "accepted" and t.rounds == 2 and t.solution == GOOD_FORMAT and t.final_answer == "17"
-    assert [v["verdict"]["correct"] for v in t.verdicts] == [False, True]
+    assert [v.verdict.correct for v in t.verdicts] == [False, True]
     assert "APPROVED" in t.stop_reason
     solver_msgs = [m for m in t.messages if m.source == "solver"]
     assert [m.thought for m in solver_msgs] == ["8+9... 18?", "8+9=17"]
@@ -71,27 +72,27 @@ def test_wrong_then_right_is_accepted_with_thoughts_and_verdicts(tmp_path, grade
     assert "`18` is not correct" in feedback and "17" not in feedback  # feedback never shows the key
     assert [m.source for m in t.messages] == ["user", "solver", "verifier", "solver", "formatter", "verifier"]
     assert set(t.templates) == {"solver_system", "solver_user", "verifier_feedback", "formatter_system", "formatter"}
-    assert t.tokens["prompt"] > 0 and t.calls["network"] == 3
+    assert t.usage.prompt_tokens > 0 and t.calls["network"] == 3
 
 
 def test_always_wrong_is_rejected_after_max_rounds(tmp_path, grader):
     summary, store = run(tmp_path, grader, [result("\\boxed{18}"), result("\\boxed{16}")], [], max_rounds=2)
     t = store.get(PROBLEM.id)
-    assert t.status == "rejected" and t.rounds == 2 and "after 2 rounds" in t.reason and t.solution is None
+    assert t.status == "rejected" and t.rounds == 2 and "after 2 rounds" in t.reason and t.rejection.kind == "wrong_answer" and t.rejection.rounds == 2 and t.solution is None
     assert summary.rejected == 1 and "REJECTED" in t.stop_reason
 
 
 def test_truncated_answer_is_never_accepted(tmp_path, grader):
     summary, store = run(tmp_path, grader, [result("so the answer is \\boxed{17", finish="length"), result("\\boxed{17}")], [result(GOOD_FORMAT)])
     t = store.get(PROBLEM.id)
-    assert t.status == "accepted" and t.verdicts[0]["truncated"] is True and t.rounds == 2
+    assert t.status == "accepted" and t.verdicts[0].truncated is True and t.rounds == 2
 
 
 def test_bad_format_is_retried_then_rejected(tmp_path, grader):
     bad = "The sum is 17."
     summary, store = run(tmp_path, grader, [result("\\boxed{17}")], [result(bad), result("Step 1: 8+9=16.\nFinal answer: \\boxed{16}")])
     t = store.get(PROBLEM.id)
-    assert t.status == "rejected" and "formatting failed" in t.reason and "no longer equals the key" in t.reason
+    assert t.status == "rejected" and "formatting failed" in t.reason and "no longer equals the key" in t.reason and t.rejection.kind == "format_failed"
     assert len(t.format_checks) == 2
 
 

@@ -9,7 +9,7 @@ SAMPLE_SOURCE = "sample"
 
 
 def samples_dir() -> Path:
-    return Path(str(resources.files("distill") / "samples"))
+    return Path(str(resources.files("distill.demo") / "sample_problems"))
 
 
 def sample_files() -> list[Path]:

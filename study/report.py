@@ -16,14 +16,14 @@ def _pm(s: dict[str, Any] | None) -> str:
 
 
 def _differences(study) -> list[str]:
-    from distill.study_config import PUBLISHED
+    from distill.study.config import PUBLISHED
 
     c = study.cfg
     notes = []
-    model = str(c.finetune.get("model", ""))
+    model = c.finetune.model
     if "qwen2.5-7b" not in model.lower():
         notes.append(f"student model is `{model}`, not the published {PUBLISHED['student']}")
-    iters = c.finetune.get("iters", 200)
+    iters = c.finetune.iters
     if iters != PUBLISHED["iters"]:
         notes.append(f"{iters} fine-tuning iterations, not {PUBLISHED['iters']}")
     if c.evaluation.runs != PUBLISHED["runs"]:
@@ -46,8 +46,8 @@ def collect(study) -> dict[str, Any]:
     problems = study._corpus_problems()
     store = TranscriptStore(study.ws.transcripts_dir)
     ts = [t for p in problems if (t := store.get(p.id)) is not None]
-    reasons = Counter(t.reason.split(" (after")[0] for t in ts if t.status == "rejected")
-    tokens = {"prompt": sum(t.tokens.get("prompt", 0) for t in ts), "completion": sum(t.tokens.get("completion", 0) for t in ts)}
+    reasons = Counter(t.rejection.kind for t in ts if t.status == "rejected" and t.rejection)
+    tokens = {"prompt": sum(t.usage.prompt_tokens for t in ts), "completion": sum(t.usage.completion_tokens for t in ts)}
     cost = None
     if study.cfg.cost.prompt_usd_per_mtok is not None and study.cfg.cost.completion_usd_per_mtok is not None:
         cost = tokens["prompt"] / 1e6 * study.cfg.cost.prompt_usd_per_mtok + tokens["completion"] / 1e6 * study.cfg.cost.completion_usd_per_mtok
@@ -58,8 +58,15 @@ def collect(study) -> dict[str, Any]:
 
 
 def write_study_report(study) -> Path:
-    from distill.evaluation.report import compare_evals, compare_markdown, load_eval, plot_by_year, plot_length, plot_spread
-    from distill.study_config import PUBLISHED
+    from distill.evaluation.report import (
+        compare_evals,
+        compare_markdown,
+        load_eval,
+        plot_by_year,
+        plot_length,
+        plot_spread,
+    )
+    from distill.study.config import PUBLISHED
 
     data = collect(study)
     ev, c = data["evaluations"], study.cfg

@@ -15,14 +15,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from distill.errors import DistillError
-from distill.io import iter_jsonl_objects
+from distill.io import read_jsonl
 
-from .problems import Problem, is_placeholder_answer, is_placeholder_text, section_code, slug
+from .schema import (
+    Problem,
+    is_placeholder_answer,
+    is_placeholder_text,
+    section_code,
+    slug,
+)
 
 FORMATS = ("obryan", "math500", "jsonl")
 OBRYAN_FILE = re.compile(r"^(\d{4})\.json$")
 QUESTION_KEY = re.compile(r"^question_([A-Za-z]*)(\d+)$")  # question_7, tie-breakers question_T1
-MATH500_FIELDS = {"problem", "solution", "answer", "subject", "level", "unique_id"}
 
 
 def _flagged(answer: str | None, text: str = "") -> list[str]:
@@ -114,7 +119,7 @@ def import_obryan(path: Path, source: str | None = None) -> list[Problem]:
 
 def import_math500(path: Path) -> list[Problem]:
     problems = []
-    for lineno, row in iter_jsonl_objects(path):
+    for lineno, row in read_jsonl(path):
         where = f"line {lineno}"
         text = _as_text(row.get("problem"), path, where, "problem")
         answer = _as_text(row.get("answer"), path, where, "answer", required=False) or ""
@@ -167,7 +172,7 @@ def import_jsonl(path: Path, field_map: Mapping[str, str] | None = None, source:
     fmap = dict(field_map or parse_field_map([]))
     src = slug(source or path.stem)
     problems = []
-    for lineno, row in iter_jsonl_objects(path):
+    for lineno, row in read_jsonl(path):
         where = f"line {lineno}"
         fields: dict[str, Any] = {}
         for ours, theirs in fmap.items():
@@ -210,7 +215,7 @@ def detect_format(path: Path) -> str:
             return "obryan"
         raise DistillError("cannot tell the format of this .json file (O'Bryan files are named YEAR.json); pass --format", path=path)
     if path.suffix == ".jsonl":
-        for _, row in iter_jsonl_objects(path):
+        for _, row in read_jsonl(path):
             if {"problem", "answer", "unique_id"} <= set(row):
                 return "math500"
             return "jsonl"

@@ -12,7 +12,8 @@ from distill.context import AppContext, pass_app
 from distill.errors import DistillError
 
 from .importers import FORMATS, import_paths, parse_field_map
-from .store import ProblemStore, dumps_problem, filter_problems, problem_stats
+from .select import filter_problems
+from .store import ProblemStore, dumps_problem, problem_stats
 
 
 @click.group("problems")
@@ -59,7 +60,7 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str | None, fields
 @pass_app
 def list_cmd(app: AppContext, source: str | None, years: str | None, section: str | None, as_json: bool) -> None:
     """List problems in the workspace."""
-    from .store import parse_years
+    from .select import parse_years
 
     problems = filter_problems(
         ProblemStore(app.workspace.problems_file).load(),

@@ -9,16 +9,23 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import click
+from distill.problems.schema import Problem
+from distill.problems.select import filter_problems, parse_years
+from distill.problems.store import ProblemStore
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from distill.context import AppContext, pass_app
 from distill.errors import DistillError
 
-from .problems import Problem
-from .store import ProblemStore, filter_problems, parse_years
 from .transcripts import Transcript, TranscriptStore
 
 
@@ -77,7 +84,7 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
     """Run Solver/Verifier conversations for the chosen problems (resumable; reruns are free)."""
     from distill.agents.team import Templates
     from distill.corpus.runner import fingerprint, run_corpus
-    from distill.evaluation.pool import Grader
+    from distill.grading.pool import Grader
 
     problems = select_problems(app, year, years, ids, source)
     s = app.settings
@@ -147,7 +154,7 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
 def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurrency, prompts, as_json) -> None:
     """Restate accepted solutions at length levels R1 (full) .. R6 (~30 words)."""
     from distill.corpus.levels import parse_levels, run_levels
-    from distill.evaluation.pool import Grader
+    from distill.grading.pool import Grader
 
     problems = select_problems(app, year, years, ids, source)
     levels = parse_levels(levels_spec)
@@ -191,7 +198,7 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
         t = store.get(p.id)
         rows[key][t.status if t else "not_run"] += 1
         if t:
-            rows[key]["tokens"] += t.tokens_total
+            rows[key]["tokens"] += t.usage.total
     data = {k: {c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens")} for k, v in sorted(rows.items())}
     if as_json:
         click.echo(json.dumps(data))
@@ -250,18 +257,18 @@ def tlist_cmd(app: AppContext, year, status, as_json) -> None:
     if as_json:
         for t in rows:
             click.echo(json.dumps({"problem_id": t.problem_id, "year": t.year, "status": t.status, "rounds": t.rounds,
-                                   "tokens": t.tokens_total, "reason": t.reason, "stop_reason": t.stop_reason}))
+                                   "tokens": t.usage.total, "reason": t.reason, "stop_reason": t.stop_reason}))
         return
     table = Table("problem", "status", "rounds", "tokens", "reason", title=f"{len(rows)} transcripts")
     colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}
     for t in rows:
-        table.add_row(t.problem_id, f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.tokens_total:,}", t.reason[:60])
+        table.add_row(t.problem_id, f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.usage.total:,}", t.reason[:60])
     app.out.print(table)
 
 
 def render_markdown(t: Transcript, thoughts: bool = True) -> str:
     lines = [f"# {t.problem_id} ({t.status})", "", f"- key: `{t.key}`", f"- reason: {t.reason}", f"- stop reason: {t.stop_reason}",
-             f"- rounds: {t.rounds}; tokens: {t.tokens_total:,}; calls: {t.calls}", ""]
+             f"- rounds: {t.rounds}; tokens: {t.usage.total:,}; calls: {t.calls}", ""]
     for m in t.messages:
         lines.append(f"## {m.source} ({m.type})")
         if m.thought and thoughts:
@@ -288,7 +295,7 @@ def tshow_cmd(app: AppContext, problem_id, as_json, raw, thoughts) -> None:
         click.echo(render_markdown(t, thoughts))
         return
     colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}[t.status]
-    app.out.print(Panel.fit(f"key [bold]{escape(t.key)}[/] · {t.rounds} rounds · {t.tokens_total:,} tokens · {escape(t.reason)}\nstop: {escape(str(t.stop_reason))}",
+    app.out.print(Panel.fit(f"key [bold]{escape(t.key)}[/] · {t.rounds} rounds · {t.usage.total:,} tokens · {escape(t.reason)}\nstop: {escape(str(t.stop_reason))}",
                             title=f"{t.problem_id} [{colour}]{t.status}[/]"))
     style = {"user": "cyan", "solver": "magenta", "verifier": "green", "formatter": "blue"}
     for m in t.messages:

@@ -24,12 +24,12 @@ from distill.errors import DistillError
 from distill.io import atomic_write_json, content_hash
 from distill.workspace import Workspace
 
-from .study_config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
+from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
 
 STEPS = ("import", "corpus", "levels", "export", "finetune", "evaluate", "report")
 
 def _file_hash(paths: list[str]) -> str:
-    from distill.corpus.importers import expand_paths
+    from distill.problems.importers import expand_paths
 
     files = expand_paths([Path(p) for p in paths]) if paths else []
     return content_hash({str(f): content_hash(f.read_bytes(), 32) for f in files}, 32)
@@ -62,12 +62,10 @@ class StepState:
 
 
 class Study:
-    def __init__(self, cfg: StudyConfig, settings: Settings, workspace: Workspace, *, log: Callable[[str], None] = print,
-                 backends: dict[str, Any] | None = None):
+    def __init__(self, cfg: StudyConfig, settings: Settings, workspace: Workspace, *, log: Callable[[str], None] = print):
         self.cfg, self.settings, self.ws, self.log = cfg, settings, workspace, log
         self.dir = workspace.root / "studies" / cfg.name
         self.state_path = self.dir / "state.json"
-        self.backends = backends or {}  # tests may inject generation backends by name
         self.prompts_dir = cfg.prompts_dir
 
     # ------------------------------------------------------------------ state
@@ -106,6 +104,7 @@ class Study:
         """(step, key, fingerprint, inputs) for every unit of work, in order."""
         from distill.agents.clients import describe_role
         from distill.agents.team import TEMPLATE_NAMES
+        from distill.grading.version import grader_version
 
         c, s = self.cfg, self.settings
         out = []
@@ -126,18 +125,19 @@ class Study:
         for lv in c.levels.train:
             fp_exp = content_hash({"levels": fp_levels[lv], "split": c.split.model_dump(), "templates": student_t}, 24)
             out.append(("export", f"export:{lv}", fp_exp, {"level": lv}))
-            fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune}, 24)
+            fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune.model_dump(exclude={"data", "out", "resume"})}, 24)
             out.append(("finetune", f"finetune:{lv}", fp_ft[lv], {"level": lv}))
         ev = c.evaluation.model_dump()
-        judge = describe_role(s.judge) if c.evaluation.judge else None
-        fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": ev, "templates": student_t, "judge": judge}, 24)
-        out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": c.finetune["model"]}, 24), {"kind": "base"}))
+        judge = {"role": describe_role(s.judge), "templates": self._templates(["judge_system", "judge"])} if c.evaluation.judge else None
+        fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": ev, "templates": student_t, "judge": judge,
+                                "grader": grader_version()}, 24)
+        out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": c.finetune.model}, 24), {"kind": "base"}))
         for lv in c.levels.train:
             out.append(("evaluate", f"evaluate:tuned:{lv}", content_hash({"t": fp_test, "ft": fp_ft[lv]}, 24), {"kind": "tuned", "level": lv}))
         if c.evaluation.teacher:
             out.append(("evaluate", "evaluate:teacher", content_hash({"t": fp_test, "solver": describe_role(s.solver)}, 24), {"kind": "teacher"}))
         if c.evaluation.math500 and c.problems.math500:
-            out.append(("evaluate", "evaluate:math500:base", content_hash({"t": fp_test, "m": "math500", "model": c.finetune["model"]}, 24),
+            out.append(("evaluate", "evaluate:math500:base", content_hash({"t": fp_test, "m": "math500", "model": c.finetune.model}, 24),
                         {"kind": "base", "math500": True}))
             if "R1" in c.levels.train:
                 out.append(("evaluate", "evaluate:math500:tuned", content_hash({"t": fp_test, "m": "math500", "ft": fp_ft["R1"]}, 24),
@@ -178,18 +178,18 @@ class Study:
 
     # ------------------------------------------------------------------ steps
     def _problems(self):
-        from distill.corpus.store import ProblemStore
+        from distill.problems.store import ProblemStore
 
         return ProblemStore(self.ws.problems_file).load()
 
     def _years(self, spec: str) -> set[int]:
-        from distill.corpus.store import parse_years
+        from distill.problems.select import parse_years
 
         return set(parse_years(spec)) if spec else set()
 
     def _step_import(self, fp: str) -> dict[str, Any]:
-        from distill.corpus.importers import import_paths
-        from distill.corpus.store import ProblemStore
+        from distill.problems.importers import import_paths
+        from distill.problems.store import ProblemStore
 
         probs = import_paths([Path(p) for p in self.cfg.problems.paths], self.cfg.problems.format, source=self.cfg.problems.source)
         if self.cfg.problems.math500:
@@ -212,7 +212,7 @@ class Study:
         from distill.agents.team import Templates
         from distill.corpus.runner import run_corpus
         from distill.corpus.transcripts import TranscriptStore
-        from distill.evaluation.pool import Grader
+        from distill.grading.pool import Grader
 
         problems = self._corpus_problems()
         if not problems:
@@ -240,7 +240,7 @@ class Study:
     def _step_levels(self, fp: str, level: str) -> dict[str, Any]:
         from distill.corpus.levels import run_levels
         from distill.corpus.transcripts import TranscriptStore
-        from distill.evaluation.pool import Grader
+        from distill.grading.pool import Grader
 
         store = TranscriptStore(self.ws.transcripts_dir)
         problems = self._corpus_problems()
@@ -272,7 +272,6 @@ class Study:
         return {"dir": str(out), "counts": manifest["counts"], "mean_words": manifest["mean_words"]}
 
     def _step_finetune(self, fp: str, level: str) -> dict[str, Any]:
-        from distill.finetune.args import FinetuneArgs
         from distill.finetune.run import run_finetune
 
         export = self._output(f"export:{level}")["dir"]
@@ -280,10 +279,7 @@ class Study:
         resume = (out / "checkpoints" / "state.json").exists()
         if not resume and out.exists():
             shutil.rmtree(out)  # a run killed before its first checkpoint: start it again
-        try:
-            args = FinetuneArgs(**{**self.cfg.finetune, "data": export, "out": str(out), "resume": resume})
-        except TypeError as exc:
-            raise DistillError(f"[finetune]: {exc}") from None
+        args = self.cfg.finetune.model_copy(update={"data": export, "out": str(out), "resume": resume})
         s = run_finetune(args)
         self.log(f"  {level}: best iteration {s['best_iteration']} (val {s['best_val_loss']:.3f}) of {s['iterations_run']}")
         return {"dir": str(out), **{k: s[k] for k in ("best_iteration", "best_val_loss", "final_val_loss", "iterations_run", "stopped_early")}}
@@ -291,17 +287,15 @@ class Study:
     def _backend(self, kind: str, level: str | None):
         from distill.evaluation.backends import EndpointBackend, MlxBackend
 
-        if kind in self.backends:
-            return self.backends[kind]
         if kind == "teacher":
             return EndpointBackend(self.settings.solver, concurrency=self.cfg.corpus.concurrency, role_name="solver")
         adapter = self._output(f"finetune:{level}")["dir"] if kind == "tuned" else None
-        return MlxBackend(self.cfg.finetune["model"], adapter, batch_size=self.cfg.evaluation.batch_size)
+        return MlxBackend(self.cfg.finetune.model, adapter, batch_size=self.cfg.evaluation.batch_size)
 
     def _step_evaluate(self, fp: str, kind: str, level: str | None = None, math500: bool = False) -> dict[str, Any]:
         from distill.evaluation.backends import Sampling
         from distill.evaluation.evaluate import run_evaluation
-        from distill.evaluation.pool import Grader
+        from distill.grading.pool import Grader
 
         e = self.cfg.evaluation
         if math500:
@@ -317,10 +311,11 @@ class Study:
         backend.check()
         judge = None
         if e.judge:
-            from distill.agents.clients import build_client, open_cache
-            from distill.evaluation.judge import Judge
+            from distill.agents.clients import build_client, describe_role, open_cache
+            from distill.grading.judge import Judge
 
             judge = Judge(build_client(self.settings.judge, open_cache(self.ws.cache_dir), role_name="judge"), prompts_dir=self.prompts_dir,
+                          role=describe_role(self.settings.judge),
                           log_path=self.ws.logs_dir / "judge_disagreements.jsonl")
         with Grader(workers=2) as grader:
             s = run_evaluation(problems, backend, out, runs=e.runs, seed=e.seed, level=level or "R1",
@@ -330,7 +325,7 @@ class Study:
         return {"dir": str(out), "name": name, "kind": kind, "level": level, "math500": math500, "mean": s["mean"], "std": s["std"]}
 
     def _step_report(self, fp: str) -> dict[str, Any]:
-        from distill.study_report import write_study_report
+        from distill.study.report import write_study_report
 
         path = write_study_report(self)
         self.log(f"  report: {path}")

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import click
+from distill.demo.samples import SAMPLE_SOURCE, samples_dir
 
 from distill.context import AppContext, pass_app
-from distill.samples import SAMPLE_SOURCE, samples_dir
 from distill.workspace import Workspace
 
 DEMO_TOML = """\
@@ -65,7 +65,9 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Pa
     levels = '["R1", "R2", "R3", "R4", "R5", "R6"]'
     roles = ""
     if base_url:  # the recorded teacher answers for every DeepSeek role
-        roles = "".join(f'\n[{r}]\nbase_url = "{base_url}"\napi_key_env = ""\n' for r in ("solver", "verifier", "judge"))
+        from .recorded_teacher import role_settings
+
+        roles = "".join(f'\n[{r}]\n' + "".join(f'{k} = "{v}"\n' for k, v in values.items()) for r, values in role_settings(base_url).items())
     text = DEMO_TOML.format(samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 24, batch=4 if live else 2, every=20 if live else 6,
                             lr=1e-5 if live else 1e-2, runs=2, max_tokens=1024 if live else 40, roles=roles)
     path = ws / "demo.toml"
@@ -80,7 +82,7 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Pa
 @pass_app
 def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> None:
     """Run the whole pipeline offline on the bundled sample problems (no keys, no GPU)."""
-    from distill.study import Study, load_study_config
+    from distill.study.runner import Study, load_study_config
 
     os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
     t0 = time.perf_counter()
@@ -91,9 +93,9 @@ def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> 
     out.print(f"workspace: {ws.root}")
     server = None
     if not live:
-        from distill.finetune.tiny import build_tiny_qwen2
-        from distill.loopback import LoopbackServer
-        from distill.recorded_teacher import recorded_teacher
+        from distill.demo.loopback import LoopbackServer
+        from distill.demo.recorded_teacher import recorded_teacher
+        from distill.demo.tiny import build_tiny_qwen2
 
         server = LoopbackServer(recorded_teacher).start()
         out.print(f"recorded teacher (DeepSeek-R1 stand-in) serving on {server.base_url}")

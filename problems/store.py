@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from distill.errors import DistillError
-from distill.io import atomic_write_jsonl
+from distill.errors import DistillError, validation_message
+from distill.io import atomic_write_jsonl, read_jsonl
 
-from .problems import Problem, normalise_text
+from .schema import Problem, normalise_text
 
 
 class ProblemStore:
@@ -24,13 +24,11 @@ class ProblemStore:
         if not self.path.exists():
             return []
         out = []
-        for lineno, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
+        for lineno, row in read_jsonl(self.path, "a problem record"):
             try:
-                out.append(Problem.model_validate_json(line))
+                out.append(Problem.model_validate(row))
             except ValidationError as exc:
-                raise DistillError(f"corrupt problem record ({exc.errors()[0]['msg']})", path=self.path, where=f"line {lineno}") from None
+                raise DistillError(f"corrupt problem record ({validation_message(exc)})", path=self.path, where=f"line {lineno}") from None
         return out
 
     def by_id(self) -> dict[str, Problem]:
@@ -93,45 +91,6 @@ def problem_stats(problems: list[Problem]) -> dict[str, Any]:
         "placeholder_text": sum(1 for p in problems if "placeholder_text" in p.flags),
         "usable": sum(1 for p in problems if p.usable),
     }
-
-
-def filter_problems(
-    problems: Iterable[Problem],
-    *,
-    source: str | None = None,
-    years: Iterable[int] | None = None,
-    section: str | None = None,
-) -> list[Problem]:
-    yrs = set(years) if years is not None else None
-    out = []
-    for p in problems:
-        if source and p.source != source:
-            continue
-        if yrs is not None and p.year not in yrs:
-            continue
-        if section and p.section != section and (p.section or "").split("_")[0] != section:
-            continue
-        out.append(p)
-    return out
-
-
-def parse_years(spec: str) -> list[int]:
-    """`2019`, `2011-2020`, `2011,2013,2020-2022` -> sorted list of years."""
-    years: set[int] = set()
-    for part in spec.replace(" ", "").split(","):
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                a, b = (int(x) for x in part.split("-", 1))
-                if b < a:
-                    raise ValueError
-                years.update(range(a, b + 1))
-            else:
-                years.add(int(part))
-        except ValueError:
-            raise DistillError(f"bad year range {part!r}; expected e.g. 2019 or 2011-2020") from None
-    return sorted(years)
 
 
 def dumps_problem(p: Problem) -> str:

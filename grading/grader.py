@@ -18,9 +18,10 @@ import sympy
 from pydantic import BaseModel, ConfigDict, Field
 
 from .extract import extract_answer
-from .normalize import Shape, classify_key, decimal_places, is_wordy, read_answer
+from .normalize import Shape, classify_key, decimal_places, is_wordy, read_answer, to_latex, unicode_to_latex
 
 VERDICT_SCHEMA_VERSION = 1
+TRAILING_CONSTANT = re.compile(r"[+-]\s*[cCkK]\s*$")
 MAX_ANSWER_CHARS = 400  # an extracted "answer" longer than this is a derivation, not an answer
 
 Method = Literal[
@@ -45,10 +46,6 @@ class Verdict(BaseModel):
     elapsed_ms: float = 0.0
     rule_correct: bool | None = Field(None, description="the rules' verdict, kept when the judge overrode or audited it")
     rule_method: str | None = None
-
-    @property
-    def decided(self) -> bool:
-        return self.correct is not None
 
 
 # --------------------------------------------------------------------------- scalar equality
@@ -143,6 +140,15 @@ def _decimal_literals(key_latex: str, ans_latex: str) -> tuple[bool, str] | None
     return False, "exact_string"
 
 
+def _extra_symbols(gold: Any, pred: Any) -> set[str]:
+    """Symbols in the answer that the key does not have (other than the imaginary unit)."""
+    if not (isinstance(gold, sympy.Basic) and isinstance(pred, sympy.Basic)):
+        return set()
+    g = {str(x) for x in _with_imaginary(_rhs(gold)).free_symbols}
+    p = {str(x) for x in _with_imaginary(_rhs(pred)).free_symbols}
+    return p - g if not g else set()
+
+
 def _is_text_like(expr: Any) -> bool:
     return isinstance(expr, sympy.Basic) and len(expr.free_symbols) >= 4
 
@@ -167,6 +173,10 @@ def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None,
         candidates.append(mv_parse(f"\\frac{{{ans_latex}}}{{100}}"))
     if key_shape is not None and key_shape.percent and not (ans_shape and ans_shape.percent):
         candidates.append(mv_parse(f"({ans_latex})\\cdot 100"))
+    extra = _extra_symbols(g, p)
+    if extra:
+        # `17 + c` against 17: math-verify drops a trailing `+ c` as an integration constant; here it is a free symbol
+        return False, "sympy"
     for cand in candidates:
         if cand and verify(gold, cand, timeout_seconds=None):
             return True, "math_verify"
@@ -223,7 +233,10 @@ def _match_ordered(keys: tuple[str, ...], answers: tuple[str, ...], method: str,
 def compare(key_shape: Shape, ans_shape: Shape) -> tuple[bool | None, str, str]:
     """(verdict, method, reason) for an answer read into the key's shape."""
     kind = key_shape.kind
-    if kind in ("text", "choice"):
+    if kind == "choice":
+        ok = key_shape.parts[0] == ans_shape.parts[0]
+        return ok, kind, "same choice" if ok else "different choice"
+    if kind == "text":
         ok = key_shape.parts == ans_shape.parts
         return ok, kind, "same words" if ok else "different words"
     if kind == "base":
@@ -249,6 +262,10 @@ def grade_answer(key: str, answer: str) -> Verdict:
     if len(answer) > MAX_ANSWER_CHARS or len(key) > MAX_ANSWER_CHARS:
         return Verdict(correct=None, extracted=answer[:MAX_ANSWER_CHARS], method="too_long", reason="answer too long to be a final answer")
     key_shape = classify_key(key)
+    if TRAILING_CONSTANT.search(answer) and not TRAILING_CONSTANT.search(key):
+        # math-verify reads a trailing `+ c` as an integration constant and drops it; in a competition answer it is a free symbol
+        return Verdict(correct=False, extracted=answer, method="sympy", key_normalised=key_shape.render(), answer_normalised=answer,
+                       reason="the answer adds a free symbol the key does not have", elapsed_ms=(time.perf_counter() - t0) * 1000)
     if key_shape.kind not in ("text", "choice", "base") and is_wordy(answer):
         # words against a mathematical key: wrong, and not worth a slow symbolic parse
         return Verdict(correct=False, extracted=answer, method="text", key_normalised=key_shape.render(), answer_normalised=answer,
@@ -266,14 +283,41 @@ def grade_answer(key: str, answer: str) -> Verdict:
     )
 
 
+RAW_FALLBACK_KINDS = ("scalar", "set", "tuple")
+# Verdicts math-verify must not overturn: exact decimals (its float tolerance accepts .0000673 for .0000672), rounding, a free `+ c`.
+DECISIVE = ("exact_string", "rounding", "too_long", "sympy")  # math-verify reads `a:b:c` loosely
+
+
+def mv_raw(key: str, region: str) -> bool:
+    """math-verify on its own terms: the key as LaTeX against its extraction from the reply's answer part."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+    gold_text = key if "$" in key or "\\boxed" in key else f"${to_latex(key)}$"
+    region = unicode_to_latex(region)
+    gold = parse(gold_text, extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()], parsing_timeout=None)
+    pred = parse(region, extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()], parsing_timeout=None)
+    return bool(gold and pred and verify(gold, pred, timeout_seconds=None))
+
+
 def grade(key: str, response: str | None) -> Verdict:
-    """Extract the final answer from a free-form response and grade it against the key."""
+    """Extract the final answer from a free-form response and grade it against the key.
+
+    When the rules say False (or cannot decide) on a surely extracted answer, math-verify's own
+    extraction and comparison get the last word for mathematical keys, so the grader never does
+    worse than math-verify alone; an answer picked out of a sentence is never a confident False.
+    """
     t0 = time.perf_counter()
     ext = extract_answer(response)
     if ext.text is None:
-        return Verdict(correct=None, source="none", method="no_answer", reason="no final answer found")
+        reason = ext.note if ext.note == "the <think> block never closes" else "no final answer found"
+        return Verdict(correct=None, source="none", method="no_answer", reason=reason)
     try:
         v = grade_answer(key, ext.text)
+        if v.correct is not True and ext.sure and v.method not in DECISIVE and classify_key(key).kind in RAW_FALLBACK_KINDS:
+            if not TRAILING_CONSTANT.search(ext.text) and mv_raw(key, ext.region or ext.text):
+                v = v.model_copy(update={"correct": True, "method": "math_verify", "reason": "math-verify's own extraction finds the key's value"})
     except Exception as exc:  # a parser bug on odd input must not sink a batch
         return Verdict(correct=None, extracted=ext.text, source=ext.source, method="error", reason=f"{type(exc).__name__}: {exc}"[:200])
+    if v.correct is False and not ext.sure:
+        v = v.model_copy(update={"correct": None, "reason": v.reason + "; the answer was picked out of a sentence, so this is not certain"})
     return v.model_copy(update={"source": ext.source, "elapsed_ms": (time.perf_counter() - t0) * 1000})

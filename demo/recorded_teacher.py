@@ -1,5 +1,5 @@
 """A recorded teacher for the bundled sample problems: authored Solver, Formatter and level
-replies, served over HTTP by `distill.loopback.LoopbackServer` so the offline demo runs the
+replies, served over HTTP by `distill.demo.loopback.LoopbackServer` so the offline demo runs the
 same client code a user runs against DeepSeek.
 
 Some problems get a wrong first answer, so the Verifier's feedback-and-retry path runs too;
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .loopback import Reply, last_user_text, system_text
+from .loopback import Reply, last_user_text
 
 
 @dataclass(frozen=True)
@@ -118,11 +118,27 @@ def formatter_reply(body: dict[str, Any]) -> Reply:
     return Reply(content=_steps(rec))
 
 
+# The model name each role is configured with when the recorded teacher serves it: the request's
+# `model` says which role is asking, whatever the (editable) prompts say.
+ROLE_MODELS = {"solver": "recorded-r1", "verifier": "recorded-formatter", "judge": "recorded-judge"}
+
+
+def role_of(body: dict[str, Any]) -> str:
+    """solver / verifier / judge, from the request's model name (an unknown name is the solver)."""
+    model = str(body.get("model", ""))
+    return next((role for role, name in ROLE_MODELS.items() if name == model), "solver")
+
+
 def recorded_teacher(body: dict[str, Any]) -> Reply:
-    """One responder for every role: the system prompt says which role is asking."""
-    system = system_text(body)
-    if "rewrite correct competition-math solutions" in system:
+    """One responder for every role; the configured model name tells the roles apart."""
+    role = role_of(body)
+    if role == "verifier":
         return formatter_reply(body)
-    if "strict grader" in system:
+    if role == "judge":
         return Reply(content='{"verdict": "unsure", "reason": "the recorded teacher does not judge"}')
     return solver_reply(body)
+
+
+def role_settings(base_url: str) -> dict[str, dict[str, Any]]:
+    """The [solver]/[verifier]/[judge] settings that point every role at a recorded teacher on `base_url`."""
+    return {role: {"base_url": base_url, "model": model, "api_key_env": ""} for role, model in ROLE_MODELS.items()}

@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import click
+from distill.study.runner import STEPS
 from rich.table import Table
 
 from distill.context import AppContext, pass_app
-from distill.study import STEPS
 
 
 def _open(app: AppContext, config: Path):
-    from distill.study import Study, load_study_config
+    from distill.study.runner import Study, load_study_config
 
     cfg, settings = load_study_config(config)
     return Study(cfg, settings, app.workspace, log=app.console.print)

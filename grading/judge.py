@@ -17,9 +17,9 @@ from typing import Any
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import TextMessage
 from autogen_core.models import ChatCompletionClient
+from distill.prompts import load_template
 
 from distill.io import append_jsonl
-from distill.prompts import load_template
 
 from .grader import Verdict
 
@@ -52,8 +52,10 @@ def parse_reply(text: str) -> JudgeReply:
 
 
 class Judge:
-    def __init__(self, client: ChatCompletionClient, *, prompts_dir: Path | None = None, concurrency: int = 8, log_path: Path | None = None):
+    def __init__(self, client: ChatCompletionClient, *, prompts_dir: Path | None = None, concurrency: int = 8, log_path: Path | None = None,
+                 role: dict[str, Any] | None = None):
         self.client = client
+        self.role = role or {}  # the judge role's model, endpoint and sampling: part of what decides its verdicts
         self.system = load_template("judge_system", prompts_dir)
         self.user = load_template("judge", prompts_dir)
         self.semaphore = asyncio.Semaphore(concurrency)

@@ -94,9 +94,36 @@ def _sqrt_unicode(s: str) -> str:
     return "".join(out)
 
 
+PLAIN_FUNCS = r"arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|log|ln|exp"
+RELATIONS = ((">=", r"\geq "), ("<=", r"\leq "), ("!=", r"\neq "), ("=>", r"\Rightarrow "), (r"\lt", "<"), (r"\gt", ">"),
+             (r"\ge ", r"\geq "), (r"\le ", r"\leq "), (r"\ne ", r"\neq "))
+
+
+def _plain_math(s: str) -> str:
+    """Plain-text maths a model types outside LaTeX: pi, sqrt(x), cot x, >=, <=, !=, `U` between intervals."""
+    s = re.sub(r"(?<![\\A-Za-z])pi(?![A-Za-z])", r"\\pi ", s)
+    s = re.sub(r"(?<![\\A-Za-z])sqrt\s*\{", r"\\sqrt{", s)
+    s = re.sub(r"(?<![\\A-Za-z])sqrt\s*\(", "√(", s)
+    s = re.sub(rf"(?<![\\A-Za-z])({PLAIN_FUNCS})(?=\s*[\s(^{{0-9]|\s*\\)", r"\\\1", s)
+    s = re.sub(r"([)\]])\s*U\s*([(\[])", r"\1 \\cup \2", s)
+    for src, dst in RELATIONS:
+        s = s.replace(src, dst)
+    return s
+
+
+def unicode_to_latex(s: str) -> str:
+    """Only the unicode maths (√, π, ½, ≤ ...) of a longer text, rewritten as LaTeX."""
+    for src, dst in UNICODE_SIMPLE.items():
+        s = s.replace(src, dst)
+    for ch, (a, b) in UNICODE_FRACTIONS.items():
+        s = s.replace(ch, rf"\frac{{{a}}}{{{b}}}")
+    return _sqrt_unicode(s)
+
+
 def to_latex(s: str) -> str:
     """Unicode and plain-text maths to LaTeX that math-verify reads; strips delimiters and spacing."""
     s = s.strip()
+    s = re.sub(r"(\d)\s*(?:,\s*\\!|\{,\})\s*(?=\d{3})", r"\1", s)  # 10,\!080 and 10{,}080 are thousands
     s = s.replace(r"\$", "").replace("$", "")
     s = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", s).strip()
     for src, dst in UNICODE_SIMPLE.items():
@@ -105,6 +132,7 @@ def to_latex(s: str) -> str:
         # `2½` is a mixed number; `¾b` a coefficient
         s = re.sub(rf"(\d){ch}", rf"(\1+\\frac{{{a}}}{{{b}}})", s)
         s = s.replace(ch, rf"\frac{{{a}}}{{{b}}}")
+    s = _plain_math(s)
     s = _sqrt_unicode(s)
     s = re.sub(r"(?i)\binfinity\b", r"\\infty ", s)
     s = re.sub(r"\\[dt]frac", r"\\frac", s)
@@ -164,9 +192,18 @@ LHS = re.compile(r"^\s*(?:[A-Za-z]|\\[a-zA-Z]+|[A-Za-z]\s*\([A-Za-z]\)|[A-Za-z]_
 ROUNDING_NOTE = re.compile(r"\(?\s*(?:rounded|round|to the nearest|nearest|approx\.?|approximately)[^)]*\)?\s*$", re.I)
 
 
+def approx_value(s: str) -> str:
+    """`\\frac{\\sqrt3}{3} \\approx 0.577` -> the exact left side; `x \\approx 11` -> 11."""
+    parts = re.split(r"\\approx|≈", s)
+    if len(parts) < 2:
+        return s
+    left = LHS.sub("", parts[0] + " =").strip(" =") if re.fullmatch(r"\s*[A-Za-z]\s*", parts[0]) else parts[0].strip()
+    return left if left else parts[-1].strip()
+
+
 def scalar_latex(s: str) -> tuple[str, bool]:
     """One value to LaTeX: drop `x =`, currency, degrees, units, thousands commas; mixed numbers. Returns (latex, percent)."""
-    s = to_latex(s)
+    s = approx_value(to_latex(s))
     s = ROUNDING_NOTE.sub("", s).strip()
     s = re.sub(r"^(?:\\approx|≈|about|approximately)\s*", "", s).strip()
     s = LHS.sub("", s)
@@ -176,7 +213,8 @@ def scalar_latex(s: str) -> tuple[str, bool]:
         percent = True
         s = re.sub(r"\s*(\\?%|percent)\s*$", "", s)
     s = re.sub(r"\^\s*\{?\\circ\}?|\\circ|\s*degrees?$", "", s).strip()
-    s = re.sub(rf"^(-?[\d.,]+(?:\\pi)?)\s*{UNITS}$", r"\1", s, flags=re.I).strip()
+    s = re.sub(rf"^(-?[\d.,]+(?:\s*\\pi)?)\s*{UNITS}$", r"\1", s, flags=re.I).strip()
+    s = strip_units(s)
     if THOUSANDS.match(s):
         s = s.replace(",", "")
     m = re.match(r"^(-?)(\d+)\s+(\d+)/(\d+)$", s) or re.match(r"^(-?)(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}$", s)
@@ -187,6 +225,17 @@ def scalar_latex(s: str) -> tuple[str, bool]:
     return s, percent
 
 
+UNIT_TAIL = re.compile(rf"\s+(?:{UNITS}|square\s+{UNITS}|{UNITS}\s+(?:squared|cubed))(?:\s*\^\s*\{{?[23]\}}?)?\s*$", re.I)
+
+
+def strip_units(s: str) -> str:
+    """`81\\pi units squared`, `864 inches^2`, `20 cm^2` -> the value, when what is left is a number-like value."""
+    m = UNIT_TAIL.search(s)
+    if m and re.search(r"\d|\\pi", s[: m.start()]) and not re.search(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", "", s[: m.start()])):
+        return s[: m.start()].strip()
+    return s
+
+
 def decimal_places(s: str) -> int | None:
     m = DECIMAL.match(s.strip())
     return len(m.group(1)) if m else None
@@ -195,6 +244,7 @@ def decimal_places(s: str) -> int | None:
 # --------------------------------------------------------------------------- classification
 
 CHOICE = re.compile(r"^\(?\s*([A-Ja-j])\s*\)?$")
+CHOICE_LABELLED = re.compile(r"^\(\s*([A-J])\s*\)\s*([A-Za-z][\w .'-]*)$")
 CHOICE_IN_ANSWER = re.compile(r"^\(?\s*([A-Ja-j])\s*(?:\)|\.|:|$)")
 BASE_KEY = re.compile(
     r"^([0-9A-Za-z]+?)\s*(?:_\s*\{?\s*(\d+)\s*\}?|\s*\(?\s*base\s*(\d+|[a-z]+)\s*\)?|(" + "|".join(BASE_WORDS) + r"))$",
@@ -262,7 +312,12 @@ def _set_items(s: str) -> list[str]:
 
 def _tuple_items(s: str) -> list[str] | None:
     s = to_latex(s)
-    m = re.fullmatch(r"\\begin\{[pbv]?matrix\}(.*)\\end\{[pbv]?matrix\}", s, re.S)
+    s = re.sub(r"^[(\[]\s*(\\begin\{array\}.*\\end\{array\})\s*[)\]]$", r"\1", s, flags=re.S)
+    s = re.sub(r"\\begin\{array\}\s*\{[^{}]*\}(.*)\\end\{array\}", r"\\begin{pmatrix}\1\\end{pmatrix}", s, flags=re.S)
+    rows = _plain_rows(s)
+    if rows:
+        return rows
+    m = re.fullmatch(r"\\begin\{[pbvB]?matrix\}(.*)\\end\{[pbvB]?matrix\}", s, re.S)
     if m:
         body = m.group(1)
         rows = [r.strip() for r in body.split(r"\\") if r.strip()]
@@ -276,13 +331,51 @@ def _tuple_items(s: str) -> list[str] | None:
     return None
 
 
+def _plain_rows(s: str) -> list[str] | None:
+    """`[[1, 2], [3, 4]]` or `((1,2),(3,4))`: a matrix typed row by row -> its cells in order."""
+    for left, right in (("[", "]"), ("(", ")")):
+        inner = _strip_outer(s.strip(), left, right)
+        if inner is None:
+            continue
+        rows = split_top(inner)
+        cells: list[str] = []
+        for r in rows:
+            r_inner = _strip_outer(r.strip(), left, right)
+            if r_inner is None:
+                return None
+            cells.extend(split_top(r_inner))
+        return cells if len(rows) > 1 and len(cells) > len(rows) else None
+    return None
+
+
+LABELLED = re.compile(r"^\s*[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(.+?)\s*$")
+
+
+def labelled_tuples(s: str) -> list[str] | None:
+    """`p=5, q=2; p=7, q=2` -> ["(5, 2)", "(7, 2)"]: groups of labelled values, one tuple per group."""
+    groups = [g for g in re.split(r";|\s+(?:and|or)\s+|\\text\{\s*(?:and|or)\s*\}", s) if g.strip()]
+    out = []
+    for g in groups:
+        values = []
+        for part in split_top(g):
+            m = LABELLED.match(part)
+            if not m:
+                return None
+            values.append(m.group(1))
+        if len(values) < 2:
+            return None
+        out.append("(" + ", ".join(values) + ")")
+    return out or None
+
+
 def classify_key(key: str) -> Shape:
     """The shape of an official key; the answer is then read into the same shape."""
     latex = to_latex(key)
     plain = _unwrap_text_commands(latex).strip()
-    m = CHOICE.match(plain)
+    m = CHOICE.match(plain) or CHOICE_LABELLED.match(plain)
     if m and (m.group(1).isupper() or plain.startswith("(")):
-        return Shape("choice", (m.group(1).upper(),))
+        label = _words(m.group(2)) if m.re is CHOICE_LABELLED else ""
+        return Shape("choice", (m.group(1).upper(), label) if label else (m.group(1).upper(),))
     base = parse_base(key)
     if base and (not base[0].isdigit() or base[1] != 10):
         return Shape("base", (base[0],), base=base[1])
@@ -315,7 +408,11 @@ def read_answer(answer: str, like: Shape) -> Shape:
         plain = _unwrap_text_commands(latex).strip()
         plain = re.sub(r"^(?:option|choice|answer)\s*", "", plain, flags=re.I)
         m = CHOICE_IN_ANSWER.match(plain)
-        return Shape("choice", (m.group(1).upper(),) if m else (plain,))
+        if m:
+            return Shape("choice", (m.group(1).upper(),))
+        if len(like.parts) > 1 and _words(plain) == like.parts[1]:
+            return Shape("choice", (like.parts[0],))  # the option's text instead of its letter
+        return Shape("choice", (plain,))
     if like.kind == "text":
         return Shape("text", (_words(answer),))
     if like.kind == "base":
@@ -325,6 +422,7 @@ def read_answer(answer: str, like: Shape) -> Shape:
         digits = _unwrap_text_commands(latex).replace(" ", "").upper().lstrip("0") or "0"
         return Shape("base", (digits,), base=None)
     if like.kind == "ratio":
+        latex = latex.rsplit("=", 1)[-1] if "=" in latex else latex  # `V_1:V_2 = 11:21`
         parts = split_top(LHS.sub("", latex), (":", r"\colon", " to "))
         return Shape("ratio", tuple(scalar_latex(p)[0] for p in parts))
     if like.kind == "tuple":
@@ -333,6 +431,9 @@ def read_answer(answer: str, like: Shape) -> Shape:
             items = split_top(_unwrap_text_commands(LHS.sub("", latex)))
         return Shape("tuple", tuple(scalar_latex(p)[0] for p in items))
     if like.kind == "set":
+        labelled = labelled_tuples(latex) if any(p.startswith("(") for p in like.parts) else None
+        if labelled:
+            return Shape("set", tuple(labelled))
         return Shape("set", tuple(scalar_latex(p)[0] for p in _set_items(answer)))
     value, percent = scalar_latex(answer)
     if THOUSANDS.match(value):

@@ -12,7 +12,8 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessPool
 

@@ -1,0 +1,166 @@
+"""The study config: one TOML file that drives every step (see study.example.toml)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from distill.corpus.levels import parse_levels
+from distill.finetune.args import FinetuneArgs
+from distill.problems.select import years_of
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from distill.config import ROLES, Settings, settings_from_data
+from distill.errors import DistillError
+
+# The published design and its numbers, for the report's comparison column and banner.
+PUBLISHED = {"student": "Qwen2.5-7B-Instruct (4-bit)", "iters": 200, "runs": 5, "levels": ["R1", "R2", "R3", "R4", "R5", "R6"],
+             "base": 0.6467, "teacher": 0.9140, "tuned": 0.6943, "tuned_std": 0.0017, "math500": 0.731, "r6": 0.419}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemsCfg(_Strict):
+    paths: list[str] = Field(default_factory=list, description="files or folders to import (relative to the config file)")
+    source: str = "obryan"
+    format: str | None = None
+    math500: str | None = Field(None, description="MATH-500 JSONL for the generalisation test (optional)")
+
+
+class SplitCfg(_Strict):
+    train_years: str
+    valid_years: str
+    test_years: str
+
+    @field_validator("train_years", "valid_years", "test_years")
+    @classmethod
+    def _years(cls, v: str) -> str:
+        years_of(v)  # raises ValueError with the reason
+        return v
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "SplitCfg":
+        names = ("train_years", "valid_years", "test_years")
+        sets = {n: set(years_of(getattr(self, n))) for n in names}
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                both = sets[a] & sets[b]
+                if both:
+                    raise ValueError(f"{a} and {b} share {', '.join(map(str, sorted(both)))}: held-out years must not be trained on")
+        return self
+
+
+class CorpusCfg(_Strict):
+    max_rounds: int = Field(3, ge=1)
+    concurrency: int = Field(8, ge=1)
+
+
+class LevelsCfg(_Strict):
+    train: list[str] = Field(default_factory=lambda: ["R1"], description="levels to export, train and evaluate")
+
+
+class EvalCfg(_Strict):
+    runs: int = Field(5, ge=1)
+    seed: int = 0
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(2048, gt=0)
+    batch_size: int = Field(8, ge=1)
+    judge: bool = True
+    teacher: bool = False
+    math500: bool = False
+    math500_limit: int | None = Field(None, ge=1)
+
+
+class CostCfg(_Strict):
+    prompt_usd_per_mtok: float | None = None
+    completion_usd_per_mtok: float | None = None
+
+
+class StudyConfig(_Strict):
+    name: str = "study"
+    problems: ProblemsCfg
+    split: SplitCfg
+    corpus: CorpusCfg = Field(default_factory=CorpusCfg)
+    levels: LevelsCfg = Field(default_factory=LevelsCfg)
+    finetune: FinetuneArgs
+    evaluation: EvalCfg = Field(default_factory=EvalCfg)
+    cost: CostCfg = Field(default_factory=CostCfg)
+    prompts_dir: str | None = None
+    solver: dict[str, Any] = Field(default_factory=dict)
+    verifier: dict[str, Any] = Field(default_factory=dict)
+    judge: dict[str, Any] = Field(default_factory=dict)
+    student: dict[str, Any] = Field(default_factory=dict)
+
+
+def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DistillError("study config not found", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DistillError(f"not valid TOML ({exc})", path=path) from None
+    ft = data.get("finetune")
+    for key in ("data", "out", "resume"):
+        if isinstance(ft, dict) and key in ft:
+            raise DistillError(f"[finetune] {key}: set by the study itself; remove it", path=path)
+    try:
+        cfg = StudyConfig(**data)
+    except ValidationError as exc:
+        raise DistillError(_message(exc), path=path) from None
+    if not cfg.finetune.model:
+        raise DistillError("[finetune] model: required (a local model folder or a Hugging Face id)", path=path)
+    _check_model(cfg.finetune.model, path)
+    cfg.levels.train = parse_levels(",".join(cfg.levels.train))
+    base = path.parent
+    cfg.problems.paths = [_resolve(p, base, path, "[problems] paths") for p in cfg.problems.paths]
+    if cfg.problems.math500:
+        cfg.problems.math500 = _resolve(cfg.problems.math500, base, path, "[problems] math500")
+    if cfg.prompts_dir:
+        cfg.prompts_dir = _resolve(cfg.prompts_dir, base, path, "prompts_dir", folder=True)
+    settings = settings_from_data({r: getattr(cfg, r) for r in ROLES} | {"concurrency": cfg.corpus.concurrency, "max_rounds": cfg.corpus.max_rounds}, path)
+    return cfg, settings
+
+
+def _message(exc: ValidationError) -> str:
+    """`[table] key: what is wrong` for the first error."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err.get("loc", ())]
+    name = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else (loc[0] if loc else "config")
+    msg = "unknown setting" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid value")
+    return f"{name.strip()}: {msg.removeprefix('Value error, ')}"
+
+
+def _resolve(value: str, base: Path, cfg_path: Path, name: str, *, folder: bool = False) -> str:
+    """A path from the config: environment variables expanded ($DISTILL_DATA), relative to the config file; must exist."""
+    expanded = os.path.expandvars(os.path.expanduser(value))
+    if "$" in expanded:
+        var = expanded[expanded.index("$"):].split("/")[0]
+        raise DistillError(f"{name}: {value!r} uses {var}, which is not set (export it, e.g. DISTILL_DATA=/path/to/data)", path=cfg_path)
+    p = Path(expanded)
+    p = p if p.is_absolute() else (base / p).resolve()
+    if not p.exists():
+        raise DistillError(f"{name}: {p} does not exist", path=cfg_path)
+    if folder and not p.is_dir():
+        raise DistillError(f"{name}: {p} is not a folder", path=cfg_path)
+    return str(p)
+
+
+def _check_model(model: str, cfg_path: Path) -> None:
+    """A local model path must be a model folder; a Hugging Face id (org/name) is resolved when it is loaded."""
+    p = Path(os.path.expanduser(model))
+    looks_local = p.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1
+    if looks_local and not (p / "config.json").exists():
+        what = "is not a model folder (no config.json)" if p.exists() else "does not exist"
+        raise DistillError(f"[finetune] model: {model} {what}", path=cfg_path)
