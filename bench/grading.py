@@ -52,14 +52,54 @@ def run_grader(pairs: list[tuple[str, str]], workers: int) -> tuple[list, float]
         return verdicts, time.perf_counter() - t0
 
 
+def _mv_reply(args: tuple[str, str]) -> bool | None:
+    from math_verify import parse, verify
+
+    key, reply = args
+    try:
+        gold, pred = parse(f"${key}$"), parse(reply)
+        return bool(verify(gold, pred)) if gold and pred else None
+    except Exception:
+        return None
+
+
+def per_class(workers: int) -> dict:
+    """Agreement with the expected verdict per class of case, distill and math-verify alone, on whole replies."""
+    from distill.demo.grading_cases import CLASSES
+
+    rows = [(cls, k, r, e) for cls, table in CLASSES.items() for k, r, e in table]
+    with Grader(workers=workers) as g:
+        ours = g.grade_many([(k, r) for _, k, r, _ in rows])
+    with ProcessPoolExecutor(workers) as ex:
+        mv = list(ex.map(_mv_reply, [(k, r) for _, k, r, _ in rows]))
+    out: dict = {}
+    for (cls, _, _, e), v, m in zip(rows, ours, mv):
+        c = out.setdefault(cls, {"cases": 0, "distill": 0, "math_verify": 0, "abstained": 0})
+        c["cases"] += 1
+        c["distill"] += v.correct is e
+        c["math_verify"] += m is e
+        c["abstained"] += v.correct is None
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "math500.jsonl")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "grading.json")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    classes = per_class(args.workers)
+    t = Table(title="agreement with the expected verdict, by class of case (whole replies)")
+    for col in ("class", "cases", "distill", "math-verify alone", "distill abstained"):
+        t.add_column(col)
+    for cls, c in classes.items():
+        t.add_row(cls, str(c["cases"]), f"{c['distill'] / c['cases']:.1%}", f"{c['math_verify'] / c['cases']:.1%}", str(c["abstained"]))
+    tot = {k: sum(c[k] for c in classes.values()) for k in ("cases", "distill", "math_verify", "abstained")}
+    t.add_row("all", str(tot["cases"]), f"{tot['distill'] / tot['cases']:.1%}", f"{tot['math_verify'] / tot['cases']:.1%}", str(tot["abstained"]))
+    Console().print(t)
     if not args.data.exists():
-        print(f"skipped: {args.data} not found")
+        print(f"MATH-500 part skipped: {args.data} not found")
+        save(args.out, {"classes": classes})
         return 0
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     equiv = [(r["answer"], last_boxed(r["solution"]) or "") for r in rows]
@@ -75,6 +115,7 @@ def main() -> int:
     slowest = max(v.elapsed_ms for v in verdicts)
     timeouts = sum(v.method == "timeout" for v in verdicts)
     result = {
+        "classes": classes,
         "pairs": len(pairs),
         "workers": args.workers,
         "distill": {

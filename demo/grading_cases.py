@@ -1,0 +1,148 @@
+"""Grading cases by class (issue: grading on any benchmark). Each row: (key, reply, expected verdict).
+
+Expected None means "could not decide": the evaluation agent is asked. Written for this project in
+the shapes seen in MATH-500 gold answers, in R1 and chat-model replies, and in other evaluators'
+answer formats; every class has negatives.
+"""
+
+LATEX_GOLD = [
+    (r"10,\!080", r"\boxed{10080}", True),
+    (r"10,\!080", r"\boxed{10,080}", True),
+    (r"11,\! 111,\! 100", r"\boxed{11111100}", True),
+    (r"\$32,\!348", r"\boxed{32348}", True),
+    (r"\$32,\!348", r"\boxed{\$32,348}", True),
+    (r"864 \mbox{ inches}^2", r"\boxed{864}", True),
+    (r"864 \mbox{ inches}^2", r"\boxed{864 \text{ square inches}}", True),
+    (r"20\text{ cm}^2", r"The area is \boxed{20}.", True),
+    (r"\$1.50", r"\boxed{1.50}", True),
+    (r"\text{(C)}", r"\boxed{C}", True),
+    (r"\text{(C)}", r"\boxed{(C)}", True),
+    (r"\frac{14}{3}", r"\boxed{14/3}", True),
+    (r"5\sqrt{2}", r"\boxed{\sqrt{50}}", True),
+    (r"\dfrac{9}{7}", r"\boxed{\frac{9}{7}}", True),
+    (r"90^\circ", r"\boxed{90}", True),
+    (r"10,\!080", r"\boxed{10008}", False),
+    (r"\$32,\!348", r"\boxed{32384}", False),
+    (r"864 \mbox{ inches}^2", r"\boxed{846}", False),
+    (r"20\text{ cm}^2", r"\boxed{40}", False),
+    (r"\text{(C)}", r"\boxed{D}", False),
+    (r"\frac{14}{3}", r"\boxed{3/14}", False),
+    (r"5\sqrt{2}", r"\boxed{2\sqrt{5}}", False),
+]
+
+PLAIN_FUNCTIONS = [
+    (r"\pi", r"\boxed{pi}", True),
+    (r"-\frac{\pi}{6}", r"\boxed{-pi/6}", True),
+    (r"\cot x", r"\boxed{cot x}", True),
+    (r"2\pi", r"\boxed{2 pi}", True),
+    (r"\sqrt{3}", r"\boxed{sqrt(3)}", True),
+    (r"\frac{\sqrt{2}}{2}", r"\boxed{sqrt(2)/2}", True),
+    (r"(-\infty,1)\cup(2,\infty)", r"\boxed{(-\infty,1) U (2,\infty)}", True),
+    (r"\sin x", r"\boxed{sin(x)}", True),
+    (r"\frac{\pi}{3}", r"\boxed{pi/4}", False),
+    (r"\sqrt{3}", r"\boxed{sqrt(2)}", False),
+    (r"\cot x", r"\boxed{tan x}", False),
+    (r"-\frac{\pi}{6}", r"\boxed{pi/6}", False),
+    (r"(-\infty,1)\cup(2,\infty)", r"\boxed{(-\infty,1) U (3,\infty)}", False),
+]
+
+RELATIONS = [
+    (r"y = 2x+3", r"\boxed{y = 2x+3}", True),
+    (r"x \geq 5", r"\boxed{x >= 5}", True),
+    (r"x \ge 5", r"\boxed{x \geq 5}", True),
+    (r"x < 3", r"\boxed{x \lt 3}", True),
+    (r"x > -1", r"\boxed{x \gt -1}", True),
+    (r"x \leq 4", r"\boxed{x <= 4}", True),
+    (r"x \neq 2", r"\boxed{x != 2}", True),
+    (r"2x - y + 3z = 4", r"\boxed{4x - 2y + 6z = 8}", True),
+    (r"2x+3y=6", r"\boxed{y = 2 - \frac{2}{3}x}", True),
+    (r"x \geq 5", r"\boxed{x \leq 5}", False),
+    (r"x > 3", r"\boxed{x < 3}", False),
+    (r"2x+3y=6", r"\boxed{y = 2 + \frac{2}{3}x}", False),
+    (r"y = 2x+3", r"\boxed{y = 2x-3}", False),
+    (r"2x - y + 3z = 4", r"\boxed{2x - y + 3z = 5}", False),
+]
+
+MATRICES = [
+    (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\boxed{\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}}", True),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\boxed{\left[\begin{array}{c} 1 \\ 2 \end{array}\right]}", True),
+    (r"\begin{pmatrix} -1 \\ 2 \\ 5 \end{pmatrix}", r"\boxed{(-1, 2, 5)}", True),
+    (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\boxed{[[1, 2], [3, 4]]}", True),
+    (r"\begin{pmatrix} \frac{1}{2} \\ 3 \end{pmatrix}", r"\boxed{\begin{pmatrix} 0.5 \\ 3 \end{pmatrix}}", True),
+    (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\boxed{\begin{pmatrix} 1 & 2 \\ 3 & 5 \end{pmatrix}}", False),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\boxed{\left[\begin{array}{c} 2 \\ 1 \end{array}\right]}", False),
+    (r"\begin{pmatrix} -1 \\ 2 \\ 5 \end{pmatrix}", r"\boxed{(-1, 2)}", False),
+    (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\boxed{[[1, 3], [2, 4]]}", False),
+]
+
+SEVERAL_ANSWERS = [
+    (r"1, 2, 3", r"\boxed{1}, \boxed{2}, \boxed{3}", True),
+    (r"1, 2, 3", r"\boxed{3}, \boxed{1}, \boxed{2}", True),
+    (r"(2,2), (6,2)", r"\boxed{(2,2)} \text{ and } \boxed{(6,2)}", True),
+    (r"(5,2),(7,2)", "Final answer: p=5, q=2; p=7, q=2", True),
+    (r"11:21", r"\boxed{V_1:V_2 = 11:21}", True),
+    (r"-2, 5", r"The roots are $\boxed{-2}$ and $\boxed{5}$.", True),
+    (r"1, 2, 3", r"\boxed{1}, \boxed{2}", False),
+    (r"(2,2), (6,2)", r"\boxed{(2,2)}", False),
+    (r"(5,2),(7,2)", "Final answer: p=5, q=2; p=7, q=3", False),
+    (r"11:21", r"\boxed{V_1:V_2 = 21:11}", False),
+    (r"-2, 5", r"The roots are $\boxed{-2}$ and $\boxed{4}$.", False),
+]
+
+UNBOXED = [
+    ("1 and -1/3", "x = -1/3 or x = 1", True),
+    ("1 and -1/3", "The solutions are x = 1 and x = -1/3.", True),
+    ("12", "12", True),
+    ("12", "The answer is 12.", True),
+    ("12", "The total is 12.", True),
+    ("1 and -1/3", "The solutions are x = 1 and x = -1/2.", None),
+    ("1 and -1/3", "x = 1", False),
+    ("12", "13", False),
+    ("12", "The total is 13.", None),
+    ("12", "I think it is probably thirteen.", None),
+]
+
+CONVENTIONS = [
+    ("5", "Final Answer: The final answer is 5. I hope it is correct.", True),
+    ("5", "Final Answer: The final answer is $5$. I hope it is correct.", True),
+    (r"\frac{1}{2}", "The answer is: 1/2", True),
+    (r"\text{(D) Alina}", r"\boxed{D}", True),
+    (r"\text{(D) Alina}", r"\boxed{\text{Alina}}", True),
+    ("17", "\\boxed{17}<|im_end|>\n<|im_start|>user\nWhat is 3+4?<|im_end|>\n<|im_start|>assistant\n\\boxed{7}", True),
+    ("17", "\\boxed{17}<|endoftext|>\\boxed{18}", True),
+    (r"\frac{1}{\sqrt{3}}", r"\boxed{\frac{\sqrt{3}}{3} \approx 0.577}", True),
+    ("11", r"\boxed{x \approx 11}", True),
+    ("5", "Final Answer: The final answer is 6. I hope it is correct.", False),
+    (r"\frac{1}{2}", "The answer is: 1/3", False),
+    (r"\text{(D) Alina}", r"\boxed{B}", False),
+    ("17", "\\boxed{18}<|im_end|>\n<|im_start|>user\nWhat is 10+7?<|im_end|>\n<|im_start|>assistant\n\\boxed{17}", False),
+    (r"\frac{1}{\sqrt{3}}", r"\boxed{\frac{\sqrt{2}}{3} \approx 0.471}", False),
+]
+
+OVERCONFIDENT = [
+    ("17", r"\boxed{17 + c}", False),
+    ("17", r"\boxed{17 + C}", False),
+    (r"81\pi", r"\boxed{81 pi units squared}", True),
+    ("81π", r"\boxed{81 pi square units}", True),
+    ("81π", r"\boxed{81\pi \text{ units}^2}", True),
+    ("12", r"\boxed{12 \text{ marbles}}", True),
+    ("81π", r"\boxed{80 pi units squared}", False),
+    ("12", "We cannot know the count without more data.", None),
+    ("12", "The count cannot be determined from the given information.", None),
+]
+
+THINKING = [
+    ("5", "<think>the answer is \\boxed{4}</think>\nSo \\boxed{5}", True),
+    ("5", "<think>\nLet me compute: 2+3=5.\n</think>\n\nFinal answer: \\boxed{5}", True),
+    ("5", "reasoning without an opening tag</think>The answer is \\boxed{5}.", True),
+    ("5", "<think>the answer is \\boxed{5}</think>\nSo \\boxed{4}", False),
+    ("5", "<think>the answer is \\boxed{5} hmm still thinking", None),
+    ("5", "<think>5 5 5 \\boxed{5} Final answer: 5", None),
+    ("5", "<think>all the thinking</think>", None),
+]
+
+CLASSES = {
+    "latex_gold": LATEX_GOLD, "plain_functions": PLAIN_FUNCTIONS, "relations": RELATIONS, "matrices": MATRICES,
+    "several_answers": SEVERAL_ANSWERS, "unboxed": UNBOXED, "conventions": CONVENTIONS, "overconfident": OVERCONFIDENT,
+    "thinking": THINKING,
+}
