@@ -33,6 +33,9 @@ from autogen_core.models import (
 from autogen_ext.models.cache import ChatCompletionCache
 
 from distill.config import ModelRole
+from distill.errors import EndpointError
+
+from .failures import UNREACHABLE_RETRIES, EmptyResponse, classify, retry_after, to_endpoint_error, where
 from distill.errors import DistillError
 from distill.io import content_hash
 
@@ -41,6 +44,7 @@ log = logging.getLogger("distill.models")
 warnings.filterwarnings("ignore", message="Could not find <think>", category=UserWarning)
 
 CACHE_FORMAT = 1
+_RETRIES_SAID: set[tuple[str, str]] = set()
 
 
 def client_namespace(role: ModelRole) -> str:
@@ -108,33 +112,14 @@ class CallStats:
             setattr(self, f, getattr(self, f) + getattr(other, f))
 
 
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Rate limits, server errors, dropped connections and HTTP 200 with an empty or broken body."""
-    import json
-
-    import openai
-
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in RETRYABLE_STATUS
-    if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, openai.APIResponseValidationError)):
-        return True
-    if isinstance(exc, (json.JSONDecodeError, EmptyResponse)):
-        return True
-    return False
-
-
-class EmptyResponse(RuntimeError):
-    """The endpoint answered 200 with no content."""
-
-
 class CachedClient(ChatCompletionCache):
     """AutoGen's ChatCompletionCache plus retries with backoff and call accounting."""
 
-    def __init__(self, client: ChatCompletionClient, store: DiskCallStore, *, max_retries: int = 5, backoff_s: float = 1.0, role: str = ""):
+    def __init__(self, client: ChatCompletionClient, store: DiskCallStore, *, max_retries: int = 5, backoff_s: float = 1.0, role: str = "",
+                 settings: ModelRole | None = None):
         super().__init__(client, store)
+        self.settings = settings  # the role's endpoint and model, named in failures
+        self.last_error: EndpointError | None = None
         self.stats = CallStats()
         self.last_result: CreateResult | None = None  # the Verifier reads the Solver's finish_reason here
         self.max_retries = max_retries
@@ -177,19 +162,30 @@ class CachedClient(ChatCompletionCache):
                 self.last_result = result
                 return result
             except Exception as exc:
-                if not is_retryable(exc) or attempt >= self.max_retries:
+                kind = classify(exc)
+                limit = min(self.max_retries, UNREACHABLE_RETRIES) if kind == "unreachable" else self.max_retries
+                if kind not in ("overloaded", "unreachable") or attempt >= limit:
                     self.stats.failed += 1
-                    raise
+                    self.last_error = to_endpoint_error(exc, self.role, self.settings)
+                    log.debug("%s failed", self.last_error.where, exc_info=exc)
+                    raise self.last_error from exc
                 attempt += 1
                 self.stats.retries += 1
-                delay = self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())
-                log.warning("%s: %s; retry %d/%d in %.1fs", self.role or "model", type(exc).__name__, attempt, self.max_retries, delay)
+                delay = retry_after(exc) or self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())
+                if kind == "unreachable":
+                    delay = min(delay, 0.5)
+                said = (where(self.role, self.settings), type(exc).__name__)
+                level = logging.DEBUG if said in _RETRIES_SAID else logging.WARNING  # one terminal line per cause
+                _RETRIES_SAID.add(said)
+                log.log(level, "%s: %s; retry %d/%d in %.1fs%s", *said, attempt, limit, delay,
+                        "" if level == logging.DEBUG else " (further retries of this kind go to the log file)")
                 await asyncio.sleep(delay)
 
 
     def fork(self, role: str | None = None) -> "CachedClient":
         """A client sharing the HTTP connection and the disk cache, with its own accounting."""
-        return CachedClient(self.client, self.store, max_retries=self.max_retries, backoff_s=self.backoff_s, role=role or self.role)  # type: ignore[arg-type]
+        return CachedClient(self.client, self.store, max_retries=self.max_retries, backoff_s=self.backoff_s, role=role or self.role,  # type: ignore[arg-type]
+                            settings=self.settings)
 
 
 def model_info_for(role: ModelRole) -> ModelInfo:
@@ -228,7 +224,8 @@ def build_client(
             max_retries=0,  # retries happen in CachedClient, which also retries empty bodies
             model_info=model_info_for(role),
         )
-    return CachedClient(inner, DiskCallStore(cache, client_namespace(role)), max_retries=role.max_retries, backoff_s=role.backoff_s, role=role_name)
+    return CachedClient(inner, DiskCallStore(cache, client_namespace(role)), max_retries=role.max_retries, backoff_s=role.backoff_s, role=role_name,
+                        settings=role)
 
 
 def describe_role(role: ModelRole) -> dict[str, Any]:

@@ -23,13 +23,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from distill.context import AppContext, pass_app
-from distill.errors import DistillError
+from distill.config import Settings
+from distill.context import AppContext, FieldType, pass_app
+from distill.errors import DistillError, WorkFailed, endpoint_exit
 
 from .transcripts import Transcript, TranscriptStore
 
 
 def select_problems(app: AppContext, year: str | None, years: str | None, ids: tuple[str, ...], source: str | None) -> list[Problem]:
+    given = [name for name, v in (("--year", year), ("--years", years), ("--problems", ids)) if v]
+    if len(given) > 1:
+        raise DistillError(f"{' and '.join(given)} both choose problems; use one of them")
     all_problems = ProblemStore(app.workspace.problems_file).load()
     if not all_problems:
         raise DistillError(f"no problems in the workspace {app.workspace.root}; run `distill problems import` first")
@@ -72,8 +76,8 @@ def corpus_group() -> None:
 @click.option("--years", help="A range or list of years, e.g. 2011-2020.")
 @click.option("--problems", "ids", multiple=True, help="Problem ids (repeatable).")
 @click.option("--source", help="Only problems of this source (obryan, math500, ...).")
-@click.option("--concurrency", type=int, help="Concurrent conversations (default: config, 8).")
-@click.option("--max-rounds", type=int, help="Solver attempts before rejecting (default: config, 3).")
+@click.option("--concurrency", type=FieldType(Settings, "concurrency"), help="Concurrent conversations (default: config, 8).")
+@click.option("--max-rounds", type=FieldType(Settings, "max_rounds"), help="Solver attempts before rejecting (default: config, 3).")
 @click.option("--retry-rejected", is_flag=True, help="Run rejected problems again too (failed ones always rerun).")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--dry-run", is_flag=True, help="Show what would run and how much is already done.")
@@ -88,6 +92,7 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
 
     problems = select_problems(app, year, years, ids, source)
     s = app.settings
+    app.start_log()
     max_rounds = max_rounds or s.max_rounds
     concurrency = concurrency or s.concurrency
     templates = Templates.load(app.prompts_dir(prompts))
@@ -124,21 +129,27 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
                 await solver_client.close()
                 await formatter_client.close()
 
-    try:
-        summary = asyncio.run(main())
-    except KeyboardInterrupt:
-        app.console.print("[yellow]stopped[/]: finished problems are saved; run the same command to resume")
-        sys.exit(130)
+    summary = asyncio.run(main())
     d = summary.as_dict()
     if as_json:
         click.echo(json.dumps(d))
-        return
+    else:
+        _print_summary(app, d)
+    if summary.stopped_by is not None:
+        raise endpoint_exit(summary.stopped_by, app.log_path, suffix=f"; stopped, {summary.not_started} problems not started")
+    if summary.failed:
+        raise WorkFailed(f"{summary.failed} of {summary.problems} problems failed; rerun the same command to retry them (details: {app.log_path})")
+
+
+def _print_summary(app: AppContext, d: dict) -> None:
     app.out.print(Panel.fit(
         f"{d['problems']} problems: [green]{d['accepted']} accepted[/], [yellow]{d['rejected']} rejected[/], [red]{d['failed']} failed[/]"
         f" ({d['skipped']} already done)\nmodel calls: {d['model_calls']} over the network, {d['cached']} from cache, "
         f"{d['retries']} retries; {d['tokens']:,} tokens; {d['seconds']:.1f}s", title="corpus run"))
     for reason, n in d["rejected_reasons"].items():
         app.out.print(f"  rejected x{n}: {reason}")
+    for reason, n in d["failed_reasons"].items():
+        app.out.print(f"  [red]failed[/] x{n}: {reason}")
 
 
 @corpus_group.command("levels")
@@ -147,11 +158,12 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
 @click.option("--problems", "ids", multiple=True, help="Problem ids (repeatable).")
 @click.option("--source", help="Only problems of this source.")
 @click.option("--levels", "levels_spec", default="R1-R6", show_default=True, help="Levels to produce, e.g. R1-R6 or R1,R6.")
-@click.option("--concurrency", type=int, help="Concurrent model calls (default: config).")
+@click.option("--concurrency", type=FieldType(Settings, "concurrency"), help="Concurrent model calls (default: config).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-level table as JSON.")
 @pass_app
-def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurrency, prompts, as_json) -> None:
+def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurrency, quiet, prompts, as_json) -> None:
     """Restate accepted solutions at length levels R1 (full) .. R6 (~30 words)."""
     from distill.corpus.levels import parse_levels, run_levels
     from distill.grading.pool import Grader
@@ -163,13 +175,19 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
     if not any(t.status == "accepted" for t in transcripts):
         raise DistillError("no accepted transcripts for that selection; run `distill corpus run` first")
     _, client = _clients(app)
+    app.start_log()
+    n_items = sum(t.status == "accepted" for t in transcripts) * len(levels)
+    progress = Progress(TextColumn("[bold]levels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console,
+                        disable=quiet or as_json)
 
     async def main():
-        with Grader(workers=2) as grader:
+        with Grader(workers=2) as grader, progress:
+            task = progress.add_task("levels", total=n_items)
             try:
                 return await run_levels(transcripts, {p.id: p for p in problems}, levels, store=store, client=client, grader=grader,
                                         role=app.settings.verifier, prompts_dir=app.prompts_dir(prompts),
-                                        concurrency=concurrency or app.settings.concurrency)
+                                        concurrency=concurrency or app.settings.concurrency,
+                                        on_done=lambda _: progress.update(task, advance=1))
             finally:
                 await client.close()
 
@@ -183,6 +201,9 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
         t.add_row(lv, str(row["texts"]), str(row["ok"]), str(row["failed"]), f"{row['mean_words']:.1f}")
     app.out.print(t)
     app.out.print(f"model calls: {client.stats.network} over the network, {client.stats.cached} from cache")
+    failed = sum(row["failed"] for row in table.values())
+    if failed:
+        raise WorkFailed(f"{failed} level texts failed (see `distill transcripts show`); rerun the same command to retry them")
 
 
 @corpus_group.command("status")

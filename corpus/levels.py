@@ -18,7 +18,7 @@ from distill.problems.schema import Problem
 from distill.prompts import load_template
 
 from distill.config import ModelRole
-from distill.errors import DistillError
+from distill.errors import DistillError, EndpointError
 from distill.io import content_hash
 from distill.usage import Usage
 
@@ -106,6 +106,7 @@ async def run_levels(
     """Restate every accepted transcript at every level; returns per-level counts and mean words."""
     sem = asyncio.Semaphore(concurrency)
     results: list[LevelText] = []
+    stopped: list[EndpointError] = []  # a fatal endpoint failure: no point in asking again
 
     async def one(t: Transcript, level: str) -> None:
         existing = store.get_level(t.problem_id, level)
@@ -116,10 +117,15 @@ async def run_levels(
             store.put_level(lt)
         else:
             async with sem:
+                if stopped:
+                    return
                 try:
                     lt = await restate(t, problems[t.problem_id], level, client=client, grader=grader, role=role, prompts_dir=prompts_dir)
                 except Exception as exc:
-                    lt = LevelText(problem_id=t.problem_id, level=level, text=None, ok=False, problem=f"{type(exc).__name__}: {exc}"[:300], fingerprint="failed")
+                    if isinstance(exc, EndpointError) and exc.fatal:
+                        stopped.append(exc)
+                    detail = exc.line() if isinstance(exc, EndpointError) else f"{type(exc).__name__}: {exc}"
+                    lt = LevelText(problem_id=t.problem_id, level=level, text=None, ok=False, problem=detail[:300], fingerprint="failed")
             store.put_level(lt)
         assert lt is not None
         results.append(lt)
@@ -128,6 +134,8 @@ async def run_levels(
 
     accepted = [t for t in transcripts if t.status == "accepted" and t.problem_id in problems]
     await asyncio.gather(*(one(t, lv) for t in accepted for lv in levels))
+    if stopped:
+        raise stopped[0]
     table: dict[str, dict[str, float]] = {}
     for lv in levels:
         rows = [r for r in results if r.level == lv]

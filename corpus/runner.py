@@ -17,6 +17,7 @@ from distill.grading.pool import Grader
 from distill.problems.schema import Problem
 
 from distill.config import ModelRole
+from distill.errors import EndpointError
 from distill.io import content_hash
 from distill.usage import Usage
 
@@ -36,9 +37,14 @@ class RunSummary:
     tokens: int = 0
     seconds: float = 0.0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
+    failed_reasons: dict[str, int] = field(default_factory=dict)  # one line per cause, not per problem
+    not_started: int = 0  # left alone after a failure that stops the run
+    stopped_by: EndpointError | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["stopped_by"] = self.stopped_by.line() if self.stopped_by else None
+        return d
 
 
 def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verifier: ModelRole, max_rounds: int) -> str:
@@ -108,6 +114,8 @@ async def run_corpus(
         setattr(summary, t.status, getattr(summary, t.status) + 1)
         if t.status == "rejected" and t.rejection is not None:
             summary.rejected_reasons[t.rejection.kind] = summary.rejected_reasons.get(t.rejection.kind, 0) + 1
+        if t.status == "failed" and not skipped:
+            summary.failed_reasons[t.error or "?"] = summary.failed_reasons.get(t.error or "?", 0) + 1
         if on_done:
             on_done(t, skipped, summary)
 
@@ -118,6 +126,9 @@ async def run_corpus(
             count(existing, True)
             return
         async with sem:
+            if summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
+                summary.not_started += 1
+                return
             solver, fmt = solver_client.fork("solver"), formatter_client.fork("verifier")
             started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
             t0 = time.perf_counter()
@@ -126,7 +137,10 @@ async def run_corpus(
                 res = await solve_problem(problem, solver_client=solver, formatter_client=fmt, grader=grader,
                                           templates=templates, max_rounds=max_rounds)
             except Exception as exc:  # one problem's failure must not stop the year
-                error = f"{type(exc).__name__}: {exc}"[:500]
+                endpoint = exc if isinstance(exc, EndpointError) else solver.last_error or fmt.last_error
+                error = endpoint.line() if endpoint else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+                if endpoint is not None and endpoint.fatal and summary.stopped_by is None:
+                    summary.stopped_by = endpoint
             calls = CallStats()
             calls.add(solver.stats)
             calls.add(fmt.stats)

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from distill.demo.samples import SAMPLE_SOURCE, samples_dir
 
-from distill.context import AppContext, pass_app
+from distill.context import AppContext, pass_app, setup_logging
 from distill.workspace import Workspace
 
 DEMO_TOML = """\
@@ -75,6 +75,21 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Pa
     return path
 
 
+def _start_teacher(root: Path):
+    """The recorded teacher on a port derived from the demo folder, so a rerun (after Ctrl-C, say)
+    finds the same endpoint, the same fingerprints and nothing to redo; any free port if taken."""
+    from distill.io import content_hash
+
+    from .loopback import LoopbackServer
+    from .recorded_teacher import recorded_teacher
+
+    port = 20000 + int(content_hash(str(root)), 16) % 30000
+    try:
+        return LoopbackServer(recorded_teacher, port=port).start()
+    except OSError:
+        return LoopbackServer(recorded_teacher).start()
+
+
 @click.command("demo")
 @click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), help="Workspace for the demo (default: a new temporary folder).")
 @click.option("--live", is_flag=True, help="Use the configured endpoints (DeepSeek) and a real student model instead of the recorded teacher.")
@@ -88,6 +103,7 @@ def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> 
     t0 = time.perf_counter()
     root = (demo_dir or Path(tempfile.mkdtemp(prefix="distill-demo-"))).resolve()
     ws = Workspace(root).ensure()
+    app.log_path = setup_logging(ws.logs_dir)
     out = app.out
     out.rule("distill demo" + (" (live)" if live else ""))
     out.print(f"workspace: {ws.root}")
@@ -97,7 +113,7 @@ def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> 
         from distill.demo.recorded_teacher import recorded_teacher
         from distill.demo.tiny import build_tiny_qwen2
 
-        server = LoopbackServer(recorded_teacher).start()
+        server = _start_teacher(ws.root)
         out.print(f"recorded teacher (DeepSeek-R1 stand-in) serving on {server.base_url}")
         model_dir = ws.root / "models" / "tiny-qwen2"
         if not (model_dir / "config.json").exists():

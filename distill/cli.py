@@ -9,9 +9,26 @@ import click
 
 from . import __version__
 from .context import AppContext, pass_app
+from .errors import EndpointError, Interrupted, endpoint_exit
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class DistillGroup(click.Group):
+    """The root group: one error model for every command (README, "Exit codes")."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            raise Interrupted() from None
+        except EndpointError as exc:
+            raise endpoint_exit(exc, log_file(ctx.obj)) from None
+
+
+def log_file(app: object) -> object | None:
+    return getattr(app, "log_path", None)
+
+
+@click.group(cls=DistillGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--workspace",
     "-w",
@@ -26,7 +43,9 @@ def cli(ctx: click.Context, workspace: str | None, config_path: str | None) -> N
 
     Stages: problems -> corpus (teacher transcripts) -> finetune (LoRA) -> eval.
     """
-    ctx.obj = AppContext(workspace_option=workspace, config_path=config_path)
+    from distill.prompts import check_prompts_dir
+
+    ctx.obj = AppContext(workspace_option=workspace, config_path=config_path, check_prompts=check_prompts_dir)
 
 
 @cli.group("config")
@@ -75,8 +94,8 @@ _register()
 def main() -> None:
     try:
         cli.main(prog_name="distill")
-    except KeyboardInterrupt:  # pragma: no cover - interactive only
-        click.echo("interrupted; completed work is saved, rerun to resume", err=True)
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while click parses, or at exit)
+        Interrupted().show()
         sys.exit(130)
 
 

@@ -32,3 +32,42 @@ def validation_message(exc: Exception, *, prefix: str = "") -> str:
     if err.get("type") == "extra_forbidden":
         msg = "unknown setting"
     return f"{where}: {msg}" if where else msg
+
+
+class EndpointError(Exception):
+    """A model endpoint failed, classified. `fatal` failures (a refused key, an unknown model, a bad
+    URL, an endpoint that stays unreachable) stop the whole run at the first occurrence: every other
+    call would fail the same way. The rest fail only the work item that made the call."""
+
+    def __init__(self, kind: str, where: str = "", detail: str = "", *, fatal: bool = False, config: bool = False):
+        # (defaults: libraries may rebuild an exception from its message alone; the client keeps the original)
+        super().__init__(f"{where}: {detail}")
+        self.kind, self.where, self.detail, self.fatal, self.config = kind, where, detail, fatal, config
+
+    def line(self) -> str:
+        return f"{self.where}: {self.detail}"
+
+
+class WorkFailed(click.ClickException):
+    """Work was attempted and some of it failed (the summary above says what): exit code 1."""
+
+    exit_code = 1
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: finished work is saved; exit code 130."""
+
+    exit_code = 130
+
+    def __init__(self, message: str = "interrupted: finished work is saved; run the same command again to resume"):
+        super().__init__(message)
+
+    def show(self, file=None) -> None:  # no "Error:" prefix: the user asked for it
+        click.echo(self.format_message(), err=True)
+
+
+def endpoint_exit(exc: EndpointError, log_path: object | None = None, suffix: str = "") -> click.ClickException:
+    """A classified endpoint failure as the CLI reports it: one line, exit 2 for a configuration
+    problem (key, model, URL), 1 otherwise; details in the log file."""
+    line = exc.line() + suffix + (f" (details: {log_path})" if log_path else "")
+    return DistillError(line) if exc.config else WorkFailed(line)

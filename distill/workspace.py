@@ -50,5 +50,13 @@ class Workspace:
         return self.root / "logs"
 
     def ensure(self) -> "Workspace":
-        self.root.mkdir(parents=True, exist_ok=True)
+        from .errors import DistillError
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DistillError(f"cannot create the workspace folder ({exc.strerror}); choose another with -w or ${ENV_VAR}",
+                               path=self.root) from None
+        if not os.access(self.root, os.W_OK):
+            raise DistillError(f"the workspace folder is not writable; choose another with -w or ${ENV_VAR}", path=self.root)
         return self

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from distill.context import AppContext, pass_app
-from distill.errors import DistillError
+from distill.config import ModelRole, Settings
+from distill.context import AppContext, FieldType, pass_app
+from distill.errors import DistillError, endpoint_exit
 from distill.io import atomic_write_jsonl
 
 
@@ -24,8 +25,10 @@ def read_jsonl_records(path: Path, required: tuple[str, ...]) -> list[dict]:
     rows = []
     for lineno, row in read_jsonl(path):
         for field in required:
-            if field not in row or row[field] is None:
+            if field not in row:
                 raise DistillError(f"missing field {field!r}", path=path, where=f"line {lineno}")
+            if row[field] is None:
+                raise DistillError(f"field {field!r} is null", path=path, where=f"line {lineno}")
         rows.append(row)
     if not rows:
         raise DistillError("no records (empty file)", path=path)
@@ -50,15 +53,15 @@ def make_judge(app: AppContext, prompts: str | None, concurrency: int):
 @click.option("--problem-field", default="problem", show_default=True, help="Field holding the problem text (shown to the judge).")
 @click.option("--no-judge", is_flag=True, help="Rules only: undecided verdicts stay null.")
 @click.option("--audit", is_flag=True, help="Ask the judge about every record and log where it disagrees with the rules.")
-@click.option("--workers", type=int, default=2, show_default=True, help="Grading processes.")
-@click.option("--timeout", "timeout_s", type=float, default=5.0, show_default=True, help="Seconds allowed per verdict.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Grading processes.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds allowed per verdict.")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, response_field: str, problem_field: str,
               no_judge: bool, audit: bool, workers: int, timeout_s: float, prompts: str | None, as_json: bool) -> None:
     """Grade each line's response against its key; add correct (true/false/null), extracted, method."""
-    from distill.grading.batch import grade_records, summarise
+    from distill.grading.batch import consult_judge, grade_records, summarise
     from distill.grading.pool import Grader
 
     if no_judge and audit:
@@ -66,20 +69,22 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
     rows = read_jsonl_records(in_path, (gold_field, response_field))
     keys = [str(r[gold_field]) for r in rows]
     responses = [str(r[response_field]) for r in rows]
-    judge = None if no_judge else make_judge(app, prompts, app.settings.concurrency)
+    app.start_log()
 
     async def run():
-        try:
-            with Grader(workers=workers, timeout_s=timeout_s) as grader:
-                return await grade_records(
-                    keys, responses, grader, judge=judge, audit=audit,
-                    problems=[str(r.get(problem_field) or "") for r in rows], ids=[r.get("id", i) for i, r in enumerate(rows)],
-                )
-        finally:
-            if judge is not None:
+        with Grader(workers=workers, timeout_s=timeout_s) as grader:
+            verdicts = await grade_records(keys, responses, grader)
+            if no_judge or not (audit or any(v.correct is None for v in verdicts)):
+                return verdicts, None  # the judge (and its key) only when some line needs it
+            judge = make_judge(app, prompts, app.settings.concurrency)
+            try:
+                return await consult_judge(verdicts, keys, responses, judge, audit=audit,
+                                           problems=[str(r.get(problem_field) or "") for r in rows],
+                                           ids=[r.get("id", i) for i, r in enumerate(rows)]), judge
+            finally:
                 await judge.client.close()
 
-    verdicts = asyncio.run(run())
+    verdicts, judge = asyncio.run(run())
     out_rows = []
     for row, v in zip(rows, verdicts):
         out = dict(row)
@@ -90,6 +95,8 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
     summary["out"] = str(out_path)
     if judge is not None:
         summary["judge_calls"] = {"network": judge.client.stats.network, "cached": judge.client.stats.cached}
+    if judge is not None and judge.failure is not None:
+        summary["judge_failure"] = judge.failure.line()
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -98,6 +105,8 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
             f"[yellow]{summary['undecided']} undecided[/] -> {out_path}"
         )
         app.out.print("by method: " + ", ".join(f"{k} {v}" for k, v in summary["by_method"].items()))
+    if judge is not None and judge.failure is not None:
+        raise endpoint_exit(judge.failure, app.log_path, suffix=f"; every rule verdict is written, {summary['undecided']} lines left null")
 
 
 def _backend(app: AppContext, model: str | None, adapter: Path | None, endpoint: str | None, batch_size: int, concurrency: int):
@@ -113,17 +122,19 @@ def _backend(app: AppContext, model: str | None, adapter: Path | None, endpoint:
 
 
 def _sampling_options(fn):
-    fn = click.option("--max-tokens", type=int, default=1024, show_default=True, help="Generation limit per response.")(fn)
-    fn = click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling (1.0: off).")(fn)
-    fn = click.option("--temperature", type=float, default=0.0, show_default=True, help="Sampling temperature (0: greedy).")(fn)
+    fn = click.option("--max-tokens", type=FieldType(ModelRole, "max_tokens"), default=1024, show_default=True, help="Generation limit per response.")(fn)
+    fn = click.option("--top-p", type=FieldType(ModelRole, "top_p"), default=1.0, show_default=True, help="Nucleus sampling (1.0: off).")(fn)
+    fn = click.option("--temperature", type=FieldType(ModelRole, "temperature"), default=0.0, show_default=True,
+                      help="Sampling temperature (0: greedy).")(fn)
     fn = click.option("--seed", type=int, default=0, show_default=True, help="Seed of run 0; run k uses seed + k.")(fn)
-    fn = click.option("--runs", type=int, default=1, show_default=True, help="Independent runs (mean ± std over runs).")(fn)
+    fn = click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True, help="Independent runs (mean ± std over runs).")(fn)
     fn = click.option("--no-judge", is_flag=True, help="Rules only: undecided verdicts stay null (and count as wrong).")(fn)
-    fn = click.option("--batch-size", type=int, default=8, show_default=True, help="mlx-lm batch size.")(fn)
-    fn = click.option("--concurrency", type=int, default=8, show_default=True, help="Concurrent requests to an endpoint.")(fn)
+    fn = click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="mlx-lm batch size.")(fn)
+    fn = click.option("--concurrency", type=FieldType(Settings, "concurrency"), default=8, show_default=True,
+                      help="Concurrent requests to an endpoint.")(fn)
     fn = click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")(fn)
     fn = click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), help="Export whose test years `SRC:test` means.")(fn)
-    fn = click.option("--limit", type=int, help="Only the first N selected problems (a quick smoke test).")(fn)
+    fn = click.option("--limit", type=click.IntRange(min=1), help="Only the first N selected problems (a quick smoke test).")(fn)
     fn = click.option("--problems", "spec", required=True, help="SOURCE[:YEARS|:test], e.g. obryan:2021-2025, obryan:test, math500; or ids a,b,c; or @file.")(fn)
     fn = click.option("--endpoint", help="Model role of an OpenAI-compatible server (student, solver, ...).")(fn)
     fn = click.option("--adapter", type=click.Path(file_okay=False, path_type=Path), help="LoRA adapter folder for --model.")(fn)
@@ -147,11 +158,10 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
     ws = app.workspace
     problems = resolve_spec(spec, ws.problems_file, ws.exports_dir, export_dir)
     if limit is not None:
-        if limit <= 0:
-            raise DistillError("--limit must be positive")
         problems = problems[:limit]
     backend = _backend(app, model, adapter, endpoint, batch_size, concurrency)
     judge = None if no_judge else make_judge(app, prompts, concurrency)
+    app.start_log()
     backend.check()  # an unreachable endpoint or a mismatched adapter fails here, before any generation
     sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens)
     progress = Progress(TextColumn(f"[bold]eval {out.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console, disable=quiet)

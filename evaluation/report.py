@@ -37,13 +37,17 @@ def compare_evals(evals: Sequence[dict[str, Any]], a: int = 0, b: int = 1) -> di
     if len(evals) >= 2:
         ea, eb = evals[a], evals[b]
         sa, sb = per_problem_scores(ea["records"]), per_problem_scores(eb["records"])
+        common = set(sa) & set(sb)
+        if not common:
+            raise DistillError(f"{ea['name']} and {eb['name']} share no problem: there is nothing to compare pairwise")
         result["paired"] = {"a": ea["name"], "b": eb["name"], "bootstrap": paired_bootstrap(sa, sb),
-                            "mcnemar_majority": mcnemar(majority(ea["records"]), majority(eb["records"]))}
-        years = sorted({r.year for r in ea["records"] if r.year is not None})
+                            "mcnemar_majority": mcnemar(majority(ea["records"]), majority(eb["records"])),
+                            "common_problems": len(common), "only_a": len(set(sa) - common), "only_b": len(set(sb) - common)}
+        years = sorted({r.year for r in ea["records"] if r.year is not None and r.problem_id in common})
         by_year = {}
         for y in years:
-            ya = per_problem_scores([r for r in ea["records"] if r.year == y])
-            yb = per_problem_scores([r for r in eb["records"] if r.year == y])
+            ya = per_problem_scores([r for r in ea["records"] if r.year == y and r.problem_id in common])
+            yb = per_problem_scores([r for r in eb["records"] if r.year == y and r.problem_id in common])
             by_year[str(y)] = paired_bootstrap(ya, yb, samples=1000)
         result["paired"]["by_year"] = by_year
     return result
@@ -61,6 +65,9 @@ def compare_markdown(cmp: dict[str, Any]) -> str:
                       f"**{100 * bs['diff']:+.2f} points** (95% CI {100 * bs['ci95'][0]:+.2f} to {100 * bs['ci95'][1]:+.2f}; "
                       f"paired bootstrap p = {bs['p_value']:.3g}; McNemar on majority votes: {mc['a_only']} vs {mc['b_only']} discordant, "
                       f"p = {mc['p_value']:.3g})."]
+        if p.get("only_a") or p.get("only_b"):
+            lines += ["", f"**Note:** the two evaluations cover different problems: {p['only_a']} only in {p['a']}, "
+                          f"{p['only_b']} only in {p['b']}; the paired numbers use the {p['common_problems']} they share."]
         if p["by_year"]:
             lines += ["", "| year | problems | difference | 95% CI | p |", "|---|---|---|---|---|"]
             for y, d in p["by_year"].items():

@@ -60,6 +60,7 @@ def run_cmd(app: AppContext, config_file: Path | None, quiet: bool, as_json: boo
     from .run import run_finetune
 
     args = resolve_args(config_file, given)
+    app.start_log()
     progress = Progress(TextColumn("[bold]LoRA"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[losses]}"),
                         console=app.console, disable=quiet or as_json)
     state = {"train": None, "val": None, "best": None}

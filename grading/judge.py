@@ -19,6 +19,7 @@ from autogen_agentchat.messages import TextMessage
 from autogen_core.models import ChatCompletionClient
 from distill.prompts import load_template
 
+from distill.errors import EndpointError
 from distill.io import append_jsonl
 
 from .grader import Verdict
@@ -31,6 +32,7 @@ class JudgeReply:
     correct: bool | None
     reason: str
     raw: str
+    readable: bool = True  # False when the reply held no verdict at all (then it counts as unsure)
 
 
 def parse_reply(text: str) -> JudgeReply:
@@ -44,11 +46,12 @@ def parse_reply(text: str) -> JudgeReply:
         if isinstance(obj, dict) and "verdict" in obj:
             verdict, reason = str(obj["verdict"]).strip().lower(), str(obj.get("reason", "")).strip()
             break
+    readable = True
     if verdict is None:
         m = re.search(r"verdict\W+(correct|incorrect|unsure)", text or "", re.I)
-        verdict = m.group(1).lower() if m else "unsure"
+        verdict, readable = (m.group(1).lower(), True) if m else ("unsure", False)
     correct = {"correct": True, "incorrect": False}.get(verdict)
-    return JudgeReply(correct, reason.splitlines()[0][:300] if reason else verdict, text or "")
+    return JudgeReply(correct, reason.splitlines()[0][:300] if reason else verdict, text or "", readable)
 
 
 class Judge:
@@ -56,6 +59,7 @@ class Judge:
                  role: dict[str, Any] | None = None):
         self.client = client
         self.role = role or {}  # the judge role's model, endpoint and sampling: part of what decides its verdicts
+        self.failure: EndpointError | None = None  # the first failure of the judge's endpoint, if any
         self.system = load_template("judge_system", prompts_dir)
         self.user = load_template("judge", prompts_dir)
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -78,6 +82,10 @@ class Judge:
     async def review(self, rule: Verdict, *, problem: str, key: str, response: str, record_id: Any = None) -> Verdict:
         """The judge's verdict for an undecided rule verdict; in audit, log disagreements and keep the rule's."""
         reply = await self.ask(problem, key, response)
+        if not reply.readable:
+            if self.failure is None:
+                self.failure = EndpointError("bad_reply", "judge role", f"a reply held no verdict ({reply.raw[:80]!r})", fatal=False)
+            return rule.model_copy(update={"reason": f"{rule.reason}; judge reply held no verdict"})
         if rule.correct is not None:
             if reply.correct is not None and reply.correct != rule.correct and self.log_path:
                 append_jsonl(

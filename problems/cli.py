@@ -56,9 +56,11 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], fmt: str | None, fields
 @click.option("--source", help="Only this source (obryan, math500, ...).")
 @click.option("--year", "years", help="Year or range, e.g. 2019 or 2011-2020.")
 @click.option("--section", help="Only this section (full name or its first word, e.g. junior).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON record per line.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most N problems.")
+@click.option("--all", "show_all", is_flag=True, help="Show every matching problem.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per line (every match).")
 @pass_app
-def list_cmd(app: AppContext, source: str | None, years: str | None, section: str | None, as_json: bool) -> None:
+def list_cmd(app: AppContext, source: str | None, years: str | None, section: str | None, limit: int, show_all: bool, as_json: bool) -> None:
     """List problems in the workspace."""
     from .select import parse_years
 
@@ -72,8 +74,10 @@ def list_cmd(app: AppContext, source: str | None, years: str | None, section: st
         for p in problems:
             click.echo(json.dumps(p.model_dump(mode="json"), ensure_ascii=False))
         return
-    table = Table("id", "answer", "text", "flags", title=f"{len(problems)} problems")
-    for p in problems:
+    shown = problems if show_all else problems[:limit]
+    title = f"{len(problems)} problems" + (f" (first {len(shown)}; --all shows every one)" if len(shown) < len(problems) else "")
+    table = Table("id", "answer", "text", "flags", title=title)
+    for p in shown:
         text = p.text if len(p.text) <= 70 else p.text[:67] + "..."
         flags = ",".join(p.flags + (["twin"] if p.twins else []))
         table.add_row(p.id, p.answer, text, flags)

@@ -93,6 +93,8 @@ def import_obryan(path: Path, source: str | None = None) -> list[Problem]:
             text = _as_text(item.get("question"), path, where, "question")
             if not text.strip():
                 raise DistillError("empty question text", path=path, where=where)
+            if "answer" not in item:
+                raise DistillError('missing field \'answer\' (write "answer": "" for a problem without a published key)', path=path, where=where)
             answer = _as_text(item.get("answer"), path, where, "answer", required=False) or ""
             prefix, number = qm.group(1).lower(), int(qm.group(2))
             problems.append(
@@ -168,16 +170,37 @@ def parse_field_map(specs: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
+# Field names other datasets use, tried when no --field mapping is given (AIME/AMC: problem, answer, id).
+ALTERNATIVES = {"text": ("text", "problem", "question", "prompt"), "answer": ("answer", "final_answer", "gold", "solution_key")}
+
+
+def _auto_map(path: Path, row: Mapping[str, Any]) -> dict[str, str]:
+    fmap = parse_field_map([])
+    for ours, names in ALTERNATIVES.items():
+        found = next((n for n in names if n in row), None)
+        if found is None and ours == "text":
+            raise DistillError(f"no problem text field (looked for {', '.join(names)}; this file has {', '.join(sorted(row)) or 'no fields'}); "
+                               f"map one with --field text=NAME", path=path, where="line 1")
+        if found:
+            fmap[ours] = found
+    return fmap
+
+
 def import_jsonl(path: Path, field_map: Mapping[str, str] | None = None, source: str | None = None) -> list[Problem]:
-    fmap = dict(field_map or parse_field_map([]))
+    fmap = dict(field_map) if field_map else None
     src = slug(source or path.stem)
     problems = []
     for lineno, row in read_jsonl(path):
+        if fmap is None:
+            fmap = _auto_map(path, row)
         where = f"line {lineno}"
         fields: dict[str, Any] = {}
         for ours, theirs in fmap.items():
             if theirs in row:
                 fields[ours] = row[theirs]
+        if fields.get("text") is None and fmap["text"] not in row:
+            raise DistillError(f"missing field {fmap['text']!r} (this line has {', '.join(sorted(row)) or 'no fields'}; "
+                               f"map the problem text with --field text=NAME)", path=path, where=where)
         text = _as_text(fields.get("text"), path, where, fmap["text"])
         answer = _as_text(fields.get("answer"), path, where, fmap["answer"], required=False) or ""
         raw_id = _as_text(fields.get("id"), path, where, fmap["id"], required=False) or str(lineno)
@@ -223,6 +246,15 @@ def detect_format(path: Path) -> str:
     raise DistillError(f"unknown file type {path.suffix or '(none)'!r}; expected .json or .jsonl, or pass --format", path=path)
 
 
+def _check_kind(path: Path, kind: str) -> None:
+    """A --format that does not fit the file: say what the file looks like instead of a parse error."""
+    if kind in ("math500", "jsonl") and path.suffix == ".json":
+        looks = "an O'Bryan YEAR.json file" if OBRYAN_FILE.match(path.name) else "a JSON document, not JSON lines"
+        raise DistillError(f"--format {kind} reads JSON lines, but this looks like {looks}; drop --format or use --format obryan", path=path)
+    if kind == "obryan" and path.suffix == ".jsonl":
+        raise DistillError("--format obryan reads YEAR.json files, but this is a JSON-lines file; drop --format or use --format jsonl", path=path)
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
@@ -260,6 +292,7 @@ def import_paths(
     seen: dict[str, Path] = {}
     for path in expand_paths(paths):
         kind = fmt or detect_format(path)
+        _check_kind(path, kind)
         for prob in readers[kind](path):
             if prob.id in seen:
                 raise DistillError(f"duplicate problem id {prob.id} (also in {seen[prob.id]})", path=path, where=prob.origin)

@@ -74,3 +74,22 @@ def load_template(name: str, prompts_dir: Path | str | None = None) -> Template:
         if path.exists():
             return parse_template(name, path.read_text(encoding="utf-8"), str(path))
     raise DistillError(f"no prompt template named {name!r} (looked in {', '.join(str(c.parent) for c in candidates)})")
+
+
+def template_names() -> list[str]:
+    """Every bundled template name (`judge`, `levels/r3`, ...)."""
+    root = bundled_dir()
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.md") if p.name != "README.md")
+
+
+def check_prompts_dir(prompts_dir: Path | str) -> list[str]:
+    """A --prompts folder must exist and hold at least one template; returns the names it lacks
+    (those come from the bundled set)."""
+    folder = Path(prompts_dir)
+    if not folder.is_dir():
+        raise DistillError("prompt folder not found", path=folder)
+    names = template_names()
+    present = [n for n in names if (folder / f"{n}.md").exists()]
+    if not present:
+        raise DistillError(f"no prompt templates here (expected files such as {names[0]}.md; copy the bundled folder {bundled_dir()})", path=folder)
+    return [n for n in names if n not in present]

@@ -33,6 +33,7 @@ def study_group() -> None:
 def run_cmd(app: AppContext, config: Path, until: str | None, only: str | None, as_json: bool) -> None:
     """Run every step that is not already done with the same inputs."""
     study = _open(app, config)
+    app.start_log()
     result = study.run(until=until, only=only)
     if as_json:
         click.echo(json.dumps(result))

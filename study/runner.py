@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from distill.config import Settings
-from distill.errors import DistillError
+from distill.errors import DistillError, WorkFailed
 from distill.io import atomic_write_json, content_hash
 from distill.workspace import Workspace
 
@@ -160,10 +160,17 @@ class Study:
         for name in (until, only):
             if name is not None and name not in STEPS:
                 raise DistillError(f"unknown step {name!r}; steps: {', '.join(STEPS)}")
+        plan = self.plan()
+        if only:
+            before = [k for s, k, fp, _ in plan if STEPS.index(s) < STEPS.index(only) and self._done(k, fp) is None]
+            if before:
+                more = f" and {len(before) - 5} more" if len(before) > 5 else ""
+                raise DistillError(f"--only {only} needs the steps before it done with the current settings; not done: "
+                                   f"{', '.join(before[:5])}{more} (run `distill study run --until {STEPS[STEPS.index(only) - 1]}` first)")
         self.dir.mkdir(parents=True, exist_ok=True)
         ran, skipped = [], []
         stop_after = STEPS.index(until) if until else len(STEPS) - 1
-        for step, key, fp, inputs in self.plan():
+        for step, key, fp, inputs in plan:
             if STEPS.index(step) > stop_after or (only and step != only):
                 continue
             if self._done(key, fp) is not None:
@@ -230,11 +237,14 @@ class Study:
                 await solver.close()
                 await fmt.close()
 
-        summary = asyncio.run(main()).as_dict()
+        result = asyncio.run(main())
+        summary = result.as_dict()
         self.log(f"  corpus: {summary['accepted']} accepted, {summary['rejected']} rejected, {summary['failed']} failed; "
                  f"{summary['model_calls']} model calls ({summary['cached']} cached)")
+        if result.stopped_by is not None:
+            raise result.stopped_by
         if summary["failed"]:
-            raise DistillError(f"{summary['failed']} problems failed (model calls); rerun `distill study run` to retry them")
+            raise WorkFailed(f"{summary['failed']} problems failed ({'; '.join(summary['failed_reasons'])}); rerun `distill study run` to retry them")
         return summary
 
     def _step_levels(self, fp: str, level: str) -> dict[str, Any]:

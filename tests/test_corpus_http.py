@@ -56,8 +56,10 @@ def teacher_env(monkeypatch, run_cli):
     return start
 
 
-def corpus_json(run_cli, *args):
-    return json.loads(run_cli("corpus", "run", *args, "--json").output)
+def corpus_json(run_cli, *args, exit_code: int = 0):
+    r = run_cli("corpus", "run", *args, "--json", ok=False)
+    assert r.exit_code == exit_code, r.output
+    return json.loads(r.stdout)
 
 
 def test_faults_are_retried_and_nothing_bad_enters_the_corpus(teacher_env, run_cli, workspace, monkeypatch):
@@ -85,7 +87,7 @@ def test_permanent_failure_and_truncation_never_accepted(teacher_env, run_cli, w
 
     srv = teacher_env(responder)
     try:
-        s = corpus_json(run_cli, "--year", "2001")
+        s = corpus_json(run_cli, "--year", "2001", exit_code=1)  # some work failed
     finally:
         srv.stop()
     store = TranscriptStore(workspace / "transcripts")

@@ -99,6 +99,10 @@ BAD_INPUTS = [
     ("p.jsonl", "", (), "no problems found (empty file)"),
     ("p.jsonl", '{"text": "a"}\n', ("--format", "jsonl", "--field", "text=problem"), "line 1: missing field 'problem'"),
     ("p.jsonl", '{"text": "a"}\n', ("--format", "jsonl", "--field", "colour=red"), "unknown field 'colour'"),
+    ("2030.json", '{"fs": {"question_1": {"question": "What is x?"}}}', (), "key fs.question_1: missing field 'answer'"),
+    ("2030.json", '{"fs": {"question_1": {"question": "What is x?", "answer": "1"}}}', ("--format", "math500"),
+     "--format math500 reads JSON lines, but this looks like an O'Bryan YEAR.json file"),
+    ("p.jsonl", '{"query": "What is x?", "gold": "1"}\n', (), "no problem text field (looked for text, problem, question, prompt; this file has gold, query)"),
     ("p.jsonl", '{"text": "a"}\n', ("--format", "jsonl", "--field", "textproblem"), "expected OURS=THEIRS"),
 ]
 
@@ -108,7 +112,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, run_cli, work
     good = write(tmp_path / "good" / "2031.json", json.dumps(OBRYAN_OK))
     bad = write(tmp_path / "bad" / name, content)
     # the good file comes first: a failure later must still leave the workspace untouched
-    result = run_cli("problems", "import", str(good), str(bad), *args, ok=False)
+    files = [str(bad)] if "--format" in args else [str(good), str(bad)]  # --format applies to every file named
+    result = run_cli("problems", "import", *files, *args, ok=False)
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and fragment in lines[0], result.output
@@ -169,3 +174,19 @@ def test_placeholder_question_text_is_flagged_not_twinned(tmp_path, run_cli, wor
     assert probs["obryan-2030-fs-01"].twins == [] and probs["obryan-2030-fs-02"].usable
     stats = json.loads(run_cli("problems", "stats", "--json").output)
     assert stats["placeholder_text"] == 2 and stats["duplicates"] == 0 and stats["usable"] == 1
+
+
+def test_aime_and_amc_style_jsonl_is_detected_without_field_mapping(tmp_path, run_cli, workspace):
+    f = write(tmp_path / "contest24.jsonl", json.dumps({"id": 7, "problem": "Find the number of ways.", "answer": "025", "url": "u"}) + "\n"
+              + json.dumps({"id": 8, "problem": "Find the sum.", "answer": 27.0, "url": "u"}) + "\n")
+    run_cli("problems", "import", str(f))
+    probs = {p["id"]: p for p in map(json.loads, (workspace / "problems" / "problems.jsonl").read_text().splitlines())}
+    assert probs["contest24-7"]["text"] == "Find the number of ways." and probs["contest24-7"]["answer"] == "025"
+    assert probs["contest24-8"]["answer"] == "27"
+
+
+def test_problems_list_shows_a_screenful_unless_asked_for_all(run_cli):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    short = run_cli("problems", "list", "--limit", "3").output
+    assert "24 problems (first 3; --all shows every one)" in short
+    assert "sample-2003" in run_cli("problems", "list", "--all").output

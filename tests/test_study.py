@@ -168,6 +168,8 @@ def test_a_grader_code_change_marks_exactly_the_evaluations_and_the_report_stale
 def test_only_a_step_whose_inputs_are_missing_is_a_clear_error(tmp_path, run_cli, tiny_model):
     cfg = small_config(tmp_path, "http://127.0.0.1:9/v1", tiny_model)
     r = run_cli("study", "run", "--config", str(cfg), "--only", "finetune", ok=False)
-    assert r.exit_code == 2 and "step export:R1 has not run yet" in r.output
+    assert r.exit_code == 2 and "--only finetune needs the steps before it" in r.output and "export:R1" in r.output
     r = run_cli("study", "run", "--config", str(cfg), "--only", "corpus", ok=False)
-    assert r.exit_code == 2 and "run the import step" in r.output
+    assert r.exit_code == 2 and "not done: import" in r.output
+    r = run_cli("study", "run", "--config", str(cfg), "--only", "report", ok=False)
+    assert r.exit_code == 2 and "evaluate:base" in r.output and not (tmp_path / "ws" / "studies" / "study" / "report").exists()

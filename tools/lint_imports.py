@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="distill-lint-") as tmp:
         lay_out(args.root, Path(tmp))
-        env = {**os.environ, "PYTHONPATH": tmp, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-        cmd = [lint, "--config", str(args.root / ".importlinter"), "--no-cache"]
+        shutil.copy(args.root / ".importlinter", Path(tmp) / ".importlinter")  # found in the working folder by every version
+        env = {**os.environ, "PYTHONPATH": tmp}
+        cmd = [lint, "--no-cache"]
         return subprocess.run(cmd, cwd=tmp, env=env).returncode
 
 
