@@ -64,7 +64,7 @@ def to_endpoint_error(exc: BaseException, role_name: str, role: ModelRole | None
     key_hint = f" (check ${role.api_key_env})" if role and role.api_key_env else ""
     detail = {
         "auth": f"the endpoint refused the API key (HTTP {status}){key_hint}",
-        "not_found": f"the endpoint does not know this model or path (HTTP 404); check base_url and model",
+        "not_found": "the endpoint does not know this model or path (HTTP 404); check base_url and model",
         "unreachable": "cannot connect (connection refused or unknown host); is the server running?",
         "overloaded": f"no answer after retries ({type(exc).__name__}{f', HTTP {status}' if status else ''}: {msg})",
         "bad_request": f"request refused ({type(exc).__name__}{f', HTTP {status}' if status else ''}: {msg})",

@@ -67,22 +67,13 @@ class VerifierLog:
 class VerifierFormatter(BaseChatAgent):
     """Checks the Solver's answer with the grader; formats accepted solutions with the verifier model."""
 
-    def __init__(
-        self,
-        problem: Problem,
-        grader: Grader,
-        formatter_client: CachedClient,
-        solver_client: CachedClient,
-        templates: Templates,
-        *,
-        max_rounds: int = 3,
-        format_attempts: int = 2,
-    ):
+    def __init__(self, problem: Problem, grader: Grader, clients: tuple[CachedClient, CachedClient], templates: Templates, *,
+                 max_rounds: int = 3, format_attempts: int = 2):
+        """`clients` = (the Solver's, whose last finish_reason is checked; the formatter's)."""
         super().__init__("verifier", "Checks the Solver's final answer against the official key and formats accepted solutions.")
         self.problem = problem
         self.grader = grader
-        self.formatter_client = formatter_client
-        self.solver_client = solver_client
+        self.solver_client, self.formatter_client = clients
         self.templates = templates
         self.max_rounds = max_rounds
         self.format_attempts = format_attempts
@@ -187,7 +178,7 @@ async def solve_problem(
     t0 = time.perf_counter()
     system = templates.solver_system.render().strip()
     solver = AssistantAgent("solver", model_client=solver_client, system_message=system or None)
-    verifier = VerifierFormatter(problem, grader, formatter_client, solver_client, templates, max_rounds=max_rounds)
+    verifier = VerifierFormatter(problem, grader, (solver_client, formatter_client), templates, max_rounds=max_rounds)
     team = build_team(solver, verifier, max_rounds)
     result = await team.run(task=templates.solver_user.render(problem=problem.text))
     return SessionResult(result, verifier.log, verifier.rounds, time.perf_counter() - t0)

@@ -62,7 +62,7 @@ async def one_run(problems, base_url, workdir: Path, concurrency: int, grader: G
     summary = await run_corpus(problems, store=store, grader=grader, solver_client=solver, formatter_client=fmt, solver_role=role_s,
                                verifier_role=role_v, templates=Templates.load(), concurrency=concurrency)
     wall = time.perf_counter() - t0
-    tokens = sum(t.tokens_total for t in store.all() if t.status == "accepted")
+    tokens = sum(t.usage.total for t in store.all() if t.status == "accepted")
     return summary, wall, tokens
 
 

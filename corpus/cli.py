@@ -1,10 +1,9 @@
-"""`distill corpus` and `distill transcripts`: teacher transcripts and training exports."""
+"""`distill corpus`: teacher transcripts per problem, length levels, training exports."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import click
 from distill.problems.schema import Problem
 from distill.problems.select import filter_problems, parse_years
 from distill.problems.store import ProblemStore
-from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import (
     BarColumn,
@@ -258,88 +256,3 @@ def export_cmd(app: AppContext, out_dir, level, source, valid_years, test_years,
     app.out.print(f"exported level {manifest['level']}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
     if manifest["skipped"]:
         app.out.print("skipped: " + ", ".join(f"{k} {v}" for k, v in manifest["skipped"].items()))
-
-
-@click.group("transcripts")
-def transcripts_group() -> None:
-    """Inspect and share the stored Solver/Verifier transcripts."""
-
-
-@transcripts_group.command("list")
-@click.option("--year", help="Year or range.")
-@click.option("--status", type=click.Choice(["accepted", "rejected", "failed"]), help="Only this status.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON summary per line.")
-@pass_app
-def tlist_cmd(app: AppContext, year, status, as_json) -> None:
-    """List transcripts with status, rounds, tokens and reason."""
-    years = set(parse_years(year)) if year else None
-    rows = sorted((t for t in _stores(app).all() if (years is None or t.year in years) and (status is None or t.status == status)),
-                  key=lambda t: t.problem_id)
-    if as_json:
-        for t in rows:
-            click.echo(json.dumps({"problem_id": t.problem_id, "year": t.year, "status": t.status, "rounds": t.rounds,
-                                   "tokens": t.usage.total, "reason": t.reason, "stop_reason": t.stop_reason}))
-        return
-    table = Table("problem", "status", "rounds", "tokens", "reason", title=f"{len(rows)} transcripts")
-    colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}
-    for t in rows:
-        table.add_row(t.problem_id, f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.usage.total:,}", t.reason[:60])
-    app.out.print(table)
-
-
-def render_markdown(t: Transcript, thoughts: bool = True) -> str:
-    lines = [f"# {t.problem_id} ({t.status})", "", f"- key: `{t.key}`", f"- reason: {t.reason}", f"- stop reason: {t.stop_reason}",
-             f"- rounds: {t.rounds}; tokens: {t.usage.total:,}; calls: {t.calls}", ""]
-    for m in t.messages:
-        lines.append(f"## {m.source} ({m.type})")
-        if m.thought and thoughts:
-            lines.append("<details><summary>thought</summary>\n\n" + m.thought + "\n\n</details>\n")
-        lines.extend([m.content, ""])
-    return "\n".join(lines)
-
-
-@transcripts_group.command("show")
-@click.argument("problem_id")
-@click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
-@click.option("--raw", is_flag=True, help="Plain text, no formatting.")
-@click.option("--thoughts", is_flag=True, help="Show the Solver's reasoning in full.")
-@pass_app
-def tshow_cmd(app: AppContext, problem_id, as_json, raw, thoughts) -> None:
-    """Show one conversation, agent by agent."""
-    t = _stores(app).get(problem_id)
-    if t is None:
-        raise DistillError(f"no transcript for {problem_id!r} (see `distill transcripts list`)")
-    if as_json:
-        click.echo(t.model_dump_json(indent=2))
-        return
-    if raw:
-        click.echo(render_markdown(t, thoughts))
-        return
-    colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}[t.status]
-    app.out.print(Panel.fit(f"key [bold]{escape(t.key)}[/] · {t.rounds} rounds · {t.usage.total:,} tokens · {escape(t.reason)}\nstop: {escape(str(t.stop_reason))}",
-                            title=f"{t.problem_id} [{colour}]{t.status}[/]"))
-    style = {"user": "cyan", "solver": "magenta", "verifier": "green", "formatter": "blue"}
-    for m in t.messages:
-        body = escape(m.content)
-        if m.thought:
-            body = (f"[dim]thought: {escape(m.thought)}[/]\n\n" if thoughts else f"[dim](thought: {len(m.thought.split())} words; --thoughts shows it)[/]\n") + body
-        app.out.print(Panel(body, title=f"{m.source} · {m.type}", title_align="left", border_style=style.get(m.source, "white")), markup=True)
-    if t.error:
-        app.out.print(f"[red]error:[/] {t.error}")
-
-
-@transcripts_group.command("export")
-@click.option("--format", "fmt", type=click.Choice(["md", "jsonl"]), default="jsonl", show_default=True)
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
-@click.option("--status", type=click.Choice(["accepted", "rejected", "failed"]), help="Only this status.")
-@pass_app
-def texport_cmd(app: AppContext, fmt, out_path, status) -> None:
-    """Export transcripts as Markdown or JSONL for sharing."""
-    from distill.io import atomic_write_jsonl, atomic_write_text
-
-    rows = sorted((t for t in _stores(app).all() if status is None or t.status == status), key=lambda t: t.problem_id)
-    if fmt == "jsonl":
-        atomic_write_jsonl(out_path, (t.model_dump(mode="json") for t in rows))
-    else:
-        atomic_write_text(out_path, "\n\n---\n\n".join(render_markdown(t) for t in rows) + "\n")
-    app.out.print(f"wrote {len(rows)} transcripts to {out_path}")

@@ -109,8 +109,6 @@ def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> 
     out.print(f"workspace: {ws.root}")
     server = None
     if not live:
-        from distill.demo.loopback import LoopbackServer
-        from distill.demo.recorded_teacher import recorded_teacher
         from distill.demo.tiny import build_tiny_qwen2
 
         server = _start_teacher(ws.root)

@@ -76,7 +76,8 @@ def config_show(app: AppContext, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from distill.corpus.cli import corpus_group, transcripts_group
+    from distill.corpus.cli import corpus_group
+    from distill.corpus.transcripts_cli import transcripts_group
     from distill.demo.cli import demo_cmd
     from distill.evaluation.cli import eval_group
     from distill.finetune.cli import finetune_group

@@ -7,18 +7,16 @@
 
 from __future__ import annotations
 
-import logging
-import random
 import re
 import time
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
-import sympy
 from pydantic import BaseModel, ConfigDict, Field
 
+from .equality import scalar_equal
 from .extract import extract_answer
-from .normalize import Shape, classify_key, decimal_places, is_wordy, read_answer, to_latex, unicode_to_latex
+from .latex import to_latex, unicode_to_latex
+from .normalize import Shape, classify_key, is_wordy, read_answer
 
 VERDICT_SCHEMA_VERSION = 1
 TRAILING_CONSTANT = re.compile(r"[+-]\s*[cCkK]\s*$")
@@ -46,156 +44,6 @@ class Verdict(BaseModel):
     elapsed_ms: float = 0.0
     rule_correct: bool | None = Field(None, description="the rules' verdict, kept when the judge overrode or audited it")
     rule_method: str | None = None
-
-
-# --------------------------------------------------------------------------- scalar equality
-
-_PARSE_CACHE: dict[str, Any] = {}
-# Our time bound is the worker pool's (pool.py), so math-verify's "timeout disabled" notice is noise.
-logging.getLogger("math_verify").setLevel(logging.ERROR)
-
-
-def mv_parse(latex: str) -> list[Any]:
-    """math-verify's parse of one LaTeX value (timeouts are the caller's job: see pool.py)."""
-    if latex in _PARSE_CACHE:
-        return _PARSE_CACHE[latex]
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
-
-    result = parse(f"${latex}$", extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()], parsing_timeout=None)
-    if len(_PARSE_CACHE) > 4096:
-        _PARSE_CACHE.clear()
-    _PARSE_CACHE[latex] = result
-    return result
-
-
-def _with_imaginary(expr: Any) -> Any:
-    """Plain-text keys write the imaginary unit as `i`; math-verify leaves it a symbol."""
-    if isinstance(expr, sympy.Basic):
-        subs = {s: sympy.I for s in expr.free_symbols if s.name in ("i", "I")}
-        if subs:
-            return expr.subs(subs)
-    return expr
-
-
-def _rhs(expr: Any) -> Any:
-    if isinstance(expr, sympy.Eq) and isinstance(expr.lhs, sympy.Symbol):
-        return expr.rhs
-    return expr
-
-
-def _numeric_close(a: Any, b: Any, rel: float = 1e-12) -> bool | None:
-    try:
-        va, vb = complex(sympy.N(a, 30)), complex(sympy.N(b, 30))
-    except (TypeError, ValueError, AttributeError):
-        return None
-    scale = max(1.0, abs(va), abs(vb))
-    return abs(va - vb) <= rel * scale
-
-
-def sympy_equal(a: Any, b: Any) -> bool | None:
-    """Symbolic equality, then random-point evaluation for expressions in variables."""
-    a, b = _rhs(_with_imaginary(a)), _rhs(_with_imaginary(b))
-    if not isinstance(a, sympy.Expr) or not isinstance(b, sympy.Expr):
-        return None
-    try:
-        if sympy.simplify(a - b) == 0:
-            return True
-    except Exception:  # sympy raises many types on odd input
-        pass
-    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
-    if not symbols:
-        if a.is_Rational and b.is_Rational:
-            return bool(a == b)
-        if any(isinstance(x, sympy.Float) for x in (a, b)):
-            return None  # a decimal against an exact value: math-verify's precision rules decide
-        return _numeric_close(a, b)
-    rng = random.Random(0)
-    for _ in range(4):
-        point = {s: sympy.Rational(rng.randint(11, 29), 7) for s in symbols}
-        close = _numeric_close(a.subs(point), b.subs(point))
-        if close is None:
-            return None
-        if not close:
-            return False
-    return True
-
-
-NUMBER_LITERAL = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)$")
-
-
-def _decimal_literals(key_latex: str, ans_latex: str) -> tuple[bool, str] | None:
-    """Two plain decimal numbers compare exactly (math-verify's float tolerance accepts .0000673
-    for .0000672); a more precise answer that rounds to a decimal key is accepted."""
-    k, a = key_latex.replace(" ", ""), ans_latex.replace(" ", "")
-    if not (NUMBER_LITERAL.match(k) and NUMBER_LITERAL.match(a)) or "." not in k + a:
-        return None
-    dk, da = Decimal(k), Decimal(a)
-    if dk == da:
-        return True, "exact_string"
-    places = decimal_places(k)
-    if places and (decimal_places(a) or 0) > places:
-        step = Decimal(1).scaleb(-places)
-        if abs(da - dk) <= step / 2:
-            return True, "rounding"
-    return False, "exact_string"
-
-
-def _extra_symbols(gold: Any, pred: Any) -> set[str]:
-    """Symbols in the answer that the key does not have (other than the imaginary unit)."""
-    if not (isinstance(gold, sympy.Basic) and isinstance(pred, sympy.Basic)):
-        return set()
-    g = {str(x) for x in _with_imaginary(_rhs(gold)).free_symbols}
-    p = {str(x) for x in _with_imaginary(_rhs(pred)).free_symbols}
-    return p - g if not g else set()
-
-
-def _is_text_like(expr: Any) -> bool:
-    return isinstance(expr, sympy.Basic) and len(expr.free_symbols) >= 4
-
-
-def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None, ans_shape: Shape | None = None) -> tuple[bool | None, str]:
-    """Compare two single values written as LaTeX. Returns (verdict, method)."""
-    from math_verify import verify
-
-    if key_latex.replace(" ", "") == ans_latex.replace(" ", ""):
-        return True, "exact_string"
-    decided = _decimal_literals(key_latex, ans_latex)
-    if decided is not None:
-        return decided
-    gold, pred = mv_parse(key_latex), mv_parse(ans_latex)
-    if not gold or not pred:
-        return None, "unparseable"
-    g, p = gold[0], pred[0]
-    if _is_text_like(p) and not _is_text_like(g):
-        return False, "sympy"  # a word read as a product of letters is not a number: no need to simplify it
-    candidates = [pred]
-    if ans_shape is not None and ans_shape.percent and not (key_shape and key_shape.percent):
-        candidates.append(mv_parse(f"\\frac{{{ans_latex}}}{{100}}"))
-    if key_shape is not None and key_shape.percent and not (ans_shape and ans_shape.percent):
-        candidates.append(mv_parse(f"({ans_latex})\\cdot 100"))
-    extra = _extra_symbols(g, p)
-    if extra:
-        # `17 + c` against 17: math-verify drops a trailing `+ c` as an integration constant; here it is a free symbol
-        return False, "sympy"
-    for cand in candidates:
-        if cand and verify(gold, cand, timeout_seconds=None):
-            return True, "math_verify"
-    verdict = sympy_equal(g, p)
-    if verdict:
-        return True, "sympy"
-    decimals = key_shape.decimals if key_shape else decimal_places(key_latex)
-    if decimals and isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr) and not p.free_symbols:
-        # A key given to d decimal places accepts any value that rounds to it.
-        ans_places = decimal_places(ans_latex)
-        if ans_places is None or ans_places >= decimals:
-            try:
-                if abs(float(sympy.N(p, 30)) - float(g)) <= 0.5 * 10 ** (-decimals) + 1e-12:
-                    return True, "rounding"
-            except (TypeError, ValueError):
-                pass
-    if verdict is None and isinstance(g, sympy.Basic) and isinstance(p, sympy.Basic):
-        return False, "math_verify"  # both parsed, math-verify said no, sympy could not say yes
-    return (False, "sympy") if verdict is False else (False, "math_verify")
 
 
 # --------------------------------------------------------------------------- shapes

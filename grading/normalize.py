@@ -12,18 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .latex import split_top, strip_outer, to_latex, unwrap_text_commands
+
 Kind = Literal["text", "choice", "base", "ratio", "set", "tuple", "scalar"]
 
-UNICODE_FRACTIONS = {
-    "½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
-    "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8),
-}
-UNICODE_SIMPLE = {
-    "−": "-", "–": "-", "—": "-", "×": r"\times ", "·": r"\cdot ", "⋅": r"\cdot ", "÷": "/",
-    "π": r"\pi ", "∞": r"\infty ", "∪": r"\cup ", "∩": r"\cap ", "±": r"\pm ", "∓": r"\mp ",
-    "°": r"^\circ", "²": "^2", "³": "^3", "≤": r"\le ", "≥": r"\ge ", "≠": r"\ne ", "θ": r"\theta ",
-    "\u00a0": " ", "\u2009": " ", "\u202f": " ",
-}
 BASE_WORDS = {
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
@@ -55,135 +47,6 @@ class Shape:
         return f"({joined})" if self.kind == "tuple" else joined
 
 
-# --------------------------------------------------------------------------- text level
-
-def _unwrap_text_commands(s: str) -> str:
-    """\\text{..}, \\textbf{..}, \\mathrm{..}, \\mbox{..} -> their content."""
-    prev = None
-    while prev != s:
-        prev = s
-        s = re.sub(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}", r"\1", s)
-    return s
-
-
-def _sqrt_unicode(s: str) -> str:
-    """`20√21` -> `20\\sqrt{21}`, `√(x+1)` -> `\\sqrt{x+1}`, `b√a` -> `b\\sqrt{a}`."""
-    out, i = [], 0
-    while i < len(s):
-        ch = s[i]
-        if ch != "√":
-            out.append(ch)
-            i += 1
-            continue
-        j = i + 1
-        if j < len(s) and s[j] == "(":
-            depth, k = 1, j + 1
-            while k < len(s) and depth:
-                depth += {"(": 1, ")": -1}.get(s[k], 0)
-                k += 1
-            out.append(r"\sqrt{" + s[j + 1 : k - 1] + "}")
-            i = k
-            continue
-        m = re.match(r"-?\d+(?:\.\d+)?|\\pi|[A-Za-z]", s[j:])
-        if m:
-            out.append(r"\sqrt{" + m.group() + "}")
-            i = j + m.end()
-        else:
-            out.append(r"\sqrt")
-            i = j
-    return "".join(out)
-
-
-PLAIN_FUNCS = r"arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|log|ln|exp"
-RELATIONS = ((">=", r"\geq "), ("<=", r"\leq "), ("!=", r"\neq "), ("=>", r"\Rightarrow "), (r"\lt", "<"), (r"\gt", ">"),
-             (r"\ge ", r"\geq "), (r"\le ", r"\leq "), (r"\ne ", r"\neq "))
-
-
-def _plain_math(s: str) -> str:
-    """Plain-text maths a model types outside LaTeX: pi, sqrt(x), cot x, >=, <=, !=, `U` between intervals."""
-    s = re.sub(r"(?<![\\A-Za-z])pi(?![A-Za-z])", r"\\pi ", s)
-    s = re.sub(r"(?<![\\A-Za-z])sqrt\s*\{", r"\\sqrt{", s)
-    s = re.sub(r"(?<![\\A-Za-z])sqrt\s*\(", "√(", s)
-    s = re.sub(rf"(?<![\\A-Za-z])({PLAIN_FUNCS})(?=\s*[\s(^{{0-9]|\s*\\)", r"\\\1", s)
-    s = re.sub(r"([)\]])\s*U\s*([(\[])", r"\1 \\cup \2", s)
-    for src, dst in RELATIONS:
-        s = s.replace(src, dst)
-    return s
-
-
-def unicode_to_latex(s: str) -> str:
-    """Only the unicode maths (√, π, ½, ≤ ...) of a longer text, rewritten as LaTeX."""
-    for src, dst in UNICODE_SIMPLE.items():
-        s = s.replace(src, dst)
-    for ch, (a, b) in UNICODE_FRACTIONS.items():
-        s = s.replace(ch, rf"\frac{{{a}}}{{{b}}}")
-    return _sqrt_unicode(s)
-
-
-def to_latex(s: str) -> str:
-    """Unicode and plain-text maths to LaTeX that math-verify reads; strips delimiters and spacing."""
-    s = s.strip()
-    s = re.sub(r"(\d)\s*(?:,\s*\\!|\{,\})\s*(?=\d{3})", r"\1", s)  # 10,\!080 and 10{,}080 are thousands
-    s = s.replace(r"\$", "").replace("$", "")
-    s = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", s).strip()
-    for src, dst in UNICODE_SIMPLE.items():
-        s = s.replace(src, dst)
-    for ch, (a, b) in UNICODE_FRACTIONS.items():
-        # `2½` is a mixed number; `¾b` a coefficient
-        s = re.sub(rf"(\d){ch}", rf"(\1+\\frac{{{a}}}{{{b}}})", s)
-        s = s.replace(ch, rf"\frac{{{a}}}{{{b}}}")
-    s = _plain_math(s)
-    s = _sqrt_unicode(s)
-    s = re.sub(r"(?i)\binfinity\b", r"\\infty ", s)
-    s = re.sub(r"\\[dt]frac", r"\\frac", s)
-    s = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])", "", s)
-    s = re.sub(r"\\(?:displaystyle|limits)", "", s)
-    s = re.sub(r"\\[,;:!]|(?<!\\)\\ |~", " ", s)
-    s = s.replace("{,}", ",")
-    s = re.sub(r"(?<=/)(\d{1,3}),(\d{3})(?![\d,])", r"\1\2", s)  # 209/14,400
-    # plain a/b binds tighter than juxtaposition: `9/17 i` is (9/17)i
-    s = re.sub(r"(?<![\w.}^])(\d+)\s*/\s*(\d+)(?![\d.])", r"\\frac{\1}{\2}", s)
-    return " ".join(s.split())
-
-
-def _strip_outer(s: str, left: str, right: str) -> str | None:
-    """Content of s if it is wrapped by one matching left/right pair, else None."""
-    if not (s.startswith(left) and s.endswith(right)):
-        return None
-    inner = s[len(left) : len(s) - len(right)]
-    depth = 0
-    for ch in inner:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                return None
-    return inner if depth == 0 else None
-
-
-def split_top(s: str, seps: tuple[str, ...] = (",",)) -> list[str]:
-    """Split on separators that are not inside brackets or braces."""
-    parts, depth, cur, i = [], 0, [], 0
-    while i < len(s):
-        ch = s[i]
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if depth == 0:
-            hit = next((sep for sep in seps if s.startswith(sep, i)), None)
-            if hit:
-                parts.append("".join(cur).strip())
-                cur = []
-                i += len(hit)
-                continue
-        cur.append(ch)
-        i += 1
-    parts.append("".join(cur).strip())
-    return [p for p in parts if p]
-
-
 # --------------------------------------------------------------------------- scalars
 
 THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
@@ -207,7 +70,7 @@ def scalar_latex(s: str) -> tuple[str, bool]:
     s = ROUNDING_NOTE.sub("", s).strip()
     s = re.sub(r"^(?:\\approx|≈|about|approximately)\s*", "", s).strip()
     s = LHS.sub("", s)
-    s = _unwrap_text_commands(s).strip()
+    s = unwrap_text_commands(s).strip()
     percent = False
     if re.search(r"\\?%\s*$", s) or re.search(r"\s*percent$", s):
         percent = True
@@ -253,13 +116,13 @@ BASE_KEY = re.compile(
 
 
 def _words(s: str) -> str:
-    s = _unwrap_text_commands(to_latex(s))
+    s = unwrap_text_commands(to_latex(s))
     s = re.sub(r"[\"'`“”‘’*]", "", s)
     return " ".join(s.strip(" .!,;").split()).casefold()
 
 
 def is_wordy(key: str) -> bool:
-    plain = _unwrap_text_commands(to_latex(key)).strip(" .")
+    plain = unwrap_text_commands(to_latex(key)).strip(" .")
     if not re.fullmatch(r"[A-Za-z]+(?:[ '][A-Za-z0-9]+)*", plain):
         return False
     tokens = [t for t in re.split(r"[ ']", plain) if t.isalpha()]
@@ -271,7 +134,7 @@ def is_wordy(key: str) -> bool:
 
 
 def parse_base(s: str) -> tuple[str, int | None] | None:
-    plain = _unwrap_text_commands(to_latex(s)).replace(" ", "") if "base" not in s else _unwrap_text_commands(to_latex(s))
+    plain = unwrap_text_commands(to_latex(s)).replace(" ", "") if "base" not in s else unwrap_text_commands(to_latex(s))
     m = BASE_KEY.match(plain.strip())
     if not m:
         return None
@@ -299,10 +162,10 @@ def _expand_pm(part: str) -> list[str]:
 
 def _set_items(s: str) -> list[str]:
     s = to_latex(s)
-    inner = _strip_outer(s, r"\{", r"\}") or _strip_outer(s, "{", "}")
+    inner = strip_outer(s, r"\{", r"\}") or strip_outer(s, "{", "}")
     if inner is not None:
         s = inner
-    s = _unwrap_text_commands(s)
+    s = unwrap_text_commands(s)
     items: list[str] = []
     for part in split_top(s, (",", ";", " and ", " or ", r"\text{ and }", r"\text{ or }")):
         part = LHS.sub("", part).strip()
@@ -324,7 +187,7 @@ def _tuple_items(s: str) -> list[str] | None:
         cells = [c.strip() for r in rows for c in r.split("&")]
         return cells if len(cells) > 1 else None
     for left, right in (("(", ")"), (r"\langle", r"\rangle"), ("<", ">")):
-        inner = _strip_outer(s, left, right)
+        inner = strip_outer(s, left, right)
         if inner is not None:
             parts = split_top(inner)
             return parts if len(parts) > 1 else None
@@ -334,13 +197,13 @@ def _tuple_items(s: str) -> list[str] | None:
 def _plain_rows(s: str) -> list[str] | None:
     """`[[1, 2], [3, 4]]` or `((1,2),(3,4))`: a matrix typed row by row -> its cells in order."""
     for left, right in (("[", "]"), ("(", ")")):
-        inner = _strip_outer(s.strip(), left, right)
+        inner = strip_outer(s.strip(), left, right)
         if inner is None:
             continue
         rows = split_top(inner)
         cells: list[str] = []
         for r in rows:
-            r_inner = _strip_outer(r.strip(), left, right)
+            r_inner = strip_outer(r.strip(), left, right)
             if r_inner is None:
                 return None
             cells.extend(split_top(r_inner))
@@ -371,7 +234,7 @@ def labelled_tuples(s: str) -> list[str] | None:
 def classify_key(key: str) -> Shape:
     """The shape of an official key; the answer is then read into the same shape."""
     latex = to_latex(key)
-    plain = _unwrap_text_commands(latex).strip()
+    plain = unwrap_text_commands(latex).strip()
     m = CHOICE.match(plain) or CHOICE_LABELLED.match(plain)
     if m and (m.group(1).isupper() or plain.startswith("(")):
         label = _words(m.group(2)) if m.re is CHOICE_LABELLED else ""
@@ -389,7 +252,7 @@ def classify_key(key: str) -> Shape:
     if items and not THOUSANDS.match(plain):
         return Shape("tuple", tuple(scalar_latex(p)[0] for p in items))
     is_set = (
-        _strip_outer(latex, r"\{", r"\}") is not None
+        strip_outer(latex, r"\{", r"\}") is not None
         or re.search(r"\s(?:and|or)\s|;|\\pm|\\mp", latex)
         or (len(split_top(latex)) > 1 and not THOUSANDS.match(plain) and not re.search(r"[\[\]]|\\cup|\\infty", latex))
     )
@@ -405,7 +268,7 @@ def read_answer(answer: str, like: Shape) -> Shape:
     """Read a model's answer into the shape of the key it is compared with."""
     latex = to_latex(answer)
     if like.kind == "choice":
-        plain = _unwrap_text_commands(latex).strip()
+        plain = unwrap_text_commands(latex).strip()
         plain = re.sub(r"^(?:option|choice|answer)\s*", "", plain, flags=re.I)
         m = CHOICE_IN_ANSWER.match(plain)
         if m:
@@ -419,7 +282,7 @@ def read_answer(answer: str, like: Shape) -> Shape:
         parsed = parse_base(answer)
         if parsed:
             return Shape("base", (parsed[0],), base=parsed[1])
-        digits = _unwrap_text_commands(latex).replace(" ", "").upper().lstrip("0") or "0"
+        digits = unwrap_text_commands(latex).replace(" ", "").upper().lstrip("0") or "0"
         return Shape("base", (digits,), base=None)
     if like.kind == "ratio":
         latex = latex.rsplit("=", 1)[-1] if "=" in latex else latex  # `V_1:V_2 = 11:21`
@@ -428,7 +291,7 @@ def read_answer(answer: str, like: Shape) -> Shape:
     if like.kind == "tuple":
         items = _tuple_items(LHS.sub("", latex))
         if items is None:
-            items = split_top(_unwrap_text_commands(LHS.sub("", latex)))
+            items = split_top(unwrap_text_commands(LHS.sub("", latex)))
         return Shape("tuple", tuple(scalar_latex(p)[0] for p in items))
     if like.kind == "set":
         labelled = labelled_tuples(latex) if any(p.startswith("(") for p in like.parts) else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from distill.io import content_hash
 
-RULE_MODULES = ("extract.py", "normalize.py", "grader.py", "solution_format.py")
+RULE_MODULES = ("extract.py", "latex.py", "normalize.py", "equality.py", "grader.py", "solution_format.py")
 
 
 def rules_hash(folder: Path) -> str:

@@ -35,9 +35,10 @@ def _flagged(answer: str | None, text: str = "") -> list[str]:
     return flags + (["placeholder_text"] if is_placeholder_text(text) else [])
 
 
-def _build(path: Path, where: str, **fields: Any) -> Problem:
+def _build(path: Path, where: str, *, origin: str, text: str, answer: str, **fields: Any) -> Problem:
+    """A validated Problem with its flags, or a one-line error naming the file and key/line."""
     try:
-        return Problem(**fields)
+        return Problem(origin=f"{path.name}:{origin}", text=text, answer=answer, flags=_flagged(answer, text), **fields)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
@@ -97,21 +98,9 @@ def import_obryan(path: Path, source: str | None = None) -> list[Problem]:
                 raise DistillError('missing field \'answer\' (write "answer": "" for a problem without a published key)', path=path, where=where)
             answer = _as_text(item.get("answer"), path, where, "answer", required=False) or ""
             prefix, number = qm.group(1).lower(), int(qm.group(2))
-            problems.append(
-                _build(
-                    path,
-                    where,
-                    id=f"{src}-{year}-{section_code(section)}-{prefix}{number:02d}",
-                    source=src,
-                    year=year,
-                    section=section,
-                    number=number,
-                    text=text,
-                    answer=answer,
-                    origin=f"{path.name}:{section}.{qkey}",
-                    flags=_flagged(answer, text),
-                )
-            )
+            uid = f"{src}-{year}-{section_code(section)}-{prefix}{number:02d}"
+            problems.append(_build(path, where, origin=f"{section}.{qkey}", text=text, answer=answer,
+                                   id=uid, source=src, year=year, section=section, number=number))
     if not problems:
         raise DistillError("no questions found", path=path)
     return problems
@@ -143,8 +132,7 @@ def import_math500(path: Path) -> list[Problem]:
                 solution=row.get("solution"),
                 subject=row.get("subject"),
                 level=level,
-                origin=f"{path.name}:{lineno}",
-                flags=_flagged(answer, text),
+                origin=str(lineno),
             )
         )
     if not problems:
@@ -212,17 +200,7 @@ def import_jsonl(path: Path, field_map: Mapping[str, str] | None = None, source:
                 except (TypeError, ValueError):
                     raise DistillError(f"field {fmap[k]!r} must be a whole number", path=path, where=where) from None
         problems.append(
-            _build(
-                path,
-                where,
-                id=f"{src}-{slug(raw_id)}",
-                source=src,
-                text=text,
-                answer=answer,
-                origin=f"{path.name}:{lineno}",
-                flags=_flagged(answer, text),
-                **extra,
-            )
+            _build(path, where, origin=str(lineno), text=text, answer=answer, id=f"{src}-{slug(raw_id)}", source=src, **extra)
         )
     if not problems:
         raise DistillError("no problems found (empty file)", path=path)

@@ -13,11 +13,10 @@ import asyncio
 import datetime as dt
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from distill.config import Settings
 from distill.errors import DistillError, WorkFailed
@@ -25,41 +24,9 @@ from distill.io import atomic_write_json, content_hash
 from distill.workspace import Workspace
 
 from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
+from .state import StepRecord, StepState, StudyState, file_hash
 
 STEPS = ("import", "corpus", "levels", "export", "finetune", "evaluate", "report")
-
-def _file_hash(paths: list[str]) -> str:
-    from distill.problems.importers import expand_paths
-
-    files = expand_paths([Path(p) for p in paths]) if paths else []
-    return content_hash({str(f): content_hash(f.read_bytes(), 32) for f in files}, 32)
-
-
-class StepRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    fingerprint: str
-    outputs: dict[str, Any]
-    finished_at: str
-
-
-class StudyState(BaseModel):
-    """studies/NAME/state.json: what each step last produced, and from which inputs."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: Literal[1] = 1
-    steps: dict[str, StepRecord] = Field(default_factory=dict)
-
-
-@dataclass
-class StepState:
-    name: str
-    key: str  # e.g. finetune:R3
-    fingerprint: str
-    status: str  # done | stale | pending
-    outputs: dict[str, Any]
-
 
 class Study:
     def __init__(self, cfg: StudyConfig, settings: Settings, workspace: Workspace, *, log: Callable[[str], None] = print):
@@ -108,7 +75,7 @@ class Study:
 
         c, s = self.cfg, self.settings
         out = []
-        fp_import = content_hash({"files": _file_hash(c.problems.paths), "math500": _file_hash([c.problems.math500]) if c.problems.math500 else None,
+        fp_import = content_hash({"files": file_hash(c.problems.paths), "math500": file_hash([c.problems.math500]) if c.problems.math500 else None,
                                   "source": c.problems.source, "format": c.problems.format}, 24)
         out.append(("import", "import", fp_import, {}))
         fp_corpus = content_hash({"import": fp_import, "years": [c.split.train_years, c.split.valid_years], "corpus": c.corpus.model_dump(),

@@ -172,4 +172,5 @@ def test_only_a_step_whose_inputs_are_missing_is_a_clear_error(tmp_path, run_cli
     r = run_cli("study", "run", "--config", str(cfg), "--only", "corpus", ok=False)
     assert r.exit_code == 2 and "not done: import" in r.output
     r = run_cli("study", "run", "--config", str(cfg), "--only", "report", ok=False)
-    assert r.exit_code == 2 and "evaluate:base" in r.output and not (tmp_path / "ws" / "studies" / "study" / "report").exists()
+    assert r.exit_code == 2 and "--only report needs" in r.output and "and 6 more" in r.output
+    assert not (tmp_path / "ws" / "studies").exists()

@@ -1,0 +1,44 @@
+"""A study's on-disk state (studies/NAME/state.json) and the hash of its input files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from distill.io import content_hash
+
+
+def file_hash(paths: list[str]) -> str:
+    from distill.problems.importers import expand_paths
+
+    files = expand_paths([Path(p) for p in paths]) if paths else []
+    return content_hash({str(f): content_hash(f.read_bytes(), 32) for f in files}, 32)
+
+
+class StepRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str
+    outputs: dict[str, Any]
+    finished_at: str
+
+
+class StudyState(BaseModel):
+    """studies/NAME/state.json: what each step last produced, and from which inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+
+
+@dataclass
+class StepState:
+    name: str
+    key: str  # e.g. finetune:R3
+    fingerprint: str
+    status: str  # done | stale | pending
+    outputs: dict[str, Any]
