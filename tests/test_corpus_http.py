@@ -142,6 +142,7 @@ def test_api_key_never_reaches_the_workspace(teacher_env, run_cli, workspace):
             assert SECRET.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_finishes_each_problem_once(tmp_path, workspace):
     env = dict(os.environ, DISTILL_WORKSPACE=str(workspace), DEEPSEEK_API_KEY=SECRET, MLX_DISABLE_COMPILE="1")
     distill = [sys.executable, "-m", "distill.cli"]

@@ -69,6 +69,7 @@ def _plain(answer: str) -> str:
     return " ".join(s.split())
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_math500_keys_are_self_consistent(shared_data):
     """Every MATH-500 answer equals its own solution's boxed answer and a plain-text rendering of itself,

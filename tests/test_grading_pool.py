@@ -56,6 +56,7 @@ def test_grade_many_keeps_order_and_matches_inline(grader):
     assert [v.correct for v in grader.grade_many(pairs)] == [grade(k, r).correct for k, r in pairs] == [True, False, True, None]
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_every_obryan_key_matches_itself_and_not_a_perturbation(shared_data):
     from distill.demo.fixtures import perturb
