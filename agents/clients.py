@@ -1,11 +1,15 @@
 """Model clients for the roles, behind one on-disk model-call cache.
 
 Cache key (documented, see `client_namespace`): sha256 over
-  namespace = canonical JSON of {role's base_url, model, family, temperature, top_p, max_tokens}
+  namespace = canonical JSON of {role's base_url, model, family, temperature, top_p}
+  + the sample index, for the 2nd, 3rd, ... independent sample of the same request
   + AutoGen's ChatCompletionCache key = sha256 of the canonical JSON of the messages sent
     (the *rendered* prompts, so an edited template changes the key), tools, json_output and
     extra create args.
 So another model, endpoint or sampling parameter misses the cache, as does any prompt edit.
+`max_tokens` is not in the key: a stored answer is complete (truncated ones are never stored),
+so it stays valid when the limit grows, and when it shrinks as long as the answer fits the new
+limit; only truncated or failed calls are asked again.
 The API key is not part of the key and is never stored: only results are stored, as JSON.
 Truncated (finish_reason `length`), empty and failed results are never stored.
 """
@@ -43,24 +47,20 @@ log = logging.getLogger("distill.models")
 # R1 replies from an API that returns reasoning_content carry no <think> tags; AutoGen warns each time.
 warnings.filterwarnings("ignore", message="Could not find <think>", category=UserWarning)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 1 had max_tokens in the namespace; its entries are still read (see DiskCallStore)
 _RETRIES_SAID: set[tuple[str, str]] = set()
 
 
 def client_namespace(role: ModelRole) -> str:
     """The part of every cache key that names the model and how it samples."""
-    return content_hash(
-        {
-            "format": CACHE_FORMAT,
-            "base_url": role.base_url.rstrip("/"),
-            "model": role.model,
-            "family": guess_family(role),
-            "temperature": role.temperature,
-            "top_p": role.top_p,
-            "max_tokens": role.max_tokens,
-        },
-        32,
-    )
+    return content_hash({"format": CACHE_FORMAT, "base_url": role.base_url.rstrip("/"), "model": role.model,
+                         "family": guess_family(role), "temperature": role.temperature, "top_p": role.top_p}, 32)
+
+
+def legacy_namespace(role: ModelRole) -> str:
+    """Format 1 (max_tokens in the key): read so that an older cache is not paid for twice."""
+    return content_hash({"format": 1, "base_url": role.base_url.rstrip("/"), "model": role.model, "family": guess_family(role),
+                         "temperature": role.temperature, "top_p": role.top_p, "max_tokens": role.max_tokens}, 32)
 
 
 def guess_family(role: ModelRole) -> str:
@@ -80,22 +80,33 @@ def is_cacheable(result: Any) -> bool:
 
 
 class DiskCallStore(CacheStore[CreateResult]):
-    """A diskcache-backed store scoped to one model configuration; stores results as plain JSON."""
+    """A diskcache-backed store scoped to one model configuration (and sample index); stores each
+    complete result as plain JSON with the max_tokens it was asked under."""
 
-    def __init__(self, cache: diskcache.Cache, namespace: str):
+    def __init__(self, cache: diskcache.Cache, namespace: str, *, max_tokens: int | None = None, legacy: str | None = None, sample: int = 0):
         self.cache = cache
-        self.namespace = namespace
+        self.namespace, self.max_tokens, self.legacy, self.sample = namespace, max_tokens, legacy, sample
+
+    def for_sample(self, sample: int) -> "DiskCallStore":
+        return DiskCallStore(self.cache, self.namespace, max_tokens=self.max_tokens, legacy=self.legacy, sample=sample)
 
     def _key(self, key: str) -> str:
-        return f"{self.namespace}:{key}"
+        return f"{self.namespace}/s{self.sample}:{key}" if self.sample else f"{self.namespace}:{key}"
 
     def get(self, key: str, default: CreateResult | None = None) -> Any:
         value = self.cache.get(self._key(key))
+        if isinstance(value, dict) and "result" in value:
+            result = value["result"]
+            used = ((result.get("usage") or {}).get("completion_tokens")) or 0
+            fits = self.max_tokens is None or value.get("max_tokens", 0) <= self.max_tokens or 0 < used < self.max_tokens
+            return result if fits else default
+        if value is None and self.legacy and not self.sample:
+            value = self.cache.get(f"{self.legacy}:{key}")
         return value if value is not None else default
 
     def set(self, key: str, value: CreateResult) -> None:
         if is_cacheable(value):
-            self.cache.set(self._key(key), value.model_dump(mode="json"))
+            self.cache.set(self._key(key), {"result": value.model_dump(mode="json"), "max_tokens": self.max_tokens})
 
 
 @dataclass
@@ -182,9 +193,11 @@ class CachedClient(ChatCompletionCache):
                 await asyncio.sleep(delay)
 
 
-    def fork(self, role: str | None = None) -> "CachedClient":
-        """A client sharing the HTTP connection and the disk cache, with its own accounting."""
-        return CachedClient(self.client, self.store, max_retries=self.max_retries, backoff_s=self.backoff_s, role=role or self.role,  # type: ignore[arg-type]
+    def fork(self, role: str | None = None, *, sample: int = 0) -> "CachedClient":
+        """A client sharing the HTTP connection and the disk cache, with its own accounting; `sample` k > 0
+        keys the cache apart, so repeating a request gives (and keeps) an independent k-th sample."""
+        store = self.store.for_sample(sample)  # type: ignore[attr-defined]
+        return CachedClient(self.client, store, max_retries=self.max_retries, backoff_s=self.backoff_s, role=role or self.role,
                             settings=self.settings)
 
 
@@ -224,8 +237,8 @@ def build_client(
             max_retries=0,  # retries happen in CachedClient, which also retries empty bodies
             model_info=model_info_for(role),
         )
-    return CachedClient(inner, DiskCallStore(cache, client_namespace(role)), max_retries=role.max_retries, backoff_s=role.backoff_s, role=role_name,
-                        settings=role)
+    store = DiskCallStore(cache, client_namespace(role), max_tokens=role.max_tokens, legacy=legacy_namespace(role))
+    return CachedClient(inner, store, max_retries=role.max_retries, backoff_s=role.backoff_s, role=role_name, settings=role)
 
 
 def describe_role(role: ModelRole) -> dict[str, Any]:

@@ -77,12 +77,14 @@ def corpus_group() -> None:
 @click.option("--concurrency", type=FieldType(Settings, "concurrency"), help="Concurrent conversations (default: config, 8).")
 @click.option("--max-rounds", type=FieldType(Settings, "max_rounds"), help="Solver attempts before rejecting (default: config, 3).")
 @click.option("--retry-rejected", is_flag=True, help="Run rejected problems again too (failed ones always rerun).")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Independent Solver samples per problem, each verified and stored (pass rate = verified / samples).")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--dry-run", is_flag=True, help="Show what would run and how much is already done.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @pass_app
-def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, prompts, dry_run, quiet, as_json) -> None:
+def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, samples, prompts, dry_run, quiet, as_json) -> None:
     """Run Solver/Verifier conversations for the chosen problems (resumable; reruns are free)."""
     from distill.agents.team import Templates
     from distill.corpus.runner import fingerprint, run_corpus
@@ -98,13 +100,15 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
     if dry_run:
         done = Counter()
         for p in problems:
-            t = store.get(p.id)
-            fresh = t is not None and t.fingerprint == fingerprint(p, templates, s.solver, s.verifier, max_rounds)
-            done["done" if fresh and t.status != "failed" else "stale" if t else "new"] += 1
-        info = {"problems": len(problems), "done": done["done"], "to_run": done["new"] + done["stale"],
-                "changed_since_last_run": done["stale"], "cached_share": round(done["done"] / len(problems), 3)}
+            for k in range(samples):
+                t = store.get(p.id, k)
+                fresh = t is not None and t.fingerprint == fingerprint(p, templates, s.solver, s.verifier, max_rounds, k)
+                done["done" if fresh and t.status != "failed" else "stale" if t else "new"] += 1
+        total = len(problems) * samples
+        info = {"problems": len(problems), "samples": total, "done": done["done"], "to_run": done["new"] + done["stale"],
+                "changed_since_last_run": done["stale"], "cached_share": round(done["done"] / total, 3)}
         click.echo(json.dumps(info) if as_json else
-                   f"{info['problems']} problems: {info['done']} done (no calls), {info['to_run']} to run "
+                   f"{info['problems']} problems x {samples} samples: {info['done']} done (no calls), {info['to_run']} to run "
                    f"({info['changed_since_last_run']} changed since their last run)")
         return
     solver_client, formatter_client = _clients(app)
@@ -113,7 +117,7 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
 
     async def main():
         with Grader(workers=2) as grader, progress:
-            task = progress.add_task("corpus", total=len(problems), counts="")
+            task = progress.add_task("corpus", total=len(problems) * samples, counts="")
 
             def on_done(t: Transcript, skipped: bool, summ) -> None:
                 progress.update(task, advance=1, counts=f"[green]{summ.accepted} ok[/] [yellow]{summ.rejected} rejected[/] "
@@ -122,13 +126,17 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
             try:
                 return await run_corpus(problems, store=store, grader=grader, solver_client=solver_client, formatter_client=formatter_client,
                                         solver_role=s.solver, verifier_role=s.verifier, templates=templates, max_rounds=max_rounds,
-                                        concurrency=concurrency, retry_rejected=retry_rejected, on_done=on_done)
+                                        concurrency=concurrency, retry_rejected=retry_rejected, samples=samples, on_done=on_done)
             finally:  # close HTTP connections inside the loop that opened them
                 await solver_client.close()
                 await formatter_client.close()
 
     summary = asyncio.run(main())
     d = summary.as_dict()
+    if samples > 1:
+        from distill.corpus.samples import pass_rate_histogram, problem_samples
+
+        d["pass_rates"] = pass_rate_histogram([problem_samples(store, p.id, samples) for p in problems])
     if as_json:
         click.echo(json.dumps(d))
     else:
@@ -146,6 +154,8 @@ def _print_summary(app: AppContext, d: dict) -> None:
         f"{d['retries']} retries; {d['tokens']:,} tokens; {d['seconds']:.1f}s", title="corpus run"))
     for reason, n in d["rejected_reasons"].items():
         app.out.print(f"  rejected x{n}: {reason}")
+    if d.get("pass_rates"):
+        app.out.print("  pass rate (verified / samples): " + ", ".join(f"{r}: {n} problems" for r, n in d["pass_rates"].items()))
     for reason, n in d["failed_reasons"].items():
         app.out.print(f"  [red]failed[/] x{n}: {reason}")
 
@@ -218,19 +228,40 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
         rows[key][t.status if t else "not_run"] += 1
         if t:
             rows[key]["tokens"] += t.usage.total
-    data = {k: {c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens")} for k, v in sorted(rows.items())}
+    from distill.corpus.samples import problem_samples
+
+    for p in problems:
+        ps = problem_samples(store, p.id)
+        if ps.pass_rate is not None:
+            key = f"{p.source}:{p.year}" if p.year else p.source
+            rows[key]["rate_sum"] += ps.pass_rate  # type: ignore[assignment]
+            rows[key]["rated"] += 1
+    data = {k: {**{c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens")},
+                "pass_rate": round(v["rate_sum"] / v["rated"], 3) if v["rated"] else None} for k, v in sorted(rows.items())}
     if as_json:
         click.echo(json.dumps(data))
         return
-    table = Table("source:year", "accepted", "rejected", "failed", "not run", "tokens", title="corpus status")
+    table = Table("source:year", "accepted", "rejected", "failed", "not run", "pass rate", "tokens", title="corpus status (first samples)")
     for k, v in data.items():
-        table.add_row(k, *(str(v[c]) for c in ("accepted", "rejected", "failed", "not_run")), f"{v['tokens']:,}")
+        table.add_row(k, *(str(v[c]) for c in ("accepted", "rejected", "failed", "not_run")),
+                      "–" if v["pass_rate"] is None else f"{v['pass_rate']:.2f}", f"{v['tokens']:,}")
     app.out.print(table)
 
 
 @corpus_group.command("export")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for train/valid/test.jsonl.")
-@click.option("--level", default="R1", show_default=True, help="Length level of the assistant turns.")
+@click.option("--level", default="R1", show_default=True,
+              help="Length level of the assistant turns: R1..R6, or trace (the Solver's reasoning in <think>, then the stepwise solution).")
+@click.option("--pick", type=click.Choice(["first", "shortest", "longest", "all"]), default="first", show_default=True,
+              help="Which verified sample(s) of a problem to train on (R1 and trace).")
+@click.option("--min-pass-rate", type=click.FloatRange(0, 1), help="Only problems the teacher verified at least this often.")
+@click.option("--max-pass-rate", type=click.FloatRange(0, 1), help="Only problems the teacher verified at most this often.")
+@click.option("--keep-contaminated", is_flag=True, help="Keep training problems that overlap an evaluation problem.")
+@click.option("--ngram", type=click.IntRange(min=3), default=8, show_default=True, help="n for the n-gram overlap check.")
+@click.option("--overlap", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="Share of a problem's n-grams found in an evaluation problem that flags it.")
+@click.option("--max-seq-length", type=click.IntRange(min=1), default=2048, show_default=True, help="Report examples longer than this.")
+@click.option("--tokenizer", help="Model (path or id) whose tokenizer counts tokens; default: an estimate.")
 @click.option("--source", default=None, help="Only this source (default: every source with transcripts).")
 @click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")
 @click.option("--test-years", default="", help="Held-out years for testing, e.g. 2021-2025.")
@@ -238,17 +269,24 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @pass_app
-def export_cmd(app: AppContext, out_dir, level, source, valid_years, test_years, seed, prompts, as_json) -> None:
-    """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest."""
+def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_rate, keep_contaminated, ngram, overlap, max_seq_length,
+               tokenizer, source, valid_years, test_years, seed, prompts, as_json) -> None:
+    """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest; leave out contaminated problems."""
     from distill.corpus.export import export_corpus
     from distill.corpus.levels import parse_levels
 
-    lv = parse_levels(level)
+    lv = ["trace"] if level.strip().lower() == "trace" else parse_levels(level)
     if len(lv) != 1:
-        raise DistillError("--level takes one level, e.g. R3")
-    problems = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable and (source is None or p.source == source)]
+        raise DistillError("--level takes one level, e.g. R3 or trace")
+    if min_pass_rate is not None and max_pass_rate is not None and min_pass_rate > max_pass_rate:
+        raise DistillError("--min-pass-rate is above --max-pass-rate")
+    every = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable]
+    problems = [p for p in every if source is None or p.source == source]
+    evaluation = [p for p in every if source is not None and p.source != source]
     manifest = export_corpus(problems, _stores(app), out_dir, level=lv[0], valid_years=parse_years(valid_years) if valid_years else [],
-                             test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts))
+                             test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts),
+                             pick=pick, min_pass_rate=min_pass_rate, max_pass_rate=max_pass_rate, evaluation=evaluation,
+                             keep_contaminated=keep_contaminated, ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer)
     if as_json:
         click.echo(json.dumps(manifest))
         return
@@ -256,3 +294,41 @@ def export_cmd(app: AppContext, out_dir, level, source, valid_years, test_years,
     app.out.print(f"exported level {manifest['level']}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
     if manifest["skipped"]:
         app.out.print("skipped: " + ", ".join(f"{k} {v}" for k, v in manifest["skipped"].items()))
+    tk, dc = manifest["tokens"], manifest["decontamination"]
+    app.out.print(f"tokens per example: max {tk['max']}, mean {tk['mean']} ({tk['counted_by']}); "
+                  f"{tk['over_max_seq_length']} over --max-seq-length {tk['max_seq_length']}")
+    app.out.print(f"decontamination: {len(dc['flagged'])} problems overlap one of {dc['evaluation_problems']} evaluation problems"
+                  + (" (left out)" if dc["excluded"] and dc["flagged"] else ""))
+
+
+@corpus_group.command("decontaminate")
+@click.option("--source", help="The training source (default: every source with transcripts).")
+@click.option("--test-years", default="", help="Held-out years of that source, which count as evaluation problems.")
+@click.option("--ngram", type=click.IntRange(min=3), default=8, show_default=True, help="n for the n-gram overlap check.")
+@click.option("--overlap", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="Share of a problem's n-grams found in an evaluation problem that flags it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the flagged problems as JSON.")
+@pass_app
+def decontaminate_cmd(app: AppContext, source, test_years, ngram, overlap, as_json) -> None:
+    """List training problems that overlap an evaluation problem (other sources, held-out years)."""
+    from distill.corpus.decontaminate import find_contamination
+
+    every = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable]
+    if not every:
+        raise DistillError(f"no problems in the workspace {app.workspace.root}; run `distill problems import` first")
+    store = _stores(app)
+    sources = {source} if source else {p.source for p in every if store.get(p.id) is not None}
+    held = set(parse_years(test_years)) if test_years else set()
+    train = [p for p in every if p.source in sources and p.year not in held]
+    evaluation = [p for p in every if p.source not in sources or p.year in held]
+    found = find_contamination(train, evaluation, n=ngram, threshold=overlap)
+    result = {"training_problems": len(train), "evaluation_problems": len(evaluation), "ngram": ngram, "threshold": overlap,
+              "flagged": [c.as_dict() for c in found]}
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    table = Table("training problem", "evaluation problem", "overlap", "exact", title=f"{len(found)} of {len(train)} training problems overlap "
+                  f"one of {len(evaluation)} evaluation problems")
+    for c in found:
+        table.add_row(c.problem_id, c.eval_id, f"{c.overlap:.2f}", "yes" if c.exact else "")
+    app.out.print(table)

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from distill.problems.schema import Problem
-
 from distill.errors import DistillError
 from distill.io import atomic_write_json, atomic_write_jsonl
+from distill.problems.schema import Problem
 
+from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, find_contamination
 from .prompt import StudentPrompt
+from .samples import problem_samples
 from .transcripts import Transcript, TranscriptStore
 
-EXPORT_SCHEMA_VERSION = 1
+EXPORT_SCHEMA_VERSION = 2
 SPLITS = ("train", "valid", "test")
 
 
@@ -44,6 +45,23 @@ def assign_splits(problems: Sequence[Problem], valid_years: set[int], test_years
     return out
 
 
+def trace_text(t: Transcript) -> str | None:
+    """The R1-distilled format: the Solver's reasoning verbatim in <think>, then the checked stepwise solution."""
+    if not t.thought or not t.solution:
+        return None
+    return f"<think>\n{t.thought}\n</think>\n\n{t.solution}"
+
+
+def token_counter(tokenizer: str | None) -> tuple[Callable[[str], int], str]:
+    """Exact counts with a model's tokenizer, else an estimate (4 characters a token)."""
+    if tokenizer:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(tokenizer)
+        return (lambda text: len(tok.encode(text))), f"tokenizer {tokenizer}"
+    return (lambda text: (len(text) + 3) // 4), "estimated (4 characters a token; pass --tokenizer for exact counts)"
+
+
 def export_corpus(
     problems: Sequence[Problem],
     store: TranscriptStore,
@@ -54,44 +72,65 @@ def export_corpus(
     test_years: Sequence[int] = (),
     seed: int = 0,
     prompts_dir=None,
+    pick: str = "first",
+    min_pass_rate: float | None = None,
+    max_pass_rate: float | None = None,
+    evaluation: Sequence[Problem] = (),
+    keep_contaminated: bool = False,
+    ngram: int = DEFAULT_N,
+    overlap: float = DEFAULT_THRESHOLD,
+    max_seq_length: int = 2048,
+    tokenizer: str | None = None,
 ) -> dict[str, Any]:
+    """Export one level (R1..R6, or `trace`) by year. `pick` chooses among verified samples for R1 and
+    trace; training problems that overlap `evaluation` (or the test years) are left out unless kept."""
     if set(valid_years) & set(test_years):
         raise DistillError(f"years {sorted(set(valid_years) & set(test_years))} are in both --valid-years and --test-years")
     split_of = assign_splits(problems, set(valid_years), set(test_years))
+    held_out = [p for p in problems if split_of[p.id] == "test"] + [e for e in evaluation if e.id not in split_of]
+    trainable = [p for p in problems if split_of[p.id] != "test"]
+    contaminated = {c.problem_id: c for c in find_contamination(trainable, held_out, n=ngram, threshold=overlap)}
+    count_tokens, token_note = token_counter(tokenizer)
     student = StudentPrompt.load(prompts_dir)
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     sources: dict[str, list[str]] = {s: [] for s in SPLITS}
     years: dict[str, set[int]] = {s: set() for s in SPLITS}
+    words: dict[str, list[int]] = {s: [] for s in SPLITS}
+    tokens: list[int] = []
     templates: dict[str, str] = {}
     skipped: dict[str, int] = defaultdict(int)
+    pass_rates: dict[str, float | None] = {}
     seen_groups: set[str] = set()
-    words: dict[str, list[int]] = {s: [] for s in SPLITS}
     for p in sorted(problems, key=lambda q: q.id):
-        t: Transcript | None = store.get(p.id)
-        if t is None:
-            skipped["not run"] += 1
-            continue
-        if t.status != "accepted":
-            skipped[t.status] += 1
+        ps = problem_samples(store, p.id)
+        pass_rates[p.id] = ps.pass_rate
+        chosen = ps.pick(pick)  # type: ignore[arg-type]
+        if not chosen:
+            skipped["not accepted" if ps.decided or store.get(p.id) else "not run"] += 1
             continue
         if p.group_key in seen_groups:
             skipped["twin already exported"] += 1
             continue
-        lt = store.get_level(p.id, level)
-        text = lt.text if lt and lt.ok else (t.solution if level == "R1" else None)
-        if not text:
-            skipped[f"no {level} text"] += 1
+        if p.id in contaminated and split_of[p.id] != "test" and not keep_contaminated:
+            skipped["overlaps an evaluation problem"] += 1
+            continue
+        rate = ps.pass_rate
+        if rate is not None and ((min_pass_rate is not None and rate < min_pass_rate) or (max_pass_rate is not None and rate > max_pass_rate)):
+            skipped["pass rate outside the asked range"] += 1
+            continue
+        texts = _level_texts(store, p.id, level, chosen, skipped, templates)
+        if not texts:
             continue
         seen_groups.add(p.group_key)
         split = split_of[p.id]
-        rows[split].append(student.example(p, text))
-        sources[split].append(p.id)
-        words[split].append(len(text.split()))
+        for text in texts:
+            rows[split].append(student.example(p, text))
+            sources[split].append(p.id)
+            words[split].append(len(text.split()))
+            tokens.append(count_tokens(text))
         if p.year is not None:
             years[split].add(p.year)
-        templates.update(t.templates)
-        if lt and lt.template_sha256:
-            templates[f"levels/{level.lower()}"] = lt.template_sha256
+        templates.update(chosen[0].templates)
     if not rows["train"]:
         raise DistillError(f"nothing to export for training at level {level} (accepted transcripts: none outside the held-out years)")
     order = list(range(len(rows["train"])))
@@ -102,18 +141,45 @@ def export_corpus(
     for s in SPLITS:
         atomic_write_jsonl(out_dir / f"{s}.jsonl", rows[s])
     templates.update(student.hashes)
+    rates = [r for r in pass_rates.values() if r is not None]
     manifest = {
         "schema_version": EXPORT_SCHEMA_VERSION,
         "level": level,
+        "pick": pick,
         "seed": seed,
         "counts": {s: len(rows[s]) for s in SPLITS},
         "years": {s: sorted(years[s]) for s in SPLITS},
         "valid_years": sorted(valid_years),
         "test_years": sorted(test_years),
         "mean_words": {s: round(sum(w) / len(w), 1) if w else 0.0 for s, w in words.items()},
+        "tokens": {"counted_by": token_note, "max": max(tokens, default=0), "mean": round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
+                   "max_seq_length": max_seq_length, "over_max_seq_length": sum(t > max_seq_length for t in tokens)},
+        "pass_rate": {"filter": [min_pass_rate, max_pass_rate], "mean": round(sum(rates) / len(rates), 3) if rates else None},
+        "decontamination": {"ngram": ngram, "threshold": overlap, "evaluation_problems": len(held_out),
+                            "flagged": [c.as_dict() for c in contaminated.values()], "excluded": not keep_contaminated},
         "skipped": dict(skipped),
         "templates": templates,
         "transcripts": sources,
     }
     atomic_write_json(out_dir / "manifest.json", manifest)
     return manifest
+
+
+def _level_texts(store: TranscriptStore, pid: str, level: str, chosen: list[Transcript], skipped: dict[str, int],
+                 templates: dict[str, str]) -> list[str]:
+    """The assistant texts of one problem at `level`: one per chosen sample for R1 and trace, the stored
+    restatement for R2..R6 (left out when it failed or missed its word band)."""
+    if level == "R1":
+        return [t.solution for t in chosen if t.solution]
+    if level == "trace":
+        texts = [x for t in chosen if (x := trace_text(t))]
+        if not texts:
+            skipped["no Solver reasoning for trace"] += 1
+        return texts
+    lt = store.get_level(pid, level)
+    if lt is None or not lt.ok or not lt.text:
+        skipped["off target" if lt is not None and lt.off_target else f"no {level} text"] += 1
+        return []
+    if lt.template_sha256:
+        templates[f"levels/{level.lower()}"] = lt.template_sha256
+    return [lt.text]

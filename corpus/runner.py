@@ -27,6 +27,7 @@ from .transcripts import Transcript, TranscriptMessage, TranscriptStore
 @dataclass
 class RunSummary:
     problems: int = 0
+    samples: int = 0  # transcripts asked for: problems x samples per problem
     accepted: int = 0
     rejected: int = 0
     failed: int = 0
@@ -47,7 +48,7 @@ class RunSummary:
         return d
 
 
-def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verifier: ModelRole, max_rounds: int) -> str:
+def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verifier: ModelRole, max_rounds: int, sample: int = 0) -> str:
     return content_hash(
         {
             "problem": [problem.text, problem.answer],
@@ -55,6 +56,7 @@ def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verif
             "solver": describe_role(solver),
             "verifier": describe_role(verifier),
             "max_rounds": max_rounds,
+            **({"sample": sample} if sample else {}),
         },
         32,
     )
@@ -100,10 +102,12 @@ async def run_corpus(
     max_rounds: int = 3,
     concurrency: int = 8,
     retry_rejected: bool = False,
+    samples: int = 1,
     on_done: Callable[[Transcript, bool, RunSummary], None] | None = None,
 ) -> RunSummary:
-    """Skip problems already done with the same fingerprint; run the rest; store each transcript once."""
-    summary = RunSummary(problems=len(problems))
+    """Ask the Solver `samples` independent times per problem, each sample with its own Verifier/Formatter
+    conversation and transcript. Skip samples already done with the same fingerprint; store each once."""
+    summary = RunSummary(problems=len(problems), samples=len(problems) * samples)
     sem = asyncio.Semaphore(concurrency)
     t_start = time.perf_counter()
     models = {"solver": describe_role(solver_role), "verifier": describe_role(verifier_role)}
@@ -119,9 +123,9 @@ async def run_corpus(
         if on_done:
             on_done(t, skipped, summary)
 
-    async def one(problem: Problem) -> None:
-        fp = fingerprint(problem, templates, solver_role, verifier_role, max_rounds)
-        existing = store.get(problem.id)
+    async def one(problem: Problem, k: int) -> None:
+        fp = fingerprint(problem, templates, solver_role, verifier_role, max_rounds, k)
+        existing = store.get(problem.id, k)
         if existing and existing.fingerprint == fp and (existing.status == "accepted" or (existing.status == "rejected" and not retry_rejected)):
             count(existing, True)
             return
@@ -129,7 +133,7 @@ async def run_corpus(
             if summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
                 summary.not_started += 1
                 return
-            solver, fmt = solver_client.fork("solver"), formatter_client.fork("verifier")
+            solver, fmt = solver_client.fork("solver", sample=k), formatter_client.fork("verifier")
             started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
             t0 = time.perf_counter()
             res, error = None, None
@@ -145,7 +149,7 @@ async def run_corpus(
             calls.add(solver.stats)
             calls.add(fmt.stats)
             base = {
-                "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
+                "sample": k, "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
                 "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
                 "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries},
             }
@@ -157,6 +161,6 @@ async def run_corpus(
             summary.tokens += calls.prompt_tokens + calls.completion_tokens
             count(transcript, False)
 
-    await asyncio.gather(*(one(p) for p in problems))
+    await asyncio.gather(*(one(p, k) for p in problems for k in range(samples)))
     summary.seconds = round(time.perf_counter() - t_start, 3)
     return summary

@@ -36,6 +36,7 @@ class Transcript(BaseModel):
 
     schema_version: Literal[2] = TRANSCRIPT_SCHEMA_VERSION
     problem_id: str
+    sample: int = Field(0, ge=0, description="which independent Solver sample of the problem (0 = the first)")
     source: str
     year: int | None = None
     section: str | None = None
@@ -60,6 +61,11 @@ class Transcript(BaseModel):
     calls: dict[str, int] = Field(default_factory=dict, description="network and cached model calls")
 
     @property
+    def thought(self) -> str | None:
+        """The Solver's reasoning behind its last (for an accepted transcript: the verified) answer."""
+        return next((m.thought for m in reversed(self.messages) if m.source == "solver" and m.thought), None)
+
+    @property
     def reason(self) -> str:
         """One line for people: why it was rejected or failed, or that it was accepted."""
         if self.status == "accepted":
@@ -77,9 +83,12 @@ class LevelText(BaseModel):
     schema_version: Literal[2] = 2
     problem_id: str
     level: str
+    sample: int = Field(0, description="the Solver sample whose accepted solution was restated")
     text: str | None
     words: int = 0
     ok: bool
+    off_target: bool = Field(False, description="outside the level's word band even after one retry: left out of exports")
+    target_words: int | None = Field(None, description="the word target the level template states")
     problem: str | None = None
     verdict: Verdict | None = None
     template_sha256: str | None = None
@@ -88,17 +97,34 @@ class LevelText(BaseModel):
 
 
 class TranscriptStore:
-    """Transcripts by problem id, levels by (problem id, level). Each put is one SQLite transaction."""
+    """Transcripts by (problem id, sample), levels by (problem id, level). Each put is one SQLite transaction."""
 
     def __init__(self, root: Path):
         root.mkdir(parents=True, exist_ok=True)
         self.cache = diskcache.Cache(str(root))
 
-    def get(self, problem_id: str) -> Transcript | None:
-        return _read(Transcript, self.cache.get(("transcript", problem_id)))
+    @staticmethod
+    def _key(problem_id: str, sample: int) -> tuple:
+        return ("transcript", problem_id) if sample == 0 else ("transcript", problem_id, sample)
+
+    def get(self, problem_id: str, sample: int = 0) -> Transcript | None:
+        return _read(Transcript, self.cache.get(self._key(problem_id, sample)))
 
     def put(self, t: Transcript) -> None:
-        self.cache.set(("transcript", t.problem_id), t.model_dump(mode="json"))
+        with self.cache.transact():  # the transcript and the index of samples change together
+            self.cache.set(self._key(t.problem_id, t.sample), t.model_dump(mode="json"))
+            index = set(self.cache.get(("samples", t.problem_id), [0]))
+            if t.sample not in index:
+                self.cache.set(("samples", t.problem_id), sorted(index | {t.sample}))
+
+    def samples(self, problem_id: str) -> list[Transcript]:
+        """Every stored sample of a problem, by sample index."""
+        out = []
+        for k in self.cache.get(("samples", problem_id), [0]):
+            t = self.get(problem_id, k)
+            if t is not None:
+                out.append(t)
+        return out
 
     def all(self) -> Iterator[Transcript]:
         for key in list(self.cache.iterkeys()):

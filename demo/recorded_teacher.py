@@ -8,7 +8,9 @@ one (2002 js-02) keeps answering wrong and is rejected.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +81,12 @@ def _problem_of(user: str) -> str:
     return m.group(1).strip() if m else user
 
 
-def solver_reply(body: dict[str, Any]) -> Reply:
+CHECK = "Check {n}: substituting back confirms the result."
+
+
+def solver_reply(body: dict[str, Any], variant: int = 0) -> Reply:
+    """The recorded solution; `variant` n > 0 (a repeated request: another sample) adds n checks, so
+    samples differ in length as real R1 samples do."""
     messages = body.get("messages", [])
     first_user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
     rec = find_recorded(_problem_of(str(first_user)))
@@ -89,14 +96,14 @@ def solver_reply(body: dict[str, Any]) -> Reply:
     if attempt < len(rec.wrong) or (rec.stubborn and rec.wrong):
         wrong = rec.wrong[min(attempt, len(rec.wrong) - 1)]
         return Reply(content=f"{rec.steps[0]} Hence the answer is \\boxed{{{wrong}}}.", reasoning=f"Attempt {attempt + 1}: a quick guess.")
-    work = " ".join(rec.steps)
+    work = " ".join([*rec.steps, *(CHECK.format(n=i) for i in range(1, variant + 1))])
     return Reply(content=f"{work}\n\nTherefore the answer is \\boxed{{{rec.answer}}}.",
                  reasoning=f"Let me think carefully. {work} Let me double-check each step. Yes, that is right.")
 
 
-def _steps(rec: Recorded, keep: int | None = None) -> str:
+def _steps(rec: Recorded, keep: int | None = None, extra: list[str] | None = None) -> str:
     steps = rec.steps if keep is None else rec.steps[:keep] if keep < len(rec.steps) else rec.steps
-    lines = [f"Step {i}: {s}" for i, s in enumerate(steps, 1)]
+    lines = [f"Step {i}: {s}" for i, s in enumerate([*steps, *(extra or [])], 1)]
     return "\n".join(lines + [f"Final answer: \\boxed{{{rec.answer}}}"])
 
 
@@ -115,7 +122,8 @@ def formatter_reply(body: dict[str, Any]) -> Reply:
             body, final = text.rsplit("\n", 1)
             text = re.sub(r"\b(so|then|hence|the|is|of|in|all|that|which)\b\s*", "", body, flags=re.I) + "\n" + final
         return Reply(content=text)
-    return Reply(content=_steps(rec))
+    checks = [CHECK.format(n=i) for i in range(1, 10) if CHECK.format(n=i) in user]
+    return Reply(content=_steps(rec, extra=checks))
 
 
 # The model name each role is configured with when the recorded teacher serves it: the request's
@@ -137,6 +145,24 @@ def recorded_teacher(body: dict[str, Any]) -> Reply:
     if role == "judge":
         return Reply(content='{"verdict": "unsure", "reason": "the recorded teacher does not judge"}')
     return solver_reply(body)
+
+
+class RecordedTeacher:
+    """The recorded teacher with memory: the n-th identical Solver request gets variant n, as repeated
+    requests to DeepSeek-R1 (which ignores temperature) give different samples."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        if role_of(body) != "solver":
+            return recorded_teacher(body)
+        key = json.dumps(body.get("messages", []), sort_keys=True)
+        with self.lock:
+            n = self.seen.get(key, 0)
+            self.seen[key] = n + 1
+        return solver_reply(body, variant=n)
 
 
 def role_settings(base_url: str) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,107 @@
+"""Several teacher samples per problem, the trace level, pass-rate filters and decontamination,
+against the recorded teacher over a loopback server (the real HTTP client path)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill.corpus.transcripts import TranscriptStore
+from distill.demo.loopback import LoopbackServer
+from distill.demo.recorded_teacher import RecordedTeacher, role_of, role_settings
+from distill.demo.samples import sample_files
+from distill.grading.grader import grade
+
+
+def first_round_solver_calls(requests) -> int:
+    """Solver requests that open a conversation (system + task): one per sample asked for."""
+    return sum(1 for b in requests if role_of(b) == "solver" and sum(m["role"] == "assistant" for m in b["messages"]) == 0)
+
+
+@pytest.fixture
+def teacher(run_cli, monkeypatch):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    srv = LoopbackServer(RecordedTeacher()).start()
+    for role, values in role_settings(srv.base_url).items():
+        for k, v in values.items():
+            monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+    yield srv
+    srv.stop()
+
+
+def run(run_cli, *args) -> dict:
+    return json.loads(run_cli("corpus", "run", *args, "--json", "--quiet").stdout)
+
+
+def distinct_texts(workspace) -> int:
+    from distill.problems.store import ProblemStore
+
+    return len({p.text for p in ProblemStore(workspace / "problems" / "problems.jsonl").load() if p.year in (2001, 2002)})
+
+
+def test_k_samples_are_distinct_cached_and_extended_by_exactly_the_missing_ones(teacher, run_cli, workspace):
+    first = run(run_cli, "--years", "2001-2002", "--samples", "4")
+    texts = distinct_texts(workspace)  # twins (one text in two sections) share their calls through the cache
+    assert texts == 15 and first["samples"] == 64 and first_round_solver_calls(teacher.log.requests) == 4 * texts
+    store = TranscriptStore(workspace / "transcripts")
+    for pid in ("sample-2001-fs-01", "sample-2002-js-03"):
+        samples = store.samples(pid)
+        assert [t.sample for t in samples] == [0, 1, 2, 3]
+        assert len({t.messages[1].content for t in samples}) == 4  # four different Solver answers
+        assert len({t.solution for t in samples}) == 4
+    assert first["pass_rates"]["1.0"] == 15 and first["pass_rates"]["0.0"] == 1  # one problem stays wrong in every sample
+    n = teacher.log.count
+    again = run(run_cli, "--years", "2001-2002", "--samples", "4")
+    assert teacher.log.count == n and again["skipped"] == 64 and again["model_calls"] == 0
+    more = run(run_cli, "--years", "2001-2002", "--samples", "6")
+    assert more["skipped"] == 64 and first_round_solver_calls(teacher.log.requests[n:]) == 2 * texts
+    assert [t.sample for t in store.samples("sample-2001-fs-01")] == [0, 1, 2, 3, 4, 5]
+
+
+def test_trace_level_and_picks(teacher, run_cli, workspace, tmp_path):
+    run(run_cli, "--year", "2001", "--samples", "3")
+    store = TranscriptStore(workspace / "transcripts")
+    out = tmp_path / "trace"
+    run_cli("corpus", "export", "--out", str(out), "--level", "trace", "--pick", "shortest", "--source", "sample")
+    rows = [json.loads(line)["messages"] for line in (out / "train.jsonl").read_text().splitlines()]
+    assert len(rows) == 7  # 8 problems in 2001, two of them twins (one example)
+    manifest = json.loads((out / "manifest.json").read_text())
+    by_problem = {pid: msgs[2]["content"] for pid, msgs in zip(manifest["transcripts"]["train"], rows)}
+    for pid, target in by_problem.items():
+        shortest = min((t for t in store.samples(pid) if t.status == "accepted"), key=lambda t: len(t.solution.split()))
+        assert target == f"<think>\n{shortest.thought}\n</think>\n\n{shortest.solution}"  # the Solver's reasoning, verbatim
+        assert target.splitlines()[-1].startswith("Final answer: \\boxed{") and target.rstrip().endswith("}")
+        assert grade(store.get(pid).key, target.splitlines()[-1]).correct is True  # the tail ends with the key
+    assert manifest["level"] == "trace" and manifest["pick"] == "shortest" and manifest["tokens"]["max"] > 0
+    everything = tmp_path / "all"
+    run_cli("corpus", "export", "--out", str(everything), "--level", "R1", "--pick", "all", "--source", "sample")
+    assert json.loads((everything / "manifest.json").read_text())["counts"]["train"] == 7 * 3  # three distinct verified samples each
+
+
+def test_pass_rate_filters_select_by_difficulty(teacher, run_cli, tmp_path):
+    run(run_cli, "--years", "2001-2002", "--samples", "2")
+    r = run_cli("corpus", "export", "--out", str(tmp_path / "hard"), "--source", "sample", "--valid-years", "2002", "--max-pass-rate", "0.5", ok=False)
+    assert r.exit_code == 2 and "nothing to export" in r.output  # every 2001 problem is verified in both samples
+    run_cli("corpus", "export", "--out", str(tmp_path / "easy"), "--source", "sample", "--valid-years", "2002", "--min-pass-rate", "1.0")
+    m = json.loads((tmp_path / "easy" / "manifest.json").read_text())
+    assert m["counts"]["train"] == 7 and m["skipped"].get("pass rate outside the asked range", 0) == 0
+
+
+def test_decontamination_flags_a_planted_evaluation_problem_and_keeps_it_out_of_training(teacher, run_cli, workspace, tmp_path):
+    from distill.problems.store import ProblemStore
+
+    planted = ProblemStore(workspace / "problems" / "problems.jsonl").get("sample-2001-fs-02")
+    reworded = "  " + planted.text.replace(",", " ,").replace(".", " . ").upper() + "  "
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"id": "b1", "problem": reworded, "answer": planted.answer}) + "\n"
+                     + json.dumps({"id": "b2", "problem": "An unrelated question about the number of primes below 30.", "answer": "10"}) + "\n")
+    run_cli("problems", "import", str(bench), "--source", "evalset")
+    run(run_cli, "--year", "2001")
+    d = json.loads(run_cli("corpus", "decontaminate", "--source", "sample", "--json").stdout)
+    assert [(c["problem_id"], c["eval_id"]) for c in d["flagged"]] == [("sample-2001-fs-02", "evalset-b1")]
+    out = tmp_path / "exp"
+    run_cli("corpus", "export", "--out", str(out), "--source", "sample")
+    m = json.loads((out / "manifest.json").read_text())
+    assert "sample-2001-fs-02" not in m["transcripts"]["train"] and m["skipped"]["overlaps an evaluation problem"] == 1
+    assert m["decontamination"]["flagged"][0]["eval_id"] == "evalset-b1" and m["decontamination"]["flagged"][0]["overlap"] >= 0.5
