@@ -77,6 +77,8 @@ def corpus_group() -> None:
 @click.option("--concurrency", type=FieldType(Settings, "concurrency"), help="Concurrent conversations (default: config, 8).")
 @click.option("--max-rounds", type=FieldType(Settings, "max_rounds"), help="Solver attempts before rejecting (default: config, 3).")
 @click.option("--retry-rejected", is_flag=True, help="Run rejected problems again too (failed ones always rerun).")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True),
+              help="Hard cap in USD at the roles' prices: no new problem starts once spent + in-flight estimate would pass it.")
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="Independent Solver samples per problem, each verified and stored (pass rate = verified / samples).")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
@@ -84,10 +86,11 @@ def corpus_group() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @pass_app
-def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, samples, prompts, dry_run, quiet, as_json) -> None:
+def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, max_cost, samples, prompts, dry_run, quiet,
+            as_json) -> None:
     """Run Solver/Verifier conversations for the chosen problems (resumable; reruns are free)."""
     from distill.agents.team import Templates
-    from distill.corpus.runner import fingerprint, run_corpus
+    from distill.corpus.runner import Budget, fingerprint, run_corpus
     from distill.grading.pool import Grader
 
     problems = select_problems(app, year, years, ids, source)
@@ -97,6 +100,11 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
     concurrency = concurrency or s.concurrency
     templates = Templates.load(app.prompts_dir(prompts))
     store = _stores(app)
+    if max_cost is not None and not (s.solver.priced and s.verifier.priced):
+        raise DistillError("--max-cost needs prices: set price_input and price_output for the solver and verifier roles "
+                           "(e.g. DISTILL_SOLVER__PRICE_OUTPUT=2.19; see distill.example.toml)")
+    spent_before = [t.cost_usd for t in store.all() if t.cost_usd > 0]
+    per_sample = sum(spent_before) / len(spent_before) if spent_before else 0.0
     if dry_run:
         done = Counter()
         for p in problems:
@@ -105,11 +113,16 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
                 fresh = t is not None and t.fingerprint == fingerprint(p, templates, s.solver, s.verifier, max_rounds, k)
                 done["done" if fresh and t.status != "failed" else "stale" if t else "new"] += 1
         total = len(problems) * samples
-        info = {"problems": len(problems), "samples": total, "done": done["done"], "to_run": done["new"] + done["stale"],
-                "changed_since_last_run": done["stale"], "cached_share": round(done["done"] / total, 3)}
+        to_run = done["new"] + done["stale"]
+        estimate = round(per_sample * to_run, 4) if spent_before else None
+        info = {"problems": len(problems), "samples": total, "done": done["done"], "to_run": to_run,
+                "changed_since_last_run": done["stale"], "cached_share": round(done["done"] / total, 3),
+                "estimated_cost_usd": estimate, "estimated_from": len(spent_before)}
+        cost_line = (f"; about ${estimate:.2f} at ${per_sample:.4f} per sample (mean of {len(spent_before)} finished)" if estimate is not None
+                     else "; no finished, priced samples to estimate the cost from")
         click.echo(json.dumps(info) if as_json else
-                   f"{info['problems']} problems x {samples} samples: {info['done']} done (no calls), {info['to_run']} to run "
-                   f"({info['changed_since_last_run']} changed since their last run)")
+                   f"{info['problems']} problems x {samples} samples: {info['done']} done (no calls), {to_run} to run "
+                   f"({info['changed_since_last_run']} changed since their last run){cost_line}")
         return
     solver_client, formatter_client = _clients(app)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -126,7 +139,8 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
             try:
                 return await run_corpus(problems, store=store, grader=grader, solver_client=solver_client, formatter_client=formatter_client,
                                         solver_role=s.solver, verifier_role=s.verifier, templates=templates, max_rounds=max_rounds,
-                                        concurrency=concurrency, retry_rejected=retry_rejected, samples=samples, on_done=on_done)
+                                        concurrency=concurrency, retry_rejected=retry_rejected, samples=samples, on_done=on_done,
+                                        budget=Budget(max_cost, estimate_usd=per_sample) if max_cost is not None else None)
             finally:  # close HTTP connections inside the loop that opened them
                 await solver_client.close()
                 await formatter_client.close()
@@ -143,6 +157,9 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
         _print_summary(app, d)
     if summary.stopped_by is not None:
         raise endpoint_exit(summary.stopped_by, app.log_path, suffix=f"; stopped, {summary.not_started} problems not started")
+    if summary.over_budget:
+        raise WorkFailed(f"stopped at the cost cap: ${summary.cost_usd:.4f} spent of --max-cost ${max_cost:g}; "
+                         f"{summary.over_budget} samples not started (rerun with a higher cap to continue)")
     if summary.failed:
         raise WorkFailed(f"{summary.failed} of {summary.problems} problems failed; rerun the same command to retry them (details: {app.log_path})")
 
@@ -151,7 +168,7 @@ def _print_summary(app: AppContext, d: dict) -> None:
     app.out.print(Panel.fit(
         f"{d['problems']} problems: [green]{d['accepted']} accepted[/], [yellow]{d['rejected']} rejected[/], [red]{d['failed']} failed[/]"
         f" ({d['skipped']} already done)\nmodel calls: {d['model_calls']} over the network, {d['cached']} from cache, "
-        f"{d['retries']} retries; {d['tokens']:,} tokens; {d['seconds']:.1f}s", title="corpus run"))
+        f"{d['retries']} retries; {d['tokens']:,} tokens; ${d['cost_usd']:.4f}; {d['seconds']:.1f}s", title="corpus run"))
     for reason, n in d["rejected_reasons"].items():
         app.out.print(f"  rejected x{n}: {reason}")
     if d.get("pass_rates"):
@@ -167,17 +184,23 @@ def _print_summary(app: AppContext, d: dict) -> None:
 @click.option("--source", help="Only problems of this source.")
 @click.option("--levels", "levels_spec", default="R1-R6", show_default=True, help="Levels to produce, e.g. R1-R6 or R1,R6.")
 @click.option("--concurrency", type=FieldType(Settings, "concurrency"), help="Concurrent model calls (default: config).")
+@click.option("--band", default="0.5,1.5", show_default=True,
+              help="Word band, as shares of each level template's stated target: outside it a text is retried once, then left out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-level table as JSON.")
 @pass_app
-def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurrency, quiet, prompts, as_json) -> None:
+def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurrency, band, quiet, prompts, as_json) -> None:
     """Restate accepted solutions at length levels R1 (full) .. R6 (~30 words)."""
-    from distill.corpus.levels import parse_levels, run_levels
+    from distill.corpus.levels import parse_band, parse_levels, run_levels
     from distill.grading.pool import Grader
 
     problems = select_problems(app, year, years, ids, source)
     levels = parse_levels(levels_spec)
+    try:
+        word_band = parse_band(band)
+    except ValueError:
+        raise DistillError(f"--band {band!r}: expected LOW,HIGH, e.g. 0.5,1.5") from None
     store = _stores(app)
     transcripts = [t for p in problems if (t := store.get(p.id)) is not None]
     if not any(t.status == "accepted" for t in transcripts):
@@ -194,7 +217,7 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
             try:
                 return await run_levels(transcripts, {p.id: p for p in problems}, levels, store=store, client=client, grader=grader,
                                         role=app.settings.verifier, prompts_dir=app.prompts_dir(prompts),
-                                        concurrency=concurrency or app.settings.concurrency,
+                                        concurrency=concurrency or app.settings.concurrency, band=word_band,
                                         on_done=lambda _: progress.update(task, advance=1))
             finally:
                 await client.close()
@@ -204,9 +227,10 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
     if as_json:
         click.echo(json.dumps(result))
         return
-    t = Table("level", "texts", "ok", "failed", "mean words", title="length levels")
+    t = Table("level", "texts", "ok", "off target", "failed", "target words", "mean words", title="length levels")
     for lv, row in table.items():
-        t.add_row(lv, str(row["texts"]), str(row["ok"]), str(row["failed"]), f"{row['mean_words']:.1f}")
+        t.add_row(lv, str(row["texts"]), str(row["ok"]), str(row["off_target"]), str(row["failed"]),
+                  "–" if row["target_words"] is None else str(row["target_words"]), f"{row['mean_words']:.1f}")
     app.out.print(t)
     app.out.print(f"model calls: {client.stats.network} over the network, {client.stats.cached} from cache")
     failed = sum(row["failed"] for row in table.values())
@@ -230,21 +254,27 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
             rows[key]["tokens"] += t.usage.total
     from distill.corpus.samples import problem_samples
 
+    cost: dict[str, float] = defaultdict(float)
     for p in problems:
+        key = f"{p.source}:{p.year}" if p.year else p.source
         ps = problem_samples(store, p.id)
         if ps.pass_rate is not None:
-            key = f"{p.source}:{p.year}" if p.year else p.source
             rows[key]["rate_sum"] += ps.pass_rate  # type: ignore[assignment]
             rows[key]["rated"] += 1
+        rows[key]["verified"] += ps.accepted
+        cost[key] += sum(t.cost_usd for t in store.samples(p.id))
     data = {k: {**{c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens")},
-                "pass_rate": round(v["rate_sum"] / v["rated"], 3) if v["rated"] else None} for k, v in sorted(rows.items())}
+                "pass_rate": round(v["rate_sum"] / v["rated"], 3) if v["rated"] else None, "cost_usd": round(cost[k], 4),
+                "cost_per_accepted_usd": round(cost[k] / v["verified"], 4) if v["verified"] else None} for k, v in sorted(rows.items())}
     if as_json:
         click.echo(json.dumps(data))
         return
-    table = Table("source:year", "accepted", "rejected", "failed", "not run", "pass rate", "tokens", title="corpus status (first samples)")
+    table = Table("source:year", "accepted", "rejected", "failed", "not run", "pass rate", "tokens", "cost", "per accepted sample",
+                  title="corpus status (counts: first samples; pass rate and cost: all samples)")
     for k, v in data.items():
         table.add_row(k, *(str(v[c]) for c in ("accepted", "rejected", "failed", "not_run")),
-                      "–" if v["pass_rate"] is None else f"{v['pass_rate']:.2f}", f"{v['tokens']:,}")
+                      "–" if v["pass_rate"] is None else f"{v['pass_rate']:.2f}", f"{v['tokens']:,}", f"${v['cost_usd']:.4f}",
+                      "–" if v["cost_per_accepted_usd"] is None else f"${v['cost_per_accepted_usd']:.4f}")
     app.out.print(table)
 
 

@@ -132,7 +132,8 @@ def export_corpus(
             years[split].add(p.year)
         templates.update(chosen[0].templates)
     if not rows["train"]:
-        raise DistillError(f"nothing to export for training at level {level} (accepted transcripts: none outside the held-out years)")
+        why = ", ".join(f"{k} {v}" for k, v in skipped.items()) or "no accepted transcripts outside the held-out years"
+        raise DistillError(f"nothing to export for training at level {level} (skipped: {why})")
     order = list(range(len(rows["train"])))
     random.Random(seed).shuffle(order)
     rows["train"] = [rows["train"][i] for i in order]
@@ -154,6 +155,7 @@ def export_corpus(
         "mean_words": {s: round(sum(w) / len(w), 1) if w else 0.0 for s, w in words.items()},
         "tokens": {"counted_by": token_note, "max": max(tokens, default=0), "mean": round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
                    "max_seq_length": max_seq_length, "over_max_seq_length": sum(t > max_seq_length for t in tokens)},
+        "level_words": _level_words(store, problems, level, skipped),
         "pass_rate": {"filter": [min_pass_rate, max_pass_rate], "mean": round(sum(rates) / len(rates), 3) if rates else None},
         "decontamination": {"ngram": ngram, "threshold": overlap, "evaluation_problems": len(held_out),
                             "flagged": [c.as_dict() for c in contaminated.values()], "excluded": not keep_contaminated},
@@ -163,6 +165,17 @@ def export_corpus(
     }
     atomic_write_json(out_dir / "manifest.json", manifest)
     return manifest
+
+
+def _level_words(store: TranscriptStore, problems: Sequence[Problem], level: str, skipped: dict[str, int]) -> dict[str, Any]:
+    """Target vs achieved words for a restated level, and how many texts missed their band."""
+    if level in ("R1", "trace"):
+        return {"target": None, "off_target": 0}
+    texts = [lt for p in problems if (lt := store.get_level(p.id, level)) is not None]
+    ok = [lt.words for lt in texts if lt.ok]
+    targets = [lt.target_words for lt in texts if lt.target_words]
+    return {"target": targets[0] if targets else None, "achieved_mean": round(sum(ok) / len(ok), 1) if ok else None,
+            "off_target": skipped.get("off target", 0)}
 
 
 def _level_texts(store: TranscriptStore, pid: str, level: str, chosen: list[Transcript], skipped: dict[str, int],

@@ -8,9 +8,10 @@ counts fall to ~30 at R6. Each restatement is checked to keep the correct boxed 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
 
-from autogen_core.models import SystemMessage, UserMessage
+from autogen_core.models import AssistantMessage, SystemMessage, UserMessage
 from distill.agents.clients import CachedClient, describe_role
 from distill.grading.pool import Grader
 from distill.grading.solution_format import check_format
@@ -54,14 +55,35 @@ def r1_level(t: Transcript) -> LevelText:
                      fingerprint=t.fingerprint, template_sha256=t.templates.get("formatter"))
 
 
-def level_fingerprint(t: Transcript, level: str, prompts_dir, role: ModelRole) -> str:
-    """What decides a level text: the transcript, the level and system templates, the verifier model."""
+DEFAULT_BAND = (0.5, 1.5)
+TARGET = re.compile(r"about\s+(\d+)\s+words", re.I)
+
+
+def target_words(template_text: str) -> int | None:
+    """The word target a level template states ("about 160 words"); None when it states none."""
+    m = TARGET.search(template_text)
+    return int(m.group(1)) if m else None
+
+
+def parse_band(spec: str | tuple[float, float] | None) -> tuple[float, float]:
+    """`0.5,1.5` -> (0.5, 1.5): the share of the target a restatement may have."""
+    if spec is None:
+        return DEFAULT_BAND
+    lo, hi = (float(x) for x in spec.split(",")) if isinstance(spec, str) else spec
+    if not 0 <= lo < hi:
+        raise DistillError(f"word band {lo},{hi}: expected LOW,HIGH with 0 <= LOW < HIGH, e.g. 0.5,1.5")
+    return lo, hi
+
+
+def level_fingerprint(t: Transcript, level: str, prompts_dir, role: ModelRole, band: tuple[float, float] = DEFAULT_BAND) -> str:
+    """What decides a level text: the transcript, the level, feedback and system templates, the verifier model, the band."""
     if level == "R1":
         return t.fingerprint
     tpl = load_template(f"levels/{level.lower()}", prompts_dir)
     system = load_template("formatter_system", prompts_dir)
+    feedback = load_template("levels/feedback", prompts_dir)
     return content_hash({"transcript": t.fingerprint, "solution": t.solution, "template": tpl.sha256, "system": system.sha256,
-                         "role": describe_role(role)}, 32)
+                         "feedback": feedback.sha256, "role": describe_role(role), "band": list(band)}, 32)
 
 
 async def restate(
@@ -73,21 +95,38 @@ async def restate(
     grader: Grader,
     role: ModelRole,
     prompts_dir=None,
+    band: tuple[float, float] = DEFAULT_BAND,
 ) -> LevelText:
+    """Restate at `level`; a text outside the template's word band gets one retry with feedback, and is
+    otherwise kept as `off_target` (left out of that level's export)."""
     tpl = load_template(f"levels/{level.lower()}", prompts_dir)
     system = load_template("formatter_system", prompts_dir)
-    fp = level_fingerprint(t, level, prompts_dir, role)
+    fp = level_fingerprint(t, level, prompts_dir, role, band)
+    target = target_words(tpl.text)
     prompt = tpl.render(problem=problem.text, solution=t.solution, answer=t.final_answer or problem.answer)
-    result = await client.create([SystemMessage(content=system.render()), UserMessage(content=prompt, source="verifier")])
-    text = result.content if isinstance(result.content, str) else ""
+    messages: list = [SystemMessage(content=system.render()), UserMessage(content=prompt, source="verifier")]
+    usage = Usage()
+    for attempt in (1, 2):
+        result = await client.create(messages)
+        usage = usage + Usage.of(result.usage)
+        text = result.content if isinstance(result.content, str) else ""
+        words = word_count(text)
+        off = target is not None and not band[0] * target <= words <= band[1] * target
+        if not off or attempt == 2 or result.finish_reason == "length":
+            break
+        feedback = load_template("levels/feedback", prompts_dir).render(words=words, target=target)
+        messages = [*messages, AssistantMessage(content=text, source="verifier"), UserMessage(content=feedback, source="verifier")]
     issue = "truncated" if result.finish_reason == "length" else check_format(text)
     verdict = None
     if issue is None:
         verdict = await grader.agrade(problem.answer, text)
         if verdict.correct is not True:
             issue = f"boxed answer {verdict.extracted!r} does not equal the key"
-    return LevelText(problem_id=t.problem_id, level=level, text=text.strip() or None, words=word_count(text), ok=issue is None,
-                     problem=issue, verdict=verdict, template_sha256=tpl.sha256, fingerprint=fp, usage=Usage.of(result.usage))
+    if issue is None and off:
+        issue = f"off target: {words} words against about {target} (band {band[0]:g}x-{band[1]:g}x), after one retry"
+    return LevelText(problem_id=t.problem_id, level=level, sample=t.sample, text=text.strip() or None, words=words, ok=issue is None,
+                     off_target=issue is not None and off, target_words=target, problem=issue, verdict=verdict,
+                     template_sha256=tpl.sha256, fingerprint=fp, usage=usage)
 
 
 async def run_levels(
@@ -101,6 +140,7 @@ async def run_levels(
     role: ModelRole,
     prompts_dir=None,
     concurrency: int = 8,
+    band: tuple[float, float] = DEFAULT_BAND,
     on_done: Callable[[LevelText], None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Restate every accepted transcript at every level; returns per-level counts and mean words."""
@@ -110,7 +150,7 @@ async def run_levels(
 
     async def one(t: Transcript, level: str) -> None:
         existing = store.get_level(t.problem_id, level)
-        if existing is not None and existing.ok and existing.fingerprint == level_fingerprint(t, level, prompts_dir, role):
+        if existing is not None and (existing.ok or existing.off_target) and existing.fingerprint == level_fingerprint(t, level, prompts_dir, role, band):
             lt = existing
         elif level == "R1":
             lt = r1_level(t)
@@ -120,7 +160,8 @@ async def run_levels(
                 if stopped:
                     return
                 try:
-                    lt = await restate(t, problems[t.problem_id], level, client=client, grader=grader, role=role, prompts_dir=prompts_dir)
+                    lt = await restate(t, problems[t.problem_id], level, client=client, grader=grader, role=role, prompts_dir=prompts_dir,
+                                       band=band)
                 except Exception as exc:
                     if isinstance(exc, EndpointError) and exc.fatal:
                         stopped.append(exc)
@@ -140,6 +181,9 @@ async def run_levels(
     for lv in levels:
         rows = [r for r in results if r.level == lv]
         ok = [r for r in rows if r.ok]
-        table[lv] = {"texts": len(rows), "ok": len(ok), "failed": len(rows) - len(ok),
+        off = [r for r in rows if r.off_target]
+        targets = [r.target_words for r in rows if r.target_words]
+        table[lv] = {"texts": len(rows), "ok": len(ok), "off_target": len(off), "failed": len(rows) - len(ok) - len(off),
+                     "target_words": targets[0] if targets else None,
                      "mean_words": round(sum(r.words for r in ok) / len(ok), 1) if ok else 0.0}
     return table

@@ -25,6 +25,30 @@ from .transcripts import Transcript, TranscriptMessage, TranscriptStore
 
 
 @dataclass
+class Budget:
+    """A hard spending cap: a sample is started only while spent + the estimate for everything in
+    flight (including it) stays within the cap."""
+
+    cap_usd: float
+    estimate_usd: float = 0.0  # per sample: from earlier transcripts, then from this run's
+    spent_usd: float = 0.0
+    in_flight: int = 0
+    finished: int = 0
+
+    def admit(self) -> bool:
+        if self.spent_usd + (self.in_flight + 1) * self.estimate_usd > self.cap_usd or self.spent_usd >= self.cap_usd:
+            return False
+        self.in_flight += 1
+        return True
+
+    def done(self, cost: float) -> None:
+        self.in_flight -= 1
+        self.spent_usd += cost
+        self.finished += 1
+        self.estimate_usd = max(self.estimate_usd, self.spent_usd / self.finished)
+
+
+@dataclass
 class RunSummary:
     problems: int = 0
     samples: int = 0  # transcripts asked for: problems x samples per problem
@@ -40,6 +64,8 @@ class RunSummary:
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     failed_reasons: dict[str, int] = field(default_factory=dict)  # one line per cause, not per problem
     not_started: int = 0  # left alone after a failure that stops the run
+    over_budget: int = 0  # left alone because --max-cost would have been passed
+    cost_usd: float = 0.0  # spent in this run, at the roles' prices
     stopped_by: EndpointError | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -103,6 +129,7 @@ async def run_corpus(
     concurrency: int = 8,
     retry_rejected: bool = False,
     samples: int = 1,
+    budget: Budget | None = None,
     on_done: Callable[[Transcript, bool, RunSummary], None] | None = None,
 ) -> RunSummary:
     """Ask the Solver `samples` independent times per problem, each sample with its own Verifier/Formatter
@@ -133,6 +160,9 @@ async def run_corpus(
             if summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
                 summary.not_started += 1
                 return
+            if budget is not None and not budget.admit():
+                summary.over_budget += 1
+                return
             solver, fmt = solver_client.fork("solver", sample=k), formatter_client.fork("verifier")
             started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
             t0 = time.perf_counter()
@@ -148,8 +178,12 @@ async def run_corpus(
             calls = CallStats()
             calls.add(solver.stats)
             calls.add(fmt.stats)
+            cost = solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens) \
+                + verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens)
+            if budget is not None:
+                budget.done(cost)
             base = {
-                "sample": k, "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
+                "sample": k, "cost_usd": round(cost, 6), "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
                 "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
                 "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries},
             }
@@ -159,6 +193,7 @@ async def run_corpus(
             summary.cached += calls.cached
             summary.retries += calls.retries
             summary.tokens += calls.prompt_tokens + calls.completion_tokens
+            summary.cost_usd = round(summary.cost_usd + cost, 6)
             count(transcript, False)
 
     await asyncio.gather(*(one(p, k) for p in problems for k in range(samples)))

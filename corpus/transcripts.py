@@ -58,6 +58,7 @@ class Transcript(BaseModel):
     started_at: str
     seconds: float = 0.0
     usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = Field(0.0, description="what this transcript's network calls cost at the roles' prices (cached calls: nothing)")
     calls: dict[str, int] = Field(default_factory=dict, description="network and cached model calls")
 
     @property

@@ -107,20 +107,39 @@ def _steps(rec: Recorded, keep: int | None = None, extra: list[str] | None = Non
     return "\n".join(lines + [f"Final answer: \\boxed{{{rec.answer}}}"])
 
 
-def formatter_reply(body: dict[str, Any]) -> Reply:
+FILLER = "This follows from the facts stated above."
+
+
+def _to_target(text: str, target: int) -> str:
+    """Lengthen the steps with explanations until the text has about `target` words."""
+    body, final = text.rsplit("\n", 1)
+    lines = body.split("\n")
+    i = 0
+    while len(" ".join([*lines, final]).split()) + len(FILLER.split()) <= target:
+        lines[i % len(lines)] += " " + FILLER
+        i += 1
+    return "\n".join([*lines, final])
+
+
+def formatter_reply(body: dict[str, Any], honour_targets: bool = True) -> Reply:
+    first_user = next((str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"), "")
     user = last_user_text(body)
-    rec = find_recorded(_problem_of(user))
+    rec = find_recorded(_problem_of(first_user))
     if rec is None:
         return Reply(content="Step 1: (no recorded solution)\nFinal answer: \\boxed{?}")
-    m = re.search(r"length level R(\d)", user)
+    m = re.search(r"length level R(\d)", first_user)
     if m:
-        # R2 drops filler words, R3-R4 drop a step, R5-R6 keep one step; even levels also drop filler.
+        # R2 drops filler words, R3-R4 drop a step, R5-R6 keep one step; even levels also drop filler;
+        # then the steps are explained at more length until the level's stated word target is met.
         level = int(m.group(1))
         keep = {1: None, 2: None, 3: len(rec.steps) - 1, 4: len(rec.steps) - 1, 5: 1, 6: 1}[level]
         text = _steps(rec, max(1, keep) if keep is not None else None)
         if level % 2 == 0:
-            body, final = text.rsplit("\n", 1)
-            text = re.sub(r"\b(so|then|hence|the|is|of|in|all|that|which)\b\s*", "", body, flags=re.I) + "\n" + final
+            body_text, final = text.rsplit("\n", 1)
+            text = re.sub(r"\b(so|then|hence|the|is|of|in|all|that|which)\b\s*", "", body_text, flags=re.I) + "\n" + final
+        target = re.search(r"about\s+(\d+)\s+words", first_user)
+        if honour_targets and target:
+            text = _to_target(text, int(target.group(1)))
         return Reply(content=text)
     checks = [CHECK.format(n=i) for i in range(1, 10) if CHECK.format(n=i) in user]
     return Reply(content=_steps(rec, extra=checks))
@@ -151,11 +170,14 @@ class RecordedTeacher:
     """The recorded teacher with memory: the n-th identical Solver request gets variant n, as repeated
     requests to DeepSeek-R1 (which ignores temperature) give different samples."""
 
-    def __init__(self) -> None:
+    def __init__(self, honour_targets: bool = True) -> None:
         self.seen: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.honour_targets = honour_targets  # False: a teacher that ignores the levels' word targets
 
     def __call__(self, body: dict[str, Any]) -> Reply:
+        if role_of(body) == "verifier":
+            return formatter_reply(body, self.honour_targets)
         if role_of(body) != "solver":
             return recorded_teacher(body)
         key = json.dumps(body.get("messages", []), sort_keys=True)

@@ -41,6 +41,23 @@ class ModelRole(BaseModel):
     timeout_s: float = Field(600.0, gt=0)
     max_retries: int = Field(5, ge=0)
     backoff_s: float = Field(1.0, ge=0, description="first retry delay in seconds; doubles each retry (with jitter)")
+    price_input: float | None = Field(None, ge=0, description="USD per million prompt tokens (cache miss)")
+    price_cached_input: float | None = Field(None, ge=0, description="USD per million prompt tokens served from the provider's cache")
+    price_output: float | None = Field(None, ge=0, description="USD per million completion tokens (reasoning included)")
+    discount: float = Field(0.0, ge=0, lt=1, description="fraction off every price, e.g. an off-peak discount")
+
+    @property
+    def priced(self) -> bool:
+        return self.price_input is not None and self.price_output is not None
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD for tokens that reached the endpoint (cached calls cost nothing); 0 when unpriced.
+        Prompt tokens are priced as cache misses: the OpenAI-compatible usage AutoGen reports does not
+        separate provider-cache hits, so this is an upper bound when `price_cached_input` is lower."""
+        if not self.priced:
+            return 0.0
+        usd = prompt_tokens / 1e6 * (self.price_input or 0.0) + completion_tokens / 1e6 * (self.price_output or 0.0)
+        return usd * (1 - self.discount)
     family: str | None = Field(None, description="AutoGen model family (r1, unknown, ...); guessed if unset")
 
     @field_validator("base_url")

@@ -68,6 +68,14 @@ class CorpusCfg(_Strict):
 
 class LevelsCfg(_Strict):
     train: list[str] = Field(default_factory=lambda: ["R1"], description="levels to export, train and evaluate")
+    band: tuple[float, float] = Field((0.5, 1.5), description="word band as shares of each level template's target")
+
+    @field_validator("band")
+    @classmethod
+    def _band(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] < v[1]:
+            raise ValueError("expected [LOW, HIGH] with 0 <= LOW < HIGH, e.g. [0.5, 1.5]")
+        return v
 
 
 class EvalCfg(_Strict):

@@ -48,8 +48,9 @@ def collect(study) -> dict[str, Any]:
     ts = [t for p in problems if (t := store.get(p.id)) is not None]
     reasons = Counter(t.rejection.kind for t in ts if t.status == "rejected" and t.rejection)
     tokens = {"prompt": sum(t.usage.prompt_tokens for t in ts), "completion": sum(t.usage.completion_tokens for t in ts)}
-    cost = None
-    if study.cfg.cost.prompt_usd_per_mtok is not None and study.cfg.cost.completion_usd_per_mtok is not None:
+    spent = sum(t.cost_usd for p in problems for t in store.samples(p.id))
+    cost = round(spent, 4) if spent > 0 else None  # the roles' prices, recorded per transcript
+    if cost is None and study.cfg.cost.prompt_usd_per_mtok is not None and study.cfg.cost.completion_usd_per_mtok is not None:
         cost = tokens["prompt"] / 1e6 * study.cfg.cost.prompt_usd_per_mtok + tokens["completion"] / 1e6 * study.cfg.cost.completion_usd_per_mtok
     corpus = {"problems": len(problems), "accepted": sum(t.status == "accepted" for t in ts), "rejected": sum(t.status == "rejected" for t in ts),
               "failed": sum(t.status == "failed" for t in ts), "rejected_reasons": dict(reasons), "tokens": tokens, "cost_usd": cost}
@@ -118,7 +119,8 @@ def write_study_report(study) -> Path:
     cp = data["corpus"]
     lines += ["## Corpus", "", f"- problems in training years: {cp['problems']}; accepted {cp['accepted']}, rejected {cp['rejected']}, failed {cp['failed']}",
               f"- tokens: {cp['tokens']['prompt']:,} prompt, {cp['tokens']['completion']:,} completion"
-              + (f"; cost ${cp['cost_usd']:.2f}" if cp["cost_usd"] is not None else "; cost: set [cost] prices to see it")]
+              + (f"; cost ${cp['cost_usd']:.2f} (${cp['cost_usd'] / max(1, cp['accepted']):.4f} per accepted problem)" if cp["cost_usd"] is not None
+                 else "; cost: set price_input/price_output on the solver and verifier roles to see it")]
     for reason, n in sorted(cp["rejected_reasons"].items(), key=lambda kv: -kv[1]):
         lines.append(f"- rejected x{n}: {reason}")
     lines += ["", "## Fine-tuning", "", "| level | best iteration | best val loss | final val loss | iterations | stopped early |", "|---|---|---|---|---|---|"]

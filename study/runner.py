@@ -84,7 +84,8 @@ class Study:
         out.append(("corpus", "corpus", fp_corpus, {}))
         fp_levels = {}
         for lv in c.levels.train:
-            extra = {} if lv == "R1" else {"template": self._templates([f"levels/{lv.lower()}", "formatter_system"]), "verifier": describe_role(s.verifier)}
+            extra = {} if lv == "R1" else {"template": self._templates([f"levels/{lv.lower()}", "formatter_system", "levels/feedback"]),
+                                           "verifier": describe_role(s.verifier), "band": list(c.levels.band)}
             fp_levels[lv] = content_hash({"corpus": fp_corpus, "level": lv, **extra}, 24)
             out.append(("levels", f"levels:{lv}", fp_levels[lv], {"level": lv}))
         student_t = self._templates(["student_system", "student_user"])
@@ -228,7 +229,8 @@ class Study:
             try:
                 with Grader(workers=2) as grader:
                     return await run_levels(transcripts, {p.id: p for p in problems}, [level], store=store, client=client, grader=grader,
-                                            role=self.settings.verifier, prompts_dir=self.prompts_dir, concurrency=self.cfg.corpus.concurrency)
+                                            role=self.settings.verifier, prompts_dir=self.prompts_dir, concurrency=self.cfg.corpus.concurrency,
+                                            band=tuple(self.cfg.levels.band))
             finally:
                 await client.close()
 

@@ -105,3 +105,41 @@ def test_decontamination_flags_a_planted_evaluation_problem_and_keeps_it_out_of_
     m = json.loads((out / "manifest.json").read_text())
     assert "sample-2001-fs-02" not in m["transcripts"]["train"] and m["skipped"]["overlaps an evaluation problem"] == 1
     assert m["decontamination"]["flagged"][0]["eval_id"] == "evalset-b1" and m["decontamination"]["flagged"][0]["overlap"] >= 0.5
+
+
+def test_max_cost_stops_a_run_within_one_batch_of_the_cap(teacher, run_cli, workspace, monkeypatch):
+    for role in ("SOLVER", "VERIFIER"):
+        monkeypatch.setenv(f"DISTILL_{role}__PRICE_INPUT", "1000")
+        monkeypatch.setenv(f"DISTILL_{role}__PRICE_OUTPUT", "1000")
+    r = run_cli("corpus", "run", "--years", "2001-2002", "--concurrency", "2", "--max-cost", "1.0", "--json", "--quiet", ok=False)
+    assert r.exit_code == 1 and "stopped at the cost cap" in r.output
+    s = json.loads(r.stdout)
+    costs = [t.cost_usd for t in TranscriptStore(workspace / "transcripts").all()]
+    assert 0 < s["over_budget"] < 16 and len(costs) == 16 - s["over_budget"]
+    assert 1.0 <= s["cost_usd"] <= 1.0 + 2 * max(costs)  # at most the in-flight batch beyond the cap
+    dry = json.loads(run_cli("corpus", "run", "--years", "2001-2002", "--dry-run", "--json").stdout)
+    assert dry["to_run"] == s["over_budget"] and dry["estimated_cost_usd"] > 0
+    status = json.loads(run_cli("corpus", "status", "--json").stdout)
+    assert status["sample:2001"]["cost_usd"] > 0 and status["sample:2001"]["cost_per_accepted_usd"] > 0
+
+
+@pytest.mark.parametrize("honour, expect_off", [(True, 0), (False, 15)])
+def test_levels_keep_their_word_budgets_or_are_left_out(run_cli, monkeypatch, workspace, tmp_path, honour, expect_off):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    with LoopbackServer(RecordedTeacher(honour_targets=honour)) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            for k, v in values.items():
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+        run(run_cli, "--years", "2001-2002")
+        table = json.loads(run_cli("corpus", "levels", "--years", "2001-2002", "--levels", "R2", "--json", "--quiet").stdout)["levels"]["R2"]
+        retries = sum(1 for b in srv.log.requests if role_of(b) == "verifier" and any("this level asks for" in str(m["content"]) for m in b["messages"]))
+    assert table["target_words"] == 160 and table["off_target"] == expect_off
+    if honour:
+        assert table["ok"] == 15 and 80 <= table["mean_words"] <= 240 and retries == 0
+        run_cli("corpus", "export", "--out", str(tmp_path / "r2"), "--level", "R2", "--source", "sample", "--valid-years", "2002")
+        words = json.loads((tmp_path / "r2" / "manifest.json").read_text())["level_words"]
+        assert words["target"] == 160 and words["off_target"] == 0 and 80 <= words["achieved_mean"] <= 240
+    else:
+        assert table["ok"] == 0 and retries == 15  # each off-target text was asked once more, with feedback
+        r = run_cli("corpus", "export", "--out", str(tmp_path / "r2"), "--level", "R2", "--source", "sample", "--valid-years", "2002", ok=False)
+        assert r.exit_code == 2 and "off target 15" in r.output  # every restated text left out, and counted
