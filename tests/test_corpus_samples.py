@@ -143,3 +143,45 @@ def test_levels_keep_their_word_budgets_or_are_left_out(run_cli, monkeypatch, wo
         assert table["ok"] == 0 and retries == 15  # each off-target text was asked once more, with feedback
         r = run_cli("corpus", "export", "--out", str(tmp_path / "r2"), "--level", "R2", "--source", "sample", "--valid-years", "2002", ok=False)
         assert r.exit_code == 2 and "off target 15" in r.output  # every restated text left out, and counted
+
+
+def test_a_larger_max_tokens_reuses_complete_answers_and_asks_only_truncated_ones_again(run_cli, monkeypatch, workspace):
+    from distill.demo.recorded_teacher import recorded_teacher
+
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+
+    def responder(body):
+        reply = recorded_teacher(body)
+        if "5 green beads" in json.dumps(body) and role_of(body) == "solver" and body.get("max_tokens", 0) < 1000:
+            reply.finish_reason = "length"  # this problem's answer does not fit a small limit
+        return reply
+
+    with LoopbackServer(responder) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            for k, v in values.items():
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+        monkeypatch.setenv("DISTILL_SOLVER__MAX_TOKENS", "500")
+        first = run(run_cli, "--year", "2001")
+        assert first["accepted"] == 7 and first["rejected"] == 1
+        n = srv.log.count
+        monkeypatch.setenv("DISTILL_SOLVER__MAX_TOKENS", "4000")
+        second = run(run_cli, "--year", "2001")
+        new = srv.log.requests[n:]
+    assert second["accepted"] == 8 and second["skipped"] == 0  # the settings changed, so every problem was looked at again...
+    assert new and all("5 green beads" in json.dumps(b) for b in new)  # ...but only the truncated one went to the network
+
+
+@pytest.mark.shared_data
+def test_obryan_overlap_with_math500_aime_and_amc_as_measured(shared_data, run_cli, workspace):
+    from distill.corpus.decontaminate import find_contamination
+    from distill.problems.store import ProblemStore
+
+    for name in ("obryan", "math500.jsonl", "aime24.jsonl", "amc23.jsonl"):
+        run_cli("problems", "import", str(shared_data / name))
+    problems = [p for p in ProblemStore(workspace / "problems" / "problems.jsonl").load() if p.usable]
+    obryan = [p for p in problems if p.source == "obryan"]
+    others = [p for p in problems if p.source != "obryan"]
+    assert len(obryan) == 651 and len(others) == 570
+    assert find_contamination(obryan, others) == []  # measured: no O'Bryan problem reaches the 0.5 overlap threshold
+    weak = find_contamination(obryan, others, threshold=0.01)
+    assert len(weak) == 14 and max(c.overlap for c in weak) < 0.2  # 14 share a stock 8-gram phrase with MATH-500, at most 14%
