@@ -149,22 +149,21 @@ class CachedClient(ChatCompletionCache):
     ) -> CreateResult:
         attempt = 0
         while True:
-            # Look first so hits and network calls are counted apart; CreateResult.cached cannot tell
-            # (AutoGen's replay client marks every scripted reply as cached).
-            cached, _ = self._check_cache(messages, tools, json_output, extra_create_args)
-            if cached is not None:
+            # ChatCompletionCache.create, with one lookup instead of two and hits counted apart from
+            # network calls (CreateResult.cached cannot tell: AutoGen's replay client marks every reply cached).
+            cached, cache_key = self._check_cache(messages, tools, json_output, extra_create_args)
+            if isinstance(cached, CreateResult):
                 self.stats.cached += 1
-                self.last_result = await super().create(
-                    messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                    extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-                )
-                return self.last_result
+                cached.cached = True
+                self.last_result = cached
+                return cached
             self.stats.network += 1
             try:
-                result = await super().create(
+                result = await self.client.create(
                     messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
                     extra_create_args=extra_create_args, cancellation_token=cancellation_token,
                 )
+                self.store.set(cache_key, result)
                 if result.usage:
                     self.stats.prompt_tokens += result.usage.prompt_tokens
                     self.stats.completion_tokens += result.usage.completion_tokens

@@ -90,6 +90,49 @@ class ServerProcess:
         self.proc.join()
 
 
+async def bare_client(base_url: str, calls: int, concurrency: int) -> float:
+    """The floor: a bare asyncio OpenAI client making `calls` chat calls at `concurrency` (wall seconds)."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with sem:
+            await client.chat.completions.create(model="bench-r1", messages=[{"role": "user", "content": f"What is {i} + {i + 7}?"}])
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(calls)))
+    wall = time.perf_counter() - t0
+    await client.close()
+    return wall
+
+
+def command_vs_bare(base_url: str, n: int, concurrency: int) -> dict:
+    """`distill corpus run` as a user runs it (a fresh process, start-up included) against the bare client."""
+    import os
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as d:
+        data = Path(d) / "bench.jsonl"
+        data.write_text("".join(json.dumps({"id": p.id, "text": p.text, "answer": p.answer, "year": 2001}) + "\n" for p in make_problems(n)))
+        distill = str(Path(sys.executable).parent / "distill")
+        env = {**os.environ, "DISTILL_WORKSPACE": str(Path(d) / "ws")}
+        for role, model in (("SOLVER", "bench-r1"), ("VERIFIER", "bench-chat")):
+            env.update({f"DISTILL_{role}__BASE_URL": base_url, f"DISTILL_{role}__MODEL": model, f"DISTILL_{role}__API_KEY_ENV": "",
+                        f"DISTILL_{role}__MAX_RETRIES": "0"})
+        env["DISTILL_SOLVER__FAMILY"] = "r1"
+        subprocess.run([distill, "problems", "import", str(data), "--source", "bench"], env=env, check=True, capture_output=True)
+        t0 = time.perf_counter()
+        r = subprocess.run([distill, "corpus", "run", "--source", "bench", "--concurrency", str(concurrency), "--json", "--quiet"],
+                           env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        summary = json.loads(r.stdout)
+    bare = asyncio.run(bare_client(base_url, summary["model_calls"], concurrency))
+    return {"problems": n, "concurrency": concurrency, "calls": summary["model_calls"], "accepted": summary["accepted"],
+            "command_s": round(wall, 3), "bare_client_s": round(bare, 3), "ratio": round(wall / bare, 3)}
+
+
 async def main_async(args) -> dict:
     problems = make_problems(args.problems)
     rows = []
@@ -119,8 +162,22 @@ def main() -> int:
     ap.add_argument("--delay", type=float, default=0.2)
     ap.add_argument("--problems", type=int, default=40)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "corpus.json")
+    ap.add_argument("--command-problems", type=int, default=650, help="Problems for the command-vs-bare-client row (the 15 O'Bryan years).")
+    ap.add_argument("--command-concurrency", type=int, default=32)
+    ap.add_argument("--only-command", action="store_true", help="Only the command-vs-bare-client comparison.")
     args = ap.parse_args()
+    with ServerProcess(args.delay) as srv:
+        cmd = command_vs_bare(srv.base_url, args.command_problems, args.command_concurrency)
+    t = Table(title=f"`distill corpus run` vs a bare asyncio client: {cmd['problems']} problems, {args.delay * 1000:.0f} ms per call")
+    for c in ("concurrency", "calls", "command s", "bare client s (baseline)", "ratio"):
+        t.add_column(c)
+    t.add_row(str(cmd["concurrency"]), str(cmd["calls"]), f"{cmd['command_s']:.2f}", f"{cmd['bare_client_s']:.2f}", f"{cmd['ratio']:.3f}x")
+    Console().print(t)
+    if args.only_command:
+        save(args.out.with_name("corpus_command.json"), cmd)
+        return 0
     result = asyncio.run(main_async(args))
+    result["command_vs_bare_client"] = cmd
     t = Table(title=f"corpus: {args.problems} problems, {args.delay * 1000:.0f} ms per call")
     for c in ("concurrency", "calls", "wall s", "ideal s", "wall/ideal", "tokens/accepted"):
         t.add_column(c)

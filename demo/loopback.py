@@ -62,6 +62,10 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default (5) refuses connections when a client opens dozens at once
+
+
 class LoopbackServer:
     """`with LoopbackServer(responder) as srv:` then point a role's base_url at `srv.base_url`."""
 
@@ -117,7 +121,7 @@ class LoopbackServer:
                     return
                 self._send(200, json.dumps(_completion(body, reply)).encode())
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._httpd = _Server(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -46,7 +46,7 @@ class AppContext:
         missing = self.check_prompts(folder)
         self._prompt_notes.add(str(folder))
         if missing:
-            self.console.print(f"note: {folder} has no {', '.join(missing)}; the bundled templates are used for those")
+            self.console.print(f"note: {folder} has no {', '.join(missing)}; the bundled templates are used for those", soft_wrap=True)
         return folder
 
     def start_log(self) -> Path:

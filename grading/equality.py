@@ -8,7 +8,19 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import sympy
+
+
+class _LazySympy:
+    """sympy loads in ~0.7 s; load it at the first symbolic comparison, not when the CLI starts."""
+
+    def __getattr__(self, name: str) -> Any:
+        import sympy as real
+
+        globals()["sympy"] = real
+        return getattr(real, name)
+
+
+sympy: Any = _LazySympy()
 
 from .normalize import Shape, decimal_places
 

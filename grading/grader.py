@@ -147,6 +147,17 @@ def mv_raw(key: str, region: str) -> bool:
     return bool(gold and pred and verify(gold, pred, timeout_seconds=None))
 
 
+def quick_verdict(key: str, response: str | None) -> Verdict | None:
+    """True at once when a surely extracted answer is the key itself (spaces aside); None: ask the full grader."""
+    ext = extract_answer(response)
+    if ext.text is None or not ext.sure or ext.text.replace(" ", "") != key.replace(" ", "") or not key.strip():
+        return None
+    if TRAILING_CONSTANT.search(key) or len(key) > MAX_ANSWER_CHARS:
+        return None
+    return Verdict(correct=True, extracted=ext.text, source=ext.source, method="exact_string", key_normalised=key,
+                   answer_normalised=ext.text, reason="the answer is the key as written")
+
+
 def grade(key: str, response: str | None) -> Verdict:
     """Extract the final answer from a free-form response and grade it against the key.
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import click
-from distill.study.runner import STEPS
+from distill.study.state import STEPS
 from rich.table import Table
 
 from distill.context import AppContext, pass_app

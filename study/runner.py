@@ -24,9 +24,8 @@ from distill.io import atomic_write_json, content_hash
 from distill.workspace import Workspace
 
 from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
-from .state import StepRecord, StepState, StudyState, file_hash
+from .state import STEPS, StepRecord, StepState, StudyState, file_hash
 
-STEPS = ("import", "corpus", "levels", "export", "finetune", "evaluate", "report")
 
 class Study:
     def __init__(self, cfg: StudyConfig, settings: Settings, workspace: Workspace, *, log: Callable[[str], None] = print):

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from distill.io import content_hash
 
+STEPS = ("import", "corpus", "levels", "export", "finetune", "evaluate", "report")
+
 
 def file_hash(paths: list[str]) -> str:
     from distill.problems.importers import expand_paths
