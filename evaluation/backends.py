@@ -15,11 +15,16 @@ from distill.errors import DistillError
 Messages = list[dict[str, str]]
 
 
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+FORCE_ANSWER = "\n</think>\n\nFinal answer:"  # s1's budget forcing: close the thinking, ask for the answer
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 1024
+    thinking_budget: int | None = None  # tokens of thinking before the answer is forced (None: no budget)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -30,6 +35,15 @@ class Generation:
     text: str
     tokens: int
     finish_reason: str  # stop | length | error
+    forced: bool = False  # the thinking budget ran out and the answer was asked for
+    endpoint: str | None = None
+
+
+def thinking_open(text: str, prompt_text: str = "") -> bool:
+    """A <think> block (opened in the reply, or by the chat template at the prompt's end) that has not closed."""
+    if THINK_CLOSE in text:
+        return False
+    return THINK_OPEN in text or prompt_text.rstrip().endswith(THINK_OPEN)
 
 
 class Backend(Protocol):
@@ -79,13 +93,29 @@ class MlxBackend:
         model, tok = self.load()
         mx.random.seed(seed)
         sampler = make_sampler(temp=sampling.temperature, top_p=sampling.top_p if sampling.top_p < 1.0 else 0.0)
+        budget = sampling.thinking_budget
+        first_limit = min(budget, sampling.max_tokens) if budget else sampling.max_tokens
         out: list[Generation] = []
+
+        def run(chunk: list[list[int]], limit: int):
+            res = batch_generate(model, tok, prompts=chunk, max_tokens=limit, sampler=sampler, return_token_ids=True,
+                                 completion_batch_size=self.batch_size, prefill_batch_size=self.batch_size)
+            return list(zip(res.texts, res.token_ids or [[]] * len(chunk)))
+
         for start in range(0, len(prompts), self.batch_size):
             chunk = [self.prompt_ids(p) for p in prompts[start : start + self.batch_size]]
-            res = batch_generate(model, tok, prompts=chunk, max_tokens=sampling.max_tokens, sampler=sampler, return_token_ids=True,
-                                 completion_batch_size=self.batch_size, prefill_batch_size=self.batch_size)
-            gens = [Generation(text, len(ids), "length" if len(ids) >= sampling.max_tokens else "stop")
-                    for text, ids in zip(res.texts, res.token_ids or [[]] * len(chunk))]
+            first = run(chunk, first_limit)
+            gens = [Generation(text, len(ids), "length" if len(ids) >= first_limit else "stop") for text, ids in first]
+            if budget and sampling.max_tokens > budget:
+                # still thinking at the budget: close the block, ask for the answer, let it finish
+                todo = [i for i, (g, (_, ids)) in enumerate(zip(gens, first))
+                        if g.finish_reason == "length" and thinking_open(g.text, tok.decode(chunk[i][-8:]))]
+                if todo:
+                    force = tok.encode(FORCE_ANSWER, add_special_tokens=False)
+                    more = run([chunk[i] + list(first[i][1]) + force for i in todo], sampling.max_tokens - budget)
+                    for i, (text, ids) in zip(todo, more):
+                        gens[i] = Generation(gens[i].text + FORCE_ANSWER + text, gens[i].tokens + len(force) + len(ids),
+                                             "length" if len(ids) >= sampling.max_tokens - budget else "stop", forced=True)
             out.extend(gens)
             if on_batch:
                 on_batch(start, gens)
@@ -149,17 +179,30 @@ class EndpointBackend:
             client = self._client()
             sem = asyncio.Semaphore(self.concurrency)
 
+            budget = sampling.thinking_budget
+            first_limit = min(budget, sampling.max_tokens) if budget else sampling.max_tokens
+
+            async def call(messages: Messages, limit: int, i: int, extra: dict | None = None):
+                r = await client.chat.completions.create(model=self.role.model, messages=messages, temperature=sampling.temperature,
+                                                         top_p=sampling.top_p, max_tokens=limit, seed=seed + i, extra_body=extra)
+                choice = r.choices[0]
+                text = choice.message.content or ""
+                return text, (r.usage.completion_tokens if r.usage else len(text.split())), choice.finish_reason or "stop"
+
             async def one(i: int, messages: Messages) -> Generation:
                 async with sem:
                     try:
-                        r = await client.chat.completions.create(model=self.role.model, messages=messages, temperature=sampling.temperature,
-                                                                 top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=seed + i)
+                        text, tokens, finish = await call(messages, first_limit, i)
+                        forced = False
+                        if budget and sampling.max_tokens > budget and finish == "length" and thinking_open(text):
+                            # continue the assistant turn after a forced end of thinking (vLLM, mlx_lm.server: continue_final_message)
+                            partial = text + FORCE_ANSWER
+                            more, n, finish = await call([*messages, {"role": "assistant", "content": partial}], sampling.max_tokens - budget, i,
+                                                         {"continue_final_message": True, "add_generation_prompt": False})
+                            text, tokens, forced = partial + more, tokens + n, True
                     except Exception as exc:
-                        return Generation(f"[generation failed: {type(exc).__name__}]", 0, "error")
-                choice = r.choices[0]
-                text = choice.message.content or ""
-                tokens = r.usage.completion_tokens if r.usage else len(text.split())
-                gen = Generation(text, tokens, choice.finish_reason or "stop")
+                        return Generation(f"[generation failed: {type(exc).__name__}]", 0, "error", endpoint=self.role.base_url)
+                gen = Generation(text, tokens, finish, forced=forced, endpoint=self.role.base_url)
                 if on_batch:
                     on_batch(i, [gen])
                 return gen

@@ -127,6 +127,11 @@ def _sampling_options(fn):
     fn = click.option("--temperature", type=FieldType(ModelRole, "temperature"), default=0.0, show_default=True,
                       help="Sampling temperature (0: greedy).")(fn)
     fn = click.option("--seed", type=int, default=0, show_default=True, help="Seed of run 0; run k uses seed + k.")(fn)
+    fn = click.option("--thinking-budget", type=click.IntRange(min=1),
+                      help="Tokens a thinking model may spend inside <think>; then the block is closed and the answer asked for.")(fn)
+    fn = click.option("--pass-k", "pass_k", default="1,4,8,16", show_default=True, help="k values for pass@k (with --samples).")(fn)
+    fn = click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="Samples per problem in each run: avg@N, maj@N and pass@k are reported.")(fn)
     fn = click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True, help="Independent runs (mean ± std over runs).")(fn)
     fn = click.option("--no-judge", is_flag=True, help="Rules only: undecided verdicts stay null (and count as wrong).")(fn)
     fn = click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="mlx-lm batch size.")(fn)
@@ -143,7 +148,8 @@ def _sampling_options(fn):
 
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
-              temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False) -> dict:
+              temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False, samples: int = 1,
+              pass_k: str = "1,4,8,16", thinking_budget: int | None = None) -> dict:
     from distill.evaluation.backends import Sampling
     from distill.evaluation.evaluate import resolve_spec, run_evaluation
     from distill.grading.pool import Grader
@@ -163,12 +169,20 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
     judge = None if no_judge else make_judge(app, prompts, concurrency)
     app.start_log()
     backend.check()  # an unreachable endpoint or a mismatched adapter fails here, before any generation
-    sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+    if thinking_budget is not None and thinking_budget >= max_tokens:
+        raise DistillError(f"--thinking-budget {thinking_budget} leaves no room for the answer under --max-tokens {max_tokens}")
+    try:
+        ks = sorted({int(k) for k in pass_k.split(",") if k.strip()})
+    except ValueError:
+        raise DistillError(f"--pass-k {pass_k!r}: expected numbers like 1,4,8") from None
+    if not ks or ks[0] < 1:
+        raise DistillError(f"--pass-k {pass_k!r}: k must be at least 1")
+    sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens, thinking_budget=thinking_budget)
     progress = Progress(TextColumn(f"[bold]eval {out.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console, disable=quiet)
     with progress, Grader(workers=2) as grader:
-        task = progress.add_task("eval", total=len(problems) * runs)
+        task = progress.add_task("eval", total=len(problems) * runs * samples)
         return run_evaluation(problems, backend, out, runs=runs, seed=seed, level=level, sampling=sampling, grader=grader, judge=judge,
-                              prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec,
+                              prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec, samples=samples, ks=ks,
                               chunk=batch_size * 2 if model else concurrency * 4,
                               on_progress=lambda done, total: progress.update(task, completed=done))
 
@@ -189,6 +203,14 @@ def run_cmd(app: AppContext, out_dir: Path, quiet: bool, as_json: bool, **opts) 
     app.out.print(f"{out_dir.name}: accuracy {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over {len(s['runs'])} runs of {s['n_problems']} problems "
                   f"(95% CI {100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}); mean {s['mean_words']:.0f} words; "
                   f"undecided {100 * s['undecided_rate']:.1f}% (counted wrong), judged {100 * s['judge_rate']:.1f}%, truncated {100 * s['truncated_rate']:.1f}%")
+    if "sample_metrics" in s:
+        m = s["sample_metrics"]
+        n = m["samples_per_run"]
+        app.out.print(f"avg@{n} {100 * m[f'avg@{n}']['mean']:.2f}, maj@{n} {100 * m[f'maj@{n}']['mean']:.2f}, "
+                      + ", ".join(f"pass@{k} {100 * v['mean']:.2f}" for k, v in m["pass@k"].items()))
+    if s["forced_rate"]:
+        app.out.print(f"thinking budget reached in {100 * s['forced_rate']:.1f}% of responses (answer forced); "
+                      f"mean thinking {s['mean_thinking_words']:.0f} words, answer {s['mean_answer_words']:.0f} words")
     if s["error_rate"]:
         app.out.print(f"[yellow]{100 * s['error_rate']:.1f}% of generations failed (counted wrong); run the same command again to retry them[/]")
 

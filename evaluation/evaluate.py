@@ -21,10 +21,11 @@ from distill.problems.store import ProblemStore
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from distill.errors import DistillError, validation_message
-from distill.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
+from distill.io import append_jsonl, atomic_write_json, atomic_write_jsonl, content_hash, read_jsonl
 from distill.usage import Usage
 
 from .backends import Backend, Sampling
+from .metrics import sample_metrics
 from .stats import summarise_records
 
 
@@ -36,6 +37,7 @@ class ResponseRecord(BaseModel):
     schema_version: Literal[2] = 2
     problem_id: str
     run: int
+    sample: int = Field(0, description="which of the run's samples of this problem")
     seed: int
     level: str
     source: str
@@ -48,6 +50,10 @@ class ResponseRecord(BaseModel):
     words: int
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str
+    forced: bool = Field(False, description="the thinking budget ran out and the answer was asked for")
+    thinking_words: int = 0
+    answer_words: int = 0
+    endpoint: str | None = Field(None, description="which endpoint answered (several endpoints)")
     verdict: Verdict
 
     @property
@@ -122,14 +128,14 @@ def read_records(path: Path) -> list[ResponseRecord]:
     generate is written again when the evaluation resumes, and the new line replaces the old."""
     if not path.exists():
         return []
-    latest: dict[tuple[str, int], ResponseRecord] = {}
+    latest: dict[tuple[str, int, int], ResponseRecord] = {}
     for lineno, row in read_jsonl(path, "a response record", log=True):
         try:
             rec = ResponseRecord.model_validate(row)
         except ValidationError as exc:
             raise DistillError(f"not a response record of this version ({validation_message(exc)}); "
                                "evaluate into a new --out folder", path=path, where=f"line {lineno}") from None
-        latest[(rec.problem_id, rec.run)] = rec
+        latest[(rec.problem_id, rec.run, rec.sample)] = rec
     return list(latest.values())
 
 
@@ -148,20 +154,24 @@ def run_evaluation(
     prompt_levels: bool = False,
     chunk: int = 32,
     spec: str = "",
+    samples: int = 1,
+    ks: Sequence[int] = (1, 4, 8, 16),
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
+    """Generate `samples` answers per problem in each of `runs` seeded runs, grade them, write
+    responses.jsonl line by line (resumable) and summary.json (recomputed from the records)."""
     out.mkdir(parents=True, exist_ok=True)
     student = StudentPrompt.load(prompts_dir, level_instruction=prompt_levels)
     prompts = {p.id: student.messages(p, level) for p in problems}
     template_hashes = student.hashes
     config = {"schema_version": 1, "spec": spec, "problems": sorted(p.id for p in problems), "backend": backend.describe(),
-              "sampling": sampling.as_dict(), "runs": runs, "seed": seed, "level": level, "prompt_levels": prompt_levels,
+              "sampling": sampling.as_dict(), "samples": samples, "runs": runs, "seed": seed, "level": level, "prompt_levels": prompt_levels,
               "templates": template_hashes, "grader": grader_version(),
               "judge": {"role": judge.role, "templates": judge.template_hashes} if judge is not None else None}
     cfg_path = out / "eval_config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        keys = ("problems", "backend", "sampling", "seed", "level", "prompt_levels", "templates", "grader", "judge")
+        keys = ("problems", "backend", "sampling", "samples", "seed", "level", "prompt_levels", "templates", "grader", "judge")
         changed = [k for k in keys if old.get(k) != config[k]]
         if changed:
             raise DistillError(f"holds an evaluation with other settings ({', '.join(changed)}); choose another --out", path=out)
@@ -172,9 +182,9 @@ def run_evaluation(
     if raw and (not raw.endswith("\n") or sum(1 for ln in raw.splitlines() if ln.strip()) != len(records)):
         atomic_write_jsonl(resp_path, (r.model_dump(mode="json") for r in records))  # drop a torn last line and replaced records
     # a generation error (endpoint down, HTTP 500) is not an answer: resuming asks again
-    done = {(r.problem_id, r.run) for r in records if r.finish_reason != "error"}
-    todo = [(p, k) for k in range(runs) for p in problems if (p.id, k) not in done]
-    total, finished = len(problems) * runs, len(done)
+    done = {(r.problem_id, r.run, r.sample) for r in records if r.finish_reason != "error"}
+    todo = [(p, k, j) for k in range(runs) for p in problems for j in range(samples) if (p.id, k, j) not in done]
+    total, finished = len(problems) * runs * samples, len(done)
     timing = {"generation_s": 0.0, "grading_s": 0.0, "generated": 0}
     t_all = time.perf_counter()
     loop = asyncio.new_event_loop()  # one loop for every chunk: the judge's HTTP connections live in it
@@ -184,13 +194,37 @@ def run_evaluation(
     finally:
         loop.close()
     wall = time.perf_counter() - t_all
-    summary = summarise_records(read_records(resp_path))
-    summary.update({"schema_version": 1, "spec": spec, "level": level, "backend": backend.describe(), "sampling": sampling.as_dict(),
+    final = read_records(resp_path)
+    summary = summarise_records(final)
+    if samples > 1:
+        summary["sample_metrics"] = sample_metrics(final, ks)
+    summary["decoding"] = decoding_setup(backend, sampling, samples=samples, runs=runs, seed=seed, templates=template_hashes,
+                                         grader=config["grader"], judge=config["judge"], level=level, prompt_levels=prompt_levels)
+    summary.update({"schema_version": 2, "spec": spec, "level": level, "backend": backend.describe(), "sampling": sampling.as_dict(),
                     "seed": seed, "templates": template_hashes, "grader": config["grader"], "judge": config["judge"], "prompt_levels": prompt_levels,
                     "this_session": {**timing, "wall_s": wall,
                                      "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def decoding_setup(backend: Backend, sampling: Sampling, **rest: Any) -> dict[str, Any]:
+    """Everything that decides the numbers, carried with them: runs with different setups are never pooled."""
+    desc = backend.describe()
+    adapter = desc.get("adapter")
+    weights = Path(adapter) / "adapters.safetensors" if adapter else None
+    return {**desc, "adapter_sha256": content_hash(weights.read_bytes(), 16) if weights and weights.exists() else None,
+            **sampling.as_dict(), **rest}
+
+
+def split_thinking(text: str) -> tuple[int, int]:
+    """(thinking words, answer words): the words inside <think>...</think> and those after it."""
+    if "</think>" in text:
+        head, _, tail = text.rpartition("</think>")
+        return len(head.replace("<think>", " ").split()), len(tail.split())
+    if "<think>" in text:
+        return len(text.replace("<think>", " ").split()), 0
+    return 0, len(text.split())
 
 
 def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, level, grader, judge, resp_path, timing, loop, progress) -> None:
@@ -203,14 +237,15 @@ def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, lev
     def grade_and_write(k: int, part, gens) -> None:
         nonlocal done
         t1 = time.perf_counter()
-        verdicts = loop.run_until_complete(grade_records([p.answer for p in part], [g.text for g in gens], grader, judge=judge,
-                                                         problems=[p.text for p in part], ids=[p.id for p in part]))
+        verdicts = loop.run_until_complete(grade_records([p.answer for p, _ in part], [g.text for g in gens], grader, judge=judge,
+                                                         problems=[p.text for p, _ in part], ids=[p.id for p, _ in part]))
         timing["grading_s"] += time.perf_counter() - t1
-        for p, g, v in zip(part, gens, verdicts):
-            rec = ResponseRecord(problem_id=p.id, run=k, seed=seed + k, level=level, source=p.source,
+        for (p, j), g, v in zip(part, gens, verdicts):
+            thinking, answer = split_thinking(g.text)
+            rec = ResponseRecord(problem_id=p.id, run=k, sample=j, seed=seed + k, level=level, source=p.source,
                                  year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
                                  words=len(g.text.split()), usage=Usage(completion_tokens=g.tokens), finish_reason=g.finish_reason,
-                                 verdict=v)
+                                 forced=g.forced, thinking_words=thinking, answer_words=answer, endpoint=g.endpoint, verdict=v)
             append_jsonl(resp_path, rec.model_dump(mode="json"))
         done += len(part)
         progress(done)
@@ -219,12 +254,12 @@ def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, lev
         grading = None
         try:
             for k in range(runs):
-                pending = [p for p, r in todo if r == k]
+                pending = [(p, j) for p, r, j in todo if r == k]
                 for start in range(0, len(pending), chunk):
                     part = pending[start : start + chunk]
                     t0 = time.perf_counter()
                     # each run has its own seed; chunks of a run draw from seeds derived from it
-                    gens = backend.generate([prompts[p.id] for p in part], sampling, (seed + k) * 1000 + start // chunk)
+                    gens = backend.generate([prompts[p.id] for p, _ in part], sampling, (seed + k) * 1000 + start // chunk)
                     timing["generation_s"] += time.perf_counter() - t0
                     timing["generated"] += len(part)
                     if grading is not None:

@@ -29,7 +29,7 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
 def per_problem_scores(records: Iterable[ResponseRecord]) -> dict[str, float]:
     """problem id -> share of runs in which it was answered correctly."""
     hits: dict[str, list[int]] = defaultdict(list)
-    for r in records:
+    for r in records:  # every sample of every run counts: a problem's score is its share of correct answers
         hits[r.problem_id].append(1 if r.correct is True else 0)
     return {pid: sum(v) / len(v) for pid, v in hits.items()}
 
@@ -91,6 +91,10 @@ def summarise_records(records: Sequence[ResponseRecord]) -> dict[str, Any]:
         "error_rate": sum(r.finish_reason == "error" for r in records) / n,
         "undecided_rate": sum(r.correct is None for r in records) / n,
         "judge_rate": sum(r.verdict.method == "judge" for r in records) / n,
+        "forced_rate": sum(r.forced for r in records) / n,
+        "answer_format_rate": sum(r.verdict.source in ("boxed", "final_answer") for r in records) / n,
+        "mean_thinking_words": statistics.fmean(r.thinking_words for r in records) if records else 0.0,
+        "mean_answer_words": statistics.fmean(r.answer_words for r in records) if records else 0.0,
         "accuracy_note": "undecided verdicts (correct = null) and generation errors count as wrong; std is the sample std over runs (ddof=1); "
                          "rerun the evaluation to retry errors",
     }

@@ -1,0 +1,63 @@
+"""`eval run --samples` and `--thinking-budget` against recorded students on a loopback server."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+
+from distill.demo.loopback import LoopbackServer, Reply
+from distill.demo.samples import sample_files
+from distill.evaluation.evaluate import read_records
+
+
+def student_env(monkeypatch, base_url: str) -> None:
+    monkeypatch.setenv("DISTILL_STUDENT__BASE_URL", base_url)
+    monkeypatch.setenv("DISTILL_STUDENT__MAX_RETRIES", "0")
+
+
+def thinking_student(body):
+    """Thinks forever (finds the right answer, 144, along the way); answers 5 when made to stop."""
+    msgs = body["messages"]
+    if msgs[-1]["role"] == "assistant":  # the continuation after a forced end of thinking
+        assert msgs[-1]["content"].endswith("</think>\n\nFinal answer:") and body.get("continue_final_message") is True
+        return Reply(content=" \\boxed{5}")
+    return Reply(content="<think>\nSum of odd numbers... so \\boxed{144} maybe. Let me keep checking " + "and checking " * 30,
+                 finish_reason="length", completion_tokens=body["max_tokens"])
+
+
+def test_a_thinking_student_is_forced_to_answer_and_graded_on_that_answer_only(run_cli, monkeypatch, tmp_path):
+    run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
+    with LoopbackServer(thinking_student) as srv:
+        student_env(monkeypatch, srv.base_url)
+        common = ["eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--no-judge", "--quiet", "--max-tokens", "300"]
+        run_cli(*common, "--out", str(tmp_path / "open"))
+        run_cli(*common, "--thinking-budget", "100", "--out", str(tmp_path / "forced"))
+    unforced, = read_records(tmp_path / "open" / "responses.jsonl")
+    assert unforced.correct is None and unforced.verdict.method == "no_answer" and not unforced.forced  # never closed: no answer
+    forced, = read_records(tmp_path / "forced" / "responses.jsonl")
+    assert forced.forced and forced.correct is False and forced.verdict.extracted == "5"  # not the 144 inside the thinking
+    assert forced.thinking_words > 30 and forced.answer_words == 3  # "Final answer: \\boxed{5}"
+    s = json.loads((tmp_path / "forced" / "summary.json").read_text())
+    assert s["forced_rate"] == 1.0 and s["decoding"]["thinking_budget"] == 100 and s["decoding"]["max_tokens"] == 300
+
+
+def test_samples_give_avg_maj_and_pass_at_k(run_cli, monkeypatch, tmp_path):
+    run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
+    counter, lock = itertools.count(), threading.Lock()
+
+    def student(body):  # every 4th answer is right (144), the others wrong in two different ways
+        with lock:
+            i = next(counter)
+        return Reply(content=["\\boxed{144}", "\\boxed{143}", "\\boxed{12^2 - 1}", "\\boxed{100}"][i % 4])
+
+    with LoopbackServer(student) as srv:
+        student_env(monkeypatch, srv.base_url)
+        s = json.loads(run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--no-judge", "--quiet", "--json",
+                               "--samples", "8", "--runs", "2", "--temperature", "0.7", "--concurrency", "1",
+                               "--out", str(tmp_path / "ev")).stdout)
+    m = s["sample_metrics"]
+    assert m["samples_per_run"] == 8 and m["avg@8"]["mean"] == 0.25
+    assert m["maj@8"]["mean"] == 0.0  # 143 and 12^2 - 1 are one answer (4 votes of 8): the wrong majority wins
+    assert m["pass@k"]["1"]["mean"] == 0.25 and abs(m["pass@k"]["4"]["mean"] - (1 - 495 / 1820)) < 1e-9  # n=16, c=4: 1 - C(12,4)/C(16,4)
+    assert s["n_responses"] == 16 and s["decoding"]["samples"] == 8 and s["decoding"]["runs"] == 2
