@@ -106,3 +106,23 @@ def texport_cmd(app: AppContext, fmt, out_path, status) -> None:
     else:
         atomic_write_text(out_path, "\n\n---\n\n".join(render_markdown(t) for t in rows) + "\n")
     app.out.print(f"wrote {len(rows)} transcripts to {out_path}")
+
+
+@transcripts_group.command("html")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the site.")
+@click.option("--source", help="Only this source.")
+@click.option("--year", help="Year or range.")
+@pass_app
+def thtml_cmd(app: AppContext, out_dir: Path, source: str | None, year: str | None) -> None:
+    """Write a static site of the transcripts (open index.html from disk; no server, no network)."""
+    from distill.problems.store import ProblemStore
+
+    from .site import build_site
+
+    years = set(parse_years(year)) if year else None
+    problems = [p for p in ProblemStore(app.workspace.problems_file).load()
+                if (source is None or p.source == source) and (years is None or p.year in years)]
+    result = build_site(problems, _stores(app), out_dir)
+    if not result["problems"]:
+        raise DistillError("no transcripts for that selection; run `distill corpus run` first")
+    app.out.print(f"wrote {result['problems']} problem pages -> {out_dir / 'index.html'}")

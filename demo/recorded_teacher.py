@@ -115,7 +115,7 @@ def _to_target(text: str, target: int) -> str:
     body, final = text.rsplit("\n", 1)
     lines = body.split("\n")
     i = 0
-    while len(" ".join([*lines, final]).split()) + len(FILLER.split()) <= target:
+    while len(" ".join([*lines, final]).split()) < target:
         lines[i % len(lines)] += " " + FILLER
         i += 1
     return "\n".join([*lines, final])
@@ -139,7 +139,7 @@ def formatter_reply(body: dict[str, Any], honour_targets: bool = True) -> Reply:
             text = re.sub(r"\b(so|then|hence|the|is|of|in|all|that|which)\b\s*", "", body_text, flags=re.I) + "\n" + final
         target = re.search(r"about\s+(\d+)\s+words", first_user)
         if honour_targets and target:
-            text = _to_target(text, int(target.group(1)))
+            text = _to_target(text, int(0.6 * int(target.group(1))))  # inside the default band (0.5x-1.5x), and short to train on
         return Reply(content=text)
     checks = [CHECK.format(n=i) for i in range(1, 10) if CHECK.format(n=i) in user]
     return Reply(content=_steps(rec, extra=checks))

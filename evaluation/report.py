@@ -11,6 +11,7 @@ from distill.errors import DistillError
 from distill.io import atomic_write_text
 
 from .evaluate import read_records
+from .plots import plot_by_year, plot_length, plot_spread
 from .stats import majority, mcnemar, paired_bootstrap, per_problem_scores
 
 
@@ -82,74 +83,20 @@ def length_table(levels: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp)
-    _plt().close(fig)
-    tmp.replace(path)
-    return path
-
-
-def plot_length(levels: dict[str, dict[str, Any]], path: Path, title: str = "Accuracy against response length") -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
-    words = [s["mean_words"] for s in levels.values()]
-    acc = [100 * s["mean"] for s in levels.values()]
-    err = [100 * s["std"] for s in levels.values()]
-    ax.errorbar(words, acc, yerr=err, marker="o", capsize=4, color="#4C72B0")
-    for lv, x, y in zip(levels, words, acc):
-        ax.annotate(lv, (x, y), textcoords="offset points", xytext=(6, 6))
-    ax.set_xlim(0, max(words + [10]) * 1.15)  # accuracy and length both start at zero
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("mean words per response")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
-
-
-def plot_by_year(evals: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    years = sorted({y for e in evals for y in e["summary"]["by_year"]})
-    if not years:
-        return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(6, len(years) * 0.7 + 2), 4), dpi=110)
-    width = 0.8 / len(evals)
-    for i, e in enumerate(evals):
-        by = e["summary"]["by_year"]
-        xs = [j + i * width for j in range(len(years))]
-        ax.bar(xs, [100 * by.get(y, {}).get("mean", 0) for y in years], width, yerr=[100 * by.get(y, {}).get("std", 0) for y in years],
-               label=e["name"], capsize=2)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(years))], years, rotation=45)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy by year (mean ± std over runs)")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
-
-
-def plot_spread(evals: Sequence[dict[str, Any]], path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(min(10, max(5, 1.1 * len(evals) + 2)), 4), dpi=110)
-    for i, e in enumerate(evals):
-        accs = [100 * r["accuracy"] for r in e["summary"]["runs"]]
-        ax.scatter([i] * len(accs), accs, alpha=0.7)
-        ax.hlines(100 * e["summary"]["mean"], i - 0.25, i + 0.25, color="black")
-    ax.set_xticks(range(len(evals)), [e["name"] for e in evals])
-    ax.set_ylabel("accuracy per run (%)")
-    ax.set_title("Per-run spread (line: mean)")
-    ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+def decoding_markdown(evals: Sequence[dict[str, Any]]) -> str:
+    """One row per evaluation: what decided its numbers, and the rates that qualify them."""
+    lines = ["| evaluation | backend / model | adapter | temperature | top_p | max tokens | thinking budget | samples x runs | seeds | "
+             "answer format | truncated | undecided | judged |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for e in evals:
+        s = e["summary"]
+        d = s.get("decoding") or {**s.get("backend", {}), **s.get("sampling", {})}
+        adapter = d.get("adapter_sha256") or ("yes" if d.get("adapter") else "–")
+        model = d.get("model") or d.get("role") or "?"
+        seeds = f"{s.get('seed', 0)}..{s.get('seed', 0) + len(s.get('runs', [])) - 1}"
+        lines.append(f"| {e['name']} | {d.get('backend', '?')} / {model} | {adapter} | {d.get('temperature')} | {d.get('top_p')} | "
+                     f"{d.get('max_tokens')} | {d.get('thinking_budget') or '–'} | {d.get('samples', 1)} x {len(s.get('runs', []))} | {seeds} | "
+                     f"{pct(s.get('answer_format_rate', 0))} | {pct(s['truncated_rate'])} | {pct(s['undecided_rate'])} | {pct(s['judge_rate'])} |")
+    return "\n".join(lines)
 
 
 def write_report(evals: Sequence[dict[str, Any]], out: Path, *, length_study: dict[str, Any] | None = None, title: str = "distill evaluation report") -> Path:
@@ -178,12 +125,7 @@ def write_report(evals: Sequence[dict[str, Any]], out: Path, *, length_study: di
                     parts.append(f"| {v} | " + " | ".join(pm(e["summary"][key][v]["mean"], e["summary"][key][v]["std"]) if v in e["summary"].get(key, {}) else "–"
                                                         for e in evals) + " |")
                 parts.append("")
-        parts += ["## Runs", ""]
-        for e in evals:
-            s = e["summary"]
-            parts.append(f"- **{e['name']}**: {s['backend']}, sampling {s['sampling']}, seed {s['seed']}, level {s['level']}; "
-                         f"truncated {pct(s['truncated_rate'])}, undecided {pct(s['undecided_rate'])}, judged {pct(s['judge_rate'])}")
-        parts.append("")
+        parts += ["## Runs and decoding setup", "", decoding_markdown(evals), ""]
     if length_study:
         plot = plot_length(length_study["levels"], out.parent / f"{stem}_length.png")
         parts += ["## Length study", "", length_table(length_study["levels"]), "", f"![accuracy against length]({plot.name})", ""]

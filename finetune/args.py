@@ -37,6 +37,7 @@ class FinetuneArgs(BaseModel):
     seed: int = Field(0, description="Random seed.")
     early_stop_patience: int | None = Field(None, gt=0, description="Stop after N validations without a new best.")
     resume: bool = Field(False, description="Continue from the last checkpoint in --out.")
+    title: str | None = Field(None, description="Name of this run in plots and reports, e.g. `R3 student`.")
 
     @field_validator("num_layers", "val_batches")
     @classmethod

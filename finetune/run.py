@@ -134,6 +134,8 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
         "best_iteration": cb.best_iter,
         "best_val_loss": cb.best_val if cb.best_iter is not None else None,
         "final_val_loss": cb.last_val,
+        # mlx-lm validates before the first update, when LoRA's zero-initialised B leaves the base model unchanged
+        "base_val_loss": next((m["val_loss"] for m in metrics if m["kind"] == "val" and m["iteration"] == 0), None),
         "iterations_run": max([m["iteration"] for m in train_rows] + [offset]),
         "iterations_planned": args.iters,
         "stopped_early": cb.stopped_early,
@@ -153,7 +155,7 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     atomic_write_json(out / "summary.json", summary)
     from .plot import plot_losses
 
-    plot_losses(metrics, out / "loss.png", cb.best_iter, title=f"LoRA on {Path(args.model).name}: best iteration {cb.best_iter}")
+    plot_losses(metrics, out / "loss.png", cb.best_iter, title=f"{args.title or 'LoRA'} on {Path(args.model).name}: best iteration {cb.best_iter}")
     return summary
 
 

@@ -106,6 +106,7 @@ class StudyConfig(_Strict):
     evaluation: EvalCfg = Field(default_factory=EvalCfg)
     cost: CostCfg = Field(default_factory=CostCfg)
     prompts_dir: str | None = None
+    notes: str | None = Field(None, description="a paragraph printed under the report's title")
     solver: dict[str, Any] = Field(default_factory=dict)
     verifier: dict[str, Any] = Field(default_factory=dict)
     judge: dict[str, Any] = Field(default_factory=dict)

@@ -58,15 +58,41 @@ def collect(study) -> dict[str, Any]:
     return {"evaluations": summaries, "eval_dirs": {k: v["dir"] for k, v in evals.items()}, "finetune": finetunes, "corpus": corpus, "levels": levels}
 
 
+def _cell(s: dict[str, Any] | None) -> str:
+    """mean ± std (95% CI) for a headline cell."""
+    if not s:
+        return "–"
+    lo, hi = s.get("ci95", [s["mean"], s["mean"]])
+    return f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f} (CI {100 * lo:.1f}–{100 * hi:.1f})"
+
+
+def _n(s: dict[str, Any] | None) -> str:
+    return f"{s['n_problems']} x {len(s['runs'])}" if s else "–"
+
+
+def _significance(loaded: dict[str, dict[str, Any]], pairs: list[tuple[str, str]]) -> tuple[list[str], list[dict[str, Any]]]:
+    from distill.evaluation.report import compare_evals
+
+    lines = ["| comparison | common problems | difference (points) | 95% CI | paired bootstrap p | McNemar p |", "|---|---|---|---|---|---|"]
+    out = []
+    for a, b in pairs:
+        if a not in loaded or b not in loaded:
+            continue
+        try:
+            p = compare_evals([loaded[a], loaded[b]], 0, 1)["paired"]
+        except Exception:  # no problem in common: nothing to test
+            continue
+        bs, mc = p["bootstrap"], p["mcnemar_majority"]
+        lines.append(f"| {b} − {a} | {bs['n']} | {100 * bs['diff']:+.2f} | {100 * bs['ci95'][0]:+.2f} to {100 * bs['ci95'][1]:+.2f} | "
+                     f"{bs['p_value']:.3g} | {mc['p_value']:.3g} |")
+        out.append({"a": a, "b": b, **p})
+    return lines, out
+
+
 def write_study_report(study) -> Path:
-    from distill.evaluation.report import (
-        compare_evals,
-        compare_markdown,
-        load_eval,
-        plot_by_year,
-        plot_length,
-        plot_spread,
-    )
+    from distill.evaluation.plots import plot_by_year, plot_length, plot_spread, plot_val_loss
+    from distill.evaluation.report import decoding_markdown, load_eval
+    from distill.finetune.callbacks import read_metrics
     from distill.study.config import PUBLISHED
 
     data = collect(study)
@@ -80,42 +106,52 @@ def write_study_report(study) -> Path:
     notes = _differences(study)
     if notes:
         lines += ["> **This run differs from the published setup:** " + "; ".join(notes) + ". Its numbers are not the study's.", ""]
-    lines += ["## Headline", "", "| model | O'Bryan test years: accuracy (mean ± std over runs) | MATH-500 | published |", "|---|---|---|---|",
-              f"| base student | {_pm(base)} | {_pm(m_base)} | {100 * PUBLISHED['base']:.2f} |",
-              f"| teacher | {_pm(teacher)} | – | {100 * PUBLISHED['teacher']:.2f} |",
-              f"| tuned student ({first}) | {_pm(tuned)} | {_pm(m_tuned)} | {100 * PUBLISHED['tuned']:.2f} ± {100 * PUBLISHED['tuned_std']:.2f}; MATH-500 {100 * PUBLISHED['math500']:.1f} |",
-              "", f"Test years: {c.split.test_years}; {c.evaluation.runs} runs; undecided verdicts count as wrong.", ""]
+    if c.notes:
+        lines += [c.notes.strip(), ""]
+    greedy = c.evaluation.temperature == 0
+    lines += ["## Headline", "",
+              "| model | n (problems x runs) | O'Bryan test years: accuracy % (mean ± std over runs; 95% CI over problems) | answer format | MATH-500 | published |",
+              "|---|---|---|---|---|---|",
+              f"| base student | {_n(base)} | {_cell(base)} | {_fmt(base)} | {_cell(m_base)} | {100 * PUBLISHED['base']:.2f} |",
+              f"| teacher | {_n(teacher)} | {_cell(teacher)} | {_fmt(teacher)} | – | {100 * PUBLISHED['teacher']:.2f} |",
+              f"| tuned student ({first}) | {_n(tuned)} | {_cell(tuned)} | {_fmt(tuned)} | {_cell(m_tuned)} | "
+              f"{100 * PUBLISHED['tuned']:.2f} ± {100 * PUBLISHED['tuned_std']:.2f}; MATH-500 {100 * PUBLISHED['math500']:.1f} |",
+              "", f"Test years: {c.split.test_years}; {c.evaluation.runs} runs; undecided verdicts count as wrong; "
+                  "answer format = share of responses with a boxed or `Final answer:` answer (a student can learn the format without the maths)."
+              + (" At temperature 0 every run repeats the first, so ± 0.00 shows no sampling variation, not precision: the CI over problems "
+                 "is the uncertainty." if greedy else ""), ""]
     names = {"evaluate:base": "base", "evaluate:teacher": "teacher", **{f"evaluate:tuned:{lv}": f"tuned-{lv}" for lv in c.levels.train}}
-    loaded = []
+    loaded = {}
     for key, label in names.items():
         if key in data["eval_dirs"]:
             e = load_eval(Path(data["eval_dirs"][key]))
             e["name"] = label
-            loaded.append(e)
-    sig = None
-    if base and tuned:
-        pair = [e for e in loaded if e["name"] in ("base", f"tuned-{first}")]
-        sig = compare_evals(pair, 0, 1)
-        lines += ["## Tuned against base", "", compare_markdown(sig), ""]
+            loaded[label] = e
+    pairs = [("base", f"tuned-{lv}") for lv in c.levels.train] + [(f"tuned-{first}", "teacher")]
+    sig_lines, sig = _significance(loaded, pairs)
+    if sig:
+        lines += ["## Significance", "", *sig_lines, "", "Paired over the problems both evaluated; McNemar on per-problem majority votes.", ""]
     if len(c.levels.train) > 1:
         table = {lv: ev[f"evaluate:tuned:{lv}"] for lv in c.levels.train if f"evaluate:tuned:{lv}" in ev}
-        plot = plot_length(table, out_dir / "length_vs_accuracy.png")
-        lines += ["## Response length (R1..R6)", "", "| level | training words (mean) | response words (mean) | accuracy (mean ± std) |", "|---|---|---|---|"]
+        plot = plot_length(table, out_dir / "length_vs_accuracy.png", title=f"Accuracy against length: tuned students R1..R6 ({Path(c.finetune.model).name})")
+        lines += ["## Response length (R1..R6)", "", "| level | training words (mean) | response words (mean) | accuracy % (95% CI) | answer format |",
+                  "|---|---|---|---|---|"]
         for lv, s in table.items():
             words = data["levels"].get(lv, {}).get("mean_words", 0)
-            lines.append(f"| {lv} | {words:.1f} | {s['mean_words']:.1f} | {_pm(s)} |")
+            lines.append(f"| {lv} | {words:.1f} | {s['mean_words']:.1f} | {_cell(s)} | {_fmt(s)} |")
         lines += ["", f"![accuracy against length]({plot.name})", ""]
-    if loaded:
-        by_year = plot_by_year(loaded, out_dir / "accuracy_by_year.png")
-        spread = plot_spread(loaded, out_dir / "per_run_spread.png")
+    evals = list(loaded.values())
+    if evals:
+        by_year = plot_by_year(evals, out_dir / "accuracy_by_year.png")
+        spread = plot_spread(evals, out_dir / "per_run_spread.png")
         lines += ["## Accuracy by year and section", ""]
         if by_year:
             lines += [f"![accuracy by year]({by_year.name})", ""]
-        sections = sorted({s for e in loaded for s in e["summary"]["by_section"]})
-        lines += ["| section | " + " | ".join(e["name"] for e in loaded) + " |", "|---|" + "---|" * len(loaded)]
+        sections = sorted({s for e in evals for s in e["summary"]["by_section"]})
+        lines += ["| section | " + " | ".join(e["name"] for e in evals) + " |", "|---|" + "---|" * len(evals)]
         for sec in sections:
-            lines.append(f"| {sec} | " + " | ".join(_pm(e["summary"]["by_section"].get(sec)) for e in loaded) + " |")
-        lines += ["", f"![per-run spread]({spread.name})", ""]
+            lines.append(f"| {sec} | " + " | ".join(_pm(e["summary"]["by_section"].get(sec)) for e in evals) + " |")
+        lines += ["", f"![per-run spread]({spread.name})", "", "## Decoding setup", "", decoding_markdown(evals), ""]
     cp = data["corpus"]
     lines += ["## Corpus", "", f"- problems in training years: {cp['problems']}; accepted {cp['accepted']}, rejected {cp['rejected']}, failed {cp['failed']}",
               f"- tokens: {cp['tokens']['prompt']:,} prompt, {cp['tokens']['completion']:,} completion"
@@ -123,17 +159,49 @@ def write_study_report(study) -> Path:
                  else "; cost: set price_input/price_output on the solver and verifier roles to see it")]
     for reason, n in sorted(cp["rejected_reasons"].items(), key=lambda kv: -kv[1]):
         lines.append(f"- rejected x{n}: {reason}")
-    lines += ["", "## Fine-tuning", "", "| level | best iteration | best val loss | final val loss | iterations | stopped early |", "|---|---|---|---|---|---|"]
+    lines += ["", "## Fine-tuning", "", "| level | held-out loss: base | held-out loss: tuned (best) | best iteration | final val loss | iterations | stopped early |",
+              "|---|---|---|---|---|---|---|"]
+    curves, bases = {}, {}
     for lv, f in data["finetune"].items():
-        lines.append(f"| {lv} | {f['best_iteration']} | {f['best_val_loss']:.4f} | {f['final_val_loss']:.4f} | {f['iterations_run']} | {f['stopped_early']} |")
+        b = f.get("base_val_loss")
+        lines.append(f"| {lv} | {'–' if b is None else f'{b:.4f}'} | {f['best_val_loss']:.4f} | {f['best_iteration']} | {f['final_val_loss']:.4f} | "
+                     f"{f['iterations_run']} | {f['stopped_early']} |")
+        curves[lv] = [(m["iteration"], m["val_loss"]) for m in read_metrics(Path(f["dir"]) / "metrics.jsonl") if m["kind"] == "val"]
+        bases[lv] = b
         src = Path(f["dir"]) / "loss.png"
         if src.exists():
             shutil.copyfile(src, out_dir / f"loss_{lv}.png")
+    if curves:
+        overlay = plot_val_loss(curves, bases, out_dir / "val_loss_by_level.png", Path(c.finetune.model).name)
+        lines += ["", "Held-out loss is the validation split's loss: the base model's before the first update, the tuned one's at the kept adapter.",
+                  "", f"![validation loss by level]({overlay.name})"]
     lines.append("")
     for lv in data["finetune"]:
         if (out_dir / f"loss_{lv}.png").exists():
             lines += [f"![loss {lv}](loss_{lv}.png)", ""]
     report = out_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
+    write_html(study, report, lines)
     atomic_write_json(out_dir / "study.json", {"name": c.name, "differences_from_published": notes, "significance": sig, **data})
     return report
+
+
+def _fmt(s: dict[str, Any] | None) -> str:
+    return f"{100 * s.get('answer_format_rate', 0):.1f}%" if s else "–"
+
+
+def write_html(study, report: Path, lines: list[str]) -> Path:
+    """report.html beside report.md (same tables and figures, mathematics as MathML), and the transcripts
+    site under report/transcripts/, linked from the year rows."""
+    from distill.corpus.mathhtml import render
+    from distill.corpus.site import PAGE, build_site
+    from distill.corpus.transcripts import TranscriptStore
+
+    site = report.parent / "transcripts"
+    build_site(study._problems_of_source(), TranscriptStore(study.ws.transcripts_dir), site)
+    years = sorted({p.year for p in study._problems_of_source() if p.year is not None})
+    links = " · ".join(f'<a href="transcripts/index.html#year={y}">{y}</a>' for y in years)
+    body = render("\n".join(lines)) + f"<h2>Transcripts</h2><p>Problems by year: {links} (<a href='transcripts/index.html'>all</a>)</p>"
+    path = report.with_suffix(".html")
+    atomic_write_text(path, PAGE.format(title=f"Study report: {study.cfg.name}", root="transcripts/", body=body))
+    return path

@@ -92,7 +92,7 @@ class Study:
         for lv in c.levels.train:
             fp_exp = content_hash({"levels": fp_levels[lv], "split": c.split.model_dump(), "templates": student_t}, 24)
             out.append(("export", f"export:{lv}", fp_exp, {"level": lv}))
-            fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune.model_dump(exclude={"data", "out", "resume"})}, 24)
+            fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
             out.append(("finetune", f"finetune:{lv}", fp_ft[lv], {"level": lv}))
         ev = c.evaluation.model_dump()
         judge = {"role": describe_role(s.judge), "templates": self._templates(["judge_system", "judge"])} if c.evaluation.judge else None
@@ -178,6 +178,9 @@ class Study:
         cache = open_cache(self.ws.cache_dir)
         return build_client(self.settings.solver, cache, role_name="solver"), build_client(self.settings.verifier, cache, role_name="verifier")
 
+    def _problems_of_source(self):
+        return [p for p in self._problems() if p.source == self.cfg.problems.source]
+
     def _corpus_problems(self):
         years = self._years(self.cfg.split.train_years) | self._years(self.cfg.split.valid_years)
         return [p for p in self._problems() if p.source == self.cfg.problems.source and p.year in years and p.usable]
@@ -246,7 +249,8 @@ class Study:
         manifest = export_corpus(problems, TranscriptStore(self.ws.transcripts_dir), out, level=level,
                                  valid_years=sorted(self._years(self.cfg.split.valid_years)), test_years=sorted(self._years(self.cfg.split.test_years)),
                                  seed=self.cfg.evaluation.seed, prompts_dir=self.prompts_dir)
-        self.log(f"  {level}: train {manifest['counts']['train']}, valid {manifest['counts']['valid']}, test {manifest['counts']['test']}")
+        self.log(f"  {level}: train {manifest['counts']['train']}, valid {manifest['counts']['valid']} examples; "
+                 f"test years {self.cfg.split.test_years} are evaluated from the problem set (no transcripts needed)")
         return {"dir": str(out), "counts": manifest["counts"], "mean_words": manifest["mean_words"]}
 
     def _step_finetune(self, fp: str, level: str) -> dict[str, Any]:
@@ -257,10 +261,11 @@ class Study:
         resume = (out / "checkpoints" / "state.json").exists()
         if not resume and out.exists():
             shutil.rmtree(out)  # a run killed before its first checkpoint: start it again
-        args = self.cfg.finetune.model_copy(update={"data": export, "out": str(out), "resume": resume})
+        args = self.cfg.finetune.model_copy(update={"data": export, "out": str(out), "resume": resume, "title": f"{level} student"})
         s = run_finetune(args)
         self.log(f"  {level}: best iteration {s['best_iteration']} (val {s['best_val_loss']:.3f}) of {s['iterations_run']}")
-        return {"dir": str(out), **{k: s[k] for k in ("best_iteration", "best_val_loss", "final_val_loss", "iterations_run", "stopped_early")}}
+        return {"dir": str(out), **{k: s.get(k) for k in ("best_iteration", "best_val_loss", "base_val_loss", "final_val_loss", "iterations_run",
+                                                       "stopped_early")}}
 
     def _backend(self, kind: str, level: str | None):
         from distill.evaluation.backends import EndpointBackend, MlxBackend

@@ -41,10 +41,39 @@ def test_demo_end_to_end_artefacts_are_consistent(tmp_path, run_cli):
     for png in ("length_vs_accuracy.png", "accuracy_by_year.png", "per_run_spread.png", "loss_R1.png"):
         assert (study / "report" / png).stat().st_size > 1000, png
     data = json.loads((study / "report" / "study.json").read_text())
-    assert data["corpus"]["accepted"] == 15 and data["significance"]["paired"]["bootstrap"]["n"] == 8
+    assert data["corpus"]["accepted"] == 15 and data["significance"][0]["bootstrap"]["n"] == 8
+    assert [f"{x['a']} vs {x['b']}" for x in data["significance"]][-1] == "tuned-R1 vs teacher" and len(data["significance"]) == 7
+    assert_figures_readable(study / "report")
+    # what the demo can show: training reaches the student, at every level
+    for lv in range(1, 7):
+        ft = state[f"finetune:R{lv}"]["outputs"]
+        assert ft["best_val_loss"] < ft["base_val_loss"], lv
+    assert "What this demo can and cannot show" in report and "| n (problems x runs) |" in report and "8 x 2" in report
     # a rerun does nothing
     again = run_cli("-w", str(ws), "study", "run", "--config", str(ws / "demo.toml"), "--json").stdout
     assert json.loads(again)["ran"] == []
+
+
+def _overlap(a, b) -> bool:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+
+
+def assert_figures_readable(folder: Path) -> None:
+    """Every report figure: a title naming what it shows, both axes labelled, no label on top of another."""
+    described = sorted(folder.glob("*.json"))
+    names = {p.stem for p in described}
+    assert {"length_vs_accuracy", "accuracy_by_year", "per_run_spread", "val_loss_by_level"} <= names, names
+    for path in described:
+        if path.name == "study.json":
+            continue
+        for ax in json.loads(path.read_text())["axes"]:
+            assert ax["title"] and ax["xlabel"] and ax["ylabel"], path.name
+            boxes = [lb["bbox"] for lb in ax["labels"]]
+            assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), path.name
+    titles = {p.stem: json.loads(p.read_text())["axes"][0]["title"] for p in described if p.name != "study.json"}
+    assert "R1..R6" in titles["length_vs_accuracy"] and "teacher" in titles["accuracy_by_year"] and "Validation loss per level" in titles["val_loss_by_level"]
 
 
 def small_config(tmp_path: Path, base_url: str, model: Path, prompts_dir: Path | None = None) -> Path:

@@ -1,0 +1,44 @@
+"""Markdown with mathematics as HTML: LaTeX becomes MathML at build time (browsers render MathML
+natively), so a page needs no script, font or network to show a fraction."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+from typing import Any
+
+# R1 writes \[ ... \] and \( ... \); the dollar-math plugin reads $$ ... $$ and $ ... $
+DISPLAY = re.compile(r"\\\[(.+?)\\\]", re.S)
+INLINE = re.compile(r"\\\((.+?)\\\)", re.S)
+
+
+def mathml(tex: str, display: bool = False) -> str:
+    """MathML for one formula; the TeX itself (escaped) when latex2mathml cannot read it."""
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(tex.strip(), display="block" if display else "inline")
+    except Exception:
+        return f'<code class="tex">{html.escape(tex)}</code>'
+
+
+@lru_cache(maxsize=1)
+def _md() -> Any:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
+    md.use(dollarmath_plugin, allow_labels=False, double_inline=True,
+           renderer=lambda content, options: mathml(content, bool(options.get("display_mode"))))
+    return md
+
+
+def render(text: str | None) -> str:
+    """Markdown + LaTeX (in $, $$, \\( \\), \\[ \\]) to HTML; raw HTML in the text is escaped."""
+    if not text:
+        return ""
+    t = DISPLAY.sub(lambda m: "\n$$" + m.group(1).strip() + "$$\n", text)
+    t = INLINE.sub(lambda m: "$" + m.group(1).strip() + "$", t)
+    t = re.sub(r"(?<![$\\])(\\boxed\{(?:[^{}]|\{[^{}]*\})*\})", r"$\1$", t)  # a bare \boxed{..} outside any math delimiters
+    return _md().render(t)

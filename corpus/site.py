@@ -1,0 +1,131 @@
+"""A static, self-contained site of the transcripts: an index (filter, sort, search) and a page per
+problem with every round, the verdicts, the rewrite and the length levels side by side. Mathematics
+is MathML built here; the only script is the index's local filtering. Opens from the file system."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from distill.io import atomic_write_text
+from distill.problems.schema import Problem
+
+from .levels import LEVELS
+from .mathhtml import render
+from .samples import problem_samples
+from .transcripts import Transcript, TranscriptStore
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><link rel="stylesheet" href="{root}style.css"></head>
+<body>{body}</body></html>
+"""
+
+
+def _file(pid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", pid) + ".html"
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _rounds(t: Transcript) -> list[str]:
+    """One block per Solver answer: its reasoning (collapsed), the answer, and the Verifier's check and reply."""
+    blocks, k = [], 0
+    msgs = [m for m in t.messages if m.source != "user"]
+    for i, m in enumerate(msgs):
+        if m.source != "solver":
+            continue
+        rv = t.verdicts[k] if k < len(t.verdicts) else None
+        k += 1
+        parts = [f'<div class="round" data-round="{k}"><h3>Round {k}</h3>']
+        if m.thought:
+            parts.append(f"<details><summary>Solver reasoning ({len(m.thought.split())} words)</summary>{render(m.thought)}</details>")
+        parts.append(f"<h4>Solver answer</h4>{render(m.content)}")
+        if rv is not None:
+            v = rv.verdict
+            detail = "cut off before an answer (truncated)" if rv.truncated else (
+                f"{'correct' if v.correct else 'not correct' if v.correct is False else 'undecided'}; extracted <code>{_e(v.extracted)}</code>; "
+                f"method {_e(v.method)}; {_e(v.reason)}" if v else "")
+            parts.append(f'<p class="verdict">Verifier: {detail}</p>')
+        reply = next((x for x in msgs[i + 1:] if x.source == "verifier"), None)
+        if reply is not None and not reply.content.startswith("APPROVED"):
+            parts.append(f"<h4>Verifier reply</h4>{render(reply.content)}")
+        parts.append("</div>")
+        blocks.append("".join(parts))
+    return blocks
+
+
+def problem_page(p: Problem, t: Transcript, store: TranscriptStore) -> str:
+    ps = problem_samples(store, p.id)
+    meta = [("key", f"<code>{_e(t.key)}</code>"), ("status", f'<span class="{t.status}">{_e(t.status)}</span> — {_e(t.reason)}'),
+            ("year / section", f"{_e(p.year)} / {_e(p.section)}"), ("rounds", _e(t.rounds)), ("stop reason", _e(t.stop_reason)),
+            ("pass rate", "–" if ps.pass_rate is None else f"{ps.pass_rate:.2f} ({ps.accepted} of {ps.decided} samples verified)"),
+            ("tokens", f"{t.usage.prompt_tokens:,} prompt, {t.usage.completion_tokens:,} completion"), ("cost", f"${t.cost_usd:.4f}"),
+            ("models", _e(", ".join(f"{r}: {d.get('model')}" for r, d in t.models.items()))),
+            ("templates", "<br>".join(f"{_e(n)}: <code>{_e(h[:12])}</code>" for n, h in sorted(t.templates.items())))]
+    body = [f'<p><a href="../index.html">← all problems</a></p><h1>{_e(p.id)}</h1>', "<h2>Problem</h2>", render(p.text),
+            '<table class="meta">' + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in meta) + "</table>",
+            "<h2>Conversation</h2>", *_rounds(t)]
+    rewrites = [m for m in t.messages if m.source == "formatter"]
+    if rewrites:
+        body += ["<h2>Formatter rewrite</h2>"] + [f'<div class="card">{render(m.content)}</div>' for m in rewrites]
+    levels = []
+    if t.solution:
+        levels.append(("R1", t.solution, len(t.solution.split()), None))
+    for lv in LEVELS[1:]:
+        lt = store.get_level(p.id, lv)
+        if lt is not None and lt.text:
+            note = "off target" if lt.off_target else (lt.problem or None)
+            levels.append((lv, lt.text, lt.words, note))
+    if t.thought and t.solution:
+        levels.append(("trace", f"<think>\n{t.thought}\n</think>\n\n{t.solution}", len(t.thought.split()) + len(t.solution.split()), None))
+    if levels:
+        cards = [f'<div class="card level" data-level="{lv}"><h3>{lv} · {words} words{f" · {_e(note)}" if note else ""}</h3>{render(text)}</div>'
+                 for lv, text, words, note in levels]
+        body += ["<h2>Length levels</h2>", f'<div class="levels">{"".join(cards)}</div>']
+    if len(store.samples(p.id)) > 1:
+        rows = "".join(f"<tr><td>{s.sample}</td><td class='{s.status}'>{s.status}</td><td>{len((s.solution or '').split())}</td></tr>"
+                       for s in store.samples(p.id))
+        body += ["<h2>Samples</h2>", f"<table><tr><th>sample</th><th>status</th><th>solution words</th></tr>{rows}</table>"]
+    return PAGE.format(title=_e(p.id), root="../", body="\n".join(body))
+
+
+def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path) -> dict[str, Any]:
+    """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts."""
+    (out / "p").mkdir(parents=True, exist_ok=True)
+    assets = resources.files("distill.corpus") / "site_assets"
+    for name in ("style.css", "index.js"):
+        shutil.copyfile(str(assets / name), out / name)
+    rows = []
+    for p in sorted(problems, key=lambda q: q.id):
+        t = store.get(p.id)
+        if t is None:
+            continue
+        ps = problem_samples(store, p.id)
+        atomic_write_text(out / "p" / _file(p.id), problem_page(p, t, store))
+        lvls = (["R1"] if t.solution else []) + [lv for lv in LEVELS[1:] if (lt := store.get_level(p.id, lv)) and lt.ok] \
+            + (["trace"] if t.thought and t.solution else [])
+        rows.append({"id": p.id, "file": _file(p.id), "year": p.year or "", "section": p.section or "", "status": t.status,
+                     "rounds": t.rounds, "pass_rate": ps.pass_rate, "tokens": t.usage.total, "words": len((t.solution or "").split()),
+                     "levels": lvls, "search": (p.id + " " + p.text).lower()})
+    head = "".join(f'<th data-sort="{k}">{label}</th>' if k else f"<th>{label}</th>" for k, label in
+                   (("id", "problem"), ("year", "year"), ("section", "section"), ("status", "status"), ("rounds", "rounds"),
+                    ("pass_rate", "pass rate"), ("tokens", "tokens"), ("words", "words"), (None, "levels")))
+    filters = "".join(f'<label>{n} <select id="{n}"><option value="">all</option></select></label>' for n in ("year", "section", "status", "level"))
+    data = json.dumps(rows).replace("</", "<\\/")  # a problem text cannot close the script element
+    body = (f"<h1>Transcripts</h1><div class='filters'>{filters}"
+            "<label>rounds ≥ <input id='rounds' type='number' min='0' value='0' style='width:4em'></label>"
+            "<label>pass rate ≥ <input id='pass' type='number' min='0' max='1' step='0.25' value='0' style='width:5em'></label>"
+            "<input id='search' type='search' placeholder='search problems'><span id='count' class='muted'></span></div>"
+            f"<table id='problems'><thead><tr>{head}</tr></thead><tbody></tbody></table>"
+            f"<script id='data' type='application/json'>{data}</script><script src='index.js'></script>")
+    atomic_write_text(out / "index.html", PAGE.format(title="distill transcripts", root="", body=body))
+    return {"problems": len(rows), "out": str(out)}

@@ -1,0 +1,141 @@
+"""Report figures, drawn to be read: axes from zero, every axis labelled, titles that name what is
+shown, labels that never sit on each other, zero-height bars still visible. Each PNG gets a JSON
+sidecar (title, axis labels, label boxes) so the figures can be checked by a test."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+LABEL_STEP_PT = 11  # vertical offset between labels of points that sit close together
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def describe(fig) -> dict[str, Any]:
+    """Titles, axis labels and the display-space boxes of every text label, per axes."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = []
+    for ax in fig.axes:
+        labels = [{"text": t.get_text(), "bbox": list(t.get_window_extent(renderer).bounds)} for t in ax.texts if t.get_text()]
+        axes.append({"title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(), "ylim": list(ax.get_ylim()),
+                     "labels": labels})
+    return {"title": fig._suptitle.get_text() if fig._suptitle else "", "axes": axes}
+
+
+def save(fig, path: Path) -> Path:
+    """PNG written atomically, with its `.json` description beside it."""
+    fig.tight_layout()
+    info = describe(fig)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp)
+    _plt().close(fig)
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(info, indent=1))
+    return path
+
+
+def _spread_labels(ax, points: Sequence[tuple[str, float, float]]) -> None:
+    """Annotate points; a point close to an earlier one (in display space) gets its label stacked above."""
+    placed: list[tuple[float, float]] = []
+    trans = ax.transData
+    for text, x, y in points:
+        px, py = trans.transform((x, y))
+        k = sum(1 for qx, qy in placed if abs(qx - px) < 30 and abs(qy - py) < 14)
+        placed.append((px, py))
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 4 + k * LABEL_STEP_PT), fontsize=9)
+
+
+def plot_length(levels: dict[str, dict[str, Any]], path: Path, title: str = "Accuracy against response length") -> Path:
+    """Accuracy (95% CI over problems) against mean response words, one labelled point per level."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=110)
+    words = [s["mean_words"] for s in levels.values()]
+    acc = [100 * s["mean"] for s in levels.values()]
+    lo = [100 * (s["mean"] - s.get("ci95", [s["mean"]] * 2)[0]) for s in levels.values()]
+    hi = [100 * (s.get("ci95", [s["mean"]] * 2)[1] - s["mean"]) for s in levels.values()]
+    ax.errorbar(words, acc, yerr=[lo, hi], marker="o", capsize=4, color="#4C72B0", linestyle="-", label="accuracy, 95% CI")
+    ax.set_xlim(0, max(words + [10]) * 1.2)
+    ax.set_ylim(0, 100)
+    fig.canvas.draw()  # the data-to-display transform is final only after a draw
+    _spread_labels(ax, list(zip(levels, words, acc)))
+    ax.set_xlabel("mean words per response")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    return save(fig, path)
+
+
+def plot_by_year(evals: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Grouped bars per year and model (mean ± std over runs); a zero is drawn as a mark on the axis."""
+    years = sorted({y for e in evals for y in e["summary"]["by_year"]})
+    if not years:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(6.5, len(years) * (0.9 + 0.12 * len(evals)) + 2), 4.4), dpi=110)
+    width = 0.8 / len(evals)
+    for i, e in enumerate(evals):
+        by = e["summary"]["by_year"]
+        xs = [j + i * width for j in range(len(years))]
+        heights = [100 * by.get(y, {}).get("mean", 0) for y in years]
+        bars = ax.bar(xs, heights, width, yerr=[100 * by.get(y, {}).get("std", 0) for y in years], label=e["name"], capsize=2)
+        colour = bars.patches[0].get_facecolor()
+        zeros = [x for x, h in zip(xs, heights) if h == 0]
+        ax.scatter(zeros, [0.8] * len(zeros), marker="_", s=200, color=colour, linewidths=3, zorder=5, clip_on=False)
+    ns = {y: max(e["summary"]["by_year"].get(y, {}).get("n", 0) for e in evals) for y in years}
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(years))], [f"{y}\n(n={ns[y]})" for y in years])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("competition year (n = problems)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(textwrap.fill("Accuracy by year (mean ± std over runs): " + ", ".join(e["name"] for e in evals), 70), fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return save(fig, path)
+
+
+def plot_spread(evals: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Each run's accuracy per model on a 0-100 axis, so no spread looks like no spread."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(min(10, max(5, 1.1 * len(evals) + 2)), 4.2), dpi=110)
+    for i, e in enumerate(evals):
+        accs = [100 * r["accuracy"] for r in e["summary"]["runs"]]
+        ax.scatter([i] * len(accs), accs, alpha=0.7)
+        ax.hlines(100 * e["summary"]["mean"], i - 0.25, i + 0.25, color="black")
+    ax.set_xticks(range(len(evals)), [e["name"] for e in evals])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("model")
+    ax.set_ylabel("accuracy per run (%)")
+    greedy = all(e["summary"].get("sampling", {}).get("temperature", 1) == 0 for e in evals)
+    ax.set_title("Per-run accuracy (line: mean)" + ("; temperature 0: runs repeat exactly" if greedy else ""))
+    ax.grid(axis="y", alpha=0.3)
+    return save(fig, path)
+
+
+def plot_val_loss(curves: dict[str, list[tuple[int, float]]], base: dict[str, float | None], path: Path, model: str) -> Path:
+    """Validation loss against iteration, one line per level, the base model's held-out loss dashed."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for level, points in curves.items():
+        if points:
+            line, = ax.plot(*zip(*points), marker="o", markersize=3, label=f"{level} student")
+            if base.get(level) is not None:
+                ax.axhline(base[level], color=line.get_color(), linestyle=":", linewidth=1)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("validation loss (dotted: the base model)")
+    ax.set_title(f"Validation loss per level, LoRA on {model}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, path)

@@ -1,0 +1,65 @@
+"""The transcripts site in a real browser (Debian's chromium driven by Playwright), opened from disk.
+
+CI installs chromium and sets DISTILL_REQUIRE_BROWSER=1, so there this test runs and never skips;
+on a machine without chromium it skips with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from distill.demo.loopback import LoopbackServer
+from distill.demo.recorded_teacher import RecordedTeacher, role_settings
+from distill.demo.samples import sample_files
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("DISTILL_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is required here: apt-get install -y chromium")
+        pytest.skip("no chromium on this machine (apt-get install -y chromium); CI runs this test")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(run_cli, monkeypatch, tmp_path):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    with LoopbackServer(RecordedTeacher()) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            for k, v in values.items():
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+        run_cli("corpus", "run", "--years", "2001-2002", "--quiet")
+        run_cli("corpus", "levels", "--years", "2001-2002", "--levels", "R2,R6", "--quiet")
+    out = tmp_path / "site"
+    run_cli("transcripts", "html", "--out", str(out))
+    return out
+
+
+def test_site_filters_renders_mathml_and_shows_every_round(site, browser, tmp_path):  # the site first: playwright holds a loop
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((site / "index.html").as_uri())
+    assert page.locator("#problems tbody tr").count() == 16
+    page.select_option("#year", "2001")
+    assert page.locator("#problems tbody tr").count() == 8 and "8 of 16 problems" in page.inner_text("#count")
+    page.screenshot(path=str(tmp_path / "index-2001.png"), full_page=True)
+    page.click("text=sample-2001-fs-02")  # the beads problem: its solution holds \frac{5}{12}
+    assert page.url.endswith("sample-2001-fs-02.html")
+    assert page.locator("mfrac").count() > 0 and page.locator("math").first.is_visible()
+    assert page.locator(".level").count() == 4  # R1, R2, R6 and the trace, side by side
+    page.screenshot(path=str(tmp_path / "problem.png"), full_page=True)
+    page.goto((site / "p" / "sample-2002-js-02.html").as_uri())  # rejected after three rounds
+    assert page.locator(".round").count() == 3 and "rejected" in page.inner_text("body")
+    assert (tmp_path / "index-2001.png").stat().st_size > 10_000 and (tmp_path / "problem.png").stat().st_size > 10_000
