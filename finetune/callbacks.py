@@ -34,8 +34,10 @@ class BestAdapterCallback(TrainingCallback):
     """
 
     def __init__(self, model, out: Path, *, offset: int = 0, patience: int | None = None, state: dict[str, Any] | None = None,
-                 on_report: Callable[[dict[str, Any]], None] | None = None):
+                 on_report: Callable[[dict[str, Any]], None] | None = None, writes: bool = True):
         self.model = model
+        self.writes = writes  # rank 0 of a distributed run writes; the other ranks only train (losses are all-reduced alike)
+        self.best_weights: dict[str, Any] = {}  # the best adapter in memory, on every rank (for the test loss)
         self.out = out
         self.offset = offset
         self.patience = patience
@@ -50,6 +52,8 @@ class BestAdapterCallback(TrainingCallback):
         self.stopped_early = False
 
     def _write(self, row: dict[str, Any]) -> None:
+        if not self.writes:
+            return
         row = {"schema_version": METRICS_SCHEMA_VERSION, **row}
         append_jsonl(self.out / "metrics.jsonl", row)
         if self.on_report:
@@ -68,12 +72,15 @@ class BestAdapterCallback(TrainingCallback):
         improved = val < self.best_val
         if improved:
             self.best_val, self.best_iter, self.bad_evals = val, it, 0
-            save_adapter(self.model, self.out / "adapters.safetensors")
+            self.best_weights = dict(tree_flatten(self.model.trainable_parameters()))
+            if self.writes:
+                save_adapter(self.model, self.out / "adapters.safetensors")
         elif it > (self.best_iter or 0):
             self.bad_evals += 1
         self.last_val, self.last_iter = val, it
-        save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
-        atomic_write_json(self.out / "checkpoints" / "state.json", self.state())
+        if self.writes:
+            save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
+            atomic_write_json(self.out / "checkpoints" / "state.json", self.state())
         self._write({"kind": "val", "iteration": it, "val_loss": val, "val_time": info["val_time"], "best": improved, "time": time.time()})
         if self.patience is not None and self.bad_evals >= self.patience:
             self.stopped_early = True

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from distill.context import AppContext, pass_app
+from distill.errors import DistillError
 
 from .args import FinetuneArgs, read_config_file
 
@@ -43,11 +44,14 @@ def resolve_args(config_file: Path | None, given: dict[str, Any]) -> FinetuneArg
 
 @finetune_group.command("run")
 @click.option("--config-file", type=click.Path(dir_okay=False, path_type=Path), help="YAML or TOML with any of these settings.")
+@click.option("--launch", "ranks", type=click.IntRange(min=2), help="Data-parallel over N local processes (mlx.launch, ring backend).")
+@click.option("--hosts", "hostfile", type=click.Path(dir_okay=False, path_type=Path),
+              help="Data-parallel over the machines of an mlx.launch hosts file (see README: several Macs).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json when done.")
 @_args_options
 @pass_app
-def run_cmd(app: AppContext, config_file: Path | None, quiet: bool, as_json: bool, **given: Any) -> None:
+def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfile: Path | None, quiet: bool, as_json: bool, **given: Any) -> None:
     """Train a LoRA adapter; keep the one with the lowest validation loss."""
     from rich.progress import (
         BarColumn,
@@ -61,6 +65,15 @@ def run_cmd(app: AppContext, config_file: Path | None, quiet: bool, as_json: boo
 
     args = resolve_args(config_file, given)
     app.start_log()
+    if ranks or hostfile:
+        from .launch import launch
+
+        if ranks and hostfile:
+            raise DistillError("--launch and --hosts both say where to run; use one of them")
+        summary = launch(args, ranks=ranks, hostfile=hostfile)
+        click.echo(json.dumps(summary) if as_json else
+                   f"best iteration {summary['best_iteration']} (val {summary['best_val_loss']:.4f}) over {summary['ranks']} ranks -> {args.out}")
+        return
     progress = Progress(TextColumn("[bold]LoRA"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[losses]}"),
                         console=app.console, disable=quiet or as_json)
     state = {"train": None, "val": None, "best": None}

@@ -73,6 +73,8 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
 
     args.validate_paths()
     out = Path(args.out)
+    world = mx.distributed.init()  # a group of one without a launcher
+    main = world.rank() == 0  # only rank 0 writes adapters, metrics, plots and summaries
     splits = load_splits(Path(args.data))
     for name in ("train", "valid"):
         n = len(getattr(splits, name))
@@ -82,7 +84,7 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     state = json.loads(state_file.read_text()) if args.resume and state_file.exists() else None
     if args.resume and state is None:
         raise DistillError("nothing to resume (no checkpoints/state.json)", path=out)
-    if not args.resume and (out / "metrics.jsonl").exists():
+    if main and not args.resume and (out / "metrics.jsonl").exists():
         raise DistillError("already holds a run; pass --resume to continue it or choose another --out", path=out)
 
     model, tokenizer = load_model(args.model)
@@ -101,17 +103,20 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
         model.load_weights(str(out / "checkpoints" / "last.safetensors"), strict=False)
         offset = int(state["iteration"])
         # the resumed run reports everything after the checkpoint again: keep only what came before it
-        kept = [m for m in read_metrics(out / "metrics.jsonl") if m["iteration"] <= offset]
-        atomic_write_jsonl(out / "metrics.jsonl", kept)
+        if main:
+            kept = [m for m in read_metrics(out / "metrics.jsonl") if m["iteration"] <= offset]
+            atomic_write_jsonl(out / "metrics.jsonl", kept)
     remaining = args.iters - offset
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "adapter_config.json", adapter_config(args, num_layers))
-    resolved = {"args": args.to_dict(), "num_layers_resolved": num_layers, "model_layers": n_layers, "truncation": trunc,
-                "versions": {p: version(p) for p in ("mlx", "mlx-lm")}, "resumed_from_iteration": offset or None}
-    atomic_write_json(out / "finetune_config.json", resolved)
+    if main:
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "adapter_config.json", adapter_config(args, num_layers))
+        resolved = {"args": args.to_dict(), "num_layers_resolved": num_layers, "model_layers": n_layers, "truncation": trunc,
+                    "versions": {p: version(p) for p in ("mlx", "mlx-lm")}, "resumed_from_iteration": offset or None,
+                    "ranks": world.size()}
+        atomic_write_json(out / "finetune_config.json", resolved)
 
     train_ds, val_ds, test_ds = _datasets(splits, tokenizer, args.mask_prompt)
-    cb = BestAdapterCallback(model, out, offset=offset, patience=args.early_stop_patience, state=state, on_report=on_report)
+    cb = BestAdapterCallback(model, out, offset=offset, patience=args.early_stop_patience, state=state, on_report=on_report, writes=main)
     t0 = time.perf_counter()
     if remaining > 0:
         targs = TrainingArgs(batch_size=args.batch_size, iters=remaining, val_batches=args.val_batches,
@@ -127,6 +132,14 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
                 pass
     wall = time.perf_counter() - t0
 
+    test_loss = None
+    best_file = out / "adapters.safetensors"
+    if test_ds is not None and (cb.best_weights or best_file.exists()):
+        # every rank holds the best adapter in memory (or, after a resume that found no better one, reads the kept file)
+        model.load_weights(list(cb.best_weights.items()) if cb.best_weights else str(best_file), strict=False)
+        test_loss = evaluate_loss(model, test_ds, args.batch_size, args.max_seq_length)  # a collective: every rank takes part
+    if not main:
+        return {"rank": world.rank(), "best_iteration": cb.best_iter, "best_val_loss": cb.best_val}
     metrics = read_metrics(out / "metrics.jsonl")
     train_rows = [m for m in metrics if m["kind"] == "train"]
     summary: dict[str, Any] = {
@@ -147,11 +160,11 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
         "tokens_per_second": round(sum(cb.tokens_per_s) / len(cb.tokens_per_s), 1) if cb.tokens_per_s else None,
         "peak_memory_gb": max((m["peak_memory_gb"] for m in train_rows), default=None),
         "adapter": str(out / "adapters.safetensors"),
+        "ranks": world.size(),
     }
-    if test_ds is not None and (out / "adapters.safetensors").exists():
-        model.load_weights(str(out / "adapters.safetensors"), strict=False)
-        summary["test_loss"] = evaluate_loss(model, test_ds, args.batch_size, args.max_seq_length)
-        summary["test_perplexity"] = float(np.exp(summary["test_loss"]))
+    if test_loss is not None:
+        summary["test_loss"] = test_loss
+        summary["test_perplexity"] = float(np.exp(test_loss))
     atomic_write_json(out / "summary.json", summary)
     from .plot import plot_losses
 

@@ -179,3 +179,19 @@ def test_resume_after_a_kill_drops_torn_and_repeated_metrics(tiny_model, chat_da
     rows = [json.loads(line) for line in lines]  # every line parses
     its = [m["iteration"] for m in rows if m["kind"] == "train"]
     assert its == sorted(set(its)) and its[-1] == 30  # no iteration reported twice
+
+
+@pytest.mark.slow
+def test_two_local_ranks_through_mlx_launch_write_one_set_of_outputs(tiny_model, chat_data, tmp_path, run_cli):
+    out = tmp_path / "dp"
+    r = run_cli("finetune", "run", "--model", str(tiny_model), "--data", str(chat_data), "--out", str(out), "--iters", "20",
+                "--num-layers", "-1", "--steps-per-eval", "10", "--learning-rate", "1e-2", "--launch", "2", "--json")
+    summary = json.loads(r.stdout)
+    assert summary["ranks"] == 2 and summary["best_iteration"] is not None and summary["best_val_loss"] < summary["base_val_loss"]
+    assert json.loads((out / "finetune_config.json").read_text())["ranks"] == 2
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len([m for m in rows if m["kind"] == "val"]) == 3  # iterations 0, 10, 20: written once, by rank 0 alone
+    best = min((m for m in rows if m["kind"] == "val"), key=lambda m: m["val_loss"])
+    assert best["iteration"] == summary["best_iteration"]  # the same best-iteration logic as one process
+    assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "adapters.safetensors", "checkpoints", "finetune_config.json",
+                                                      "loss.png", "metrics.jsonl", "summary.json"]

@@ -1,0 +1,41 @@
+"""Data-parallel LoRA with MLX's own launcher: `mlx.launch` starts one worker per rank (local
+processes with --launch N, or the machines of a hosts file over the ring backend). mlx-lm's trainer
+already averages gradients and all-reduces losses; rank 0 alone writes the outputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from distill.errors import DistillError, WorkFailed
+
+from .args import FinetuneArgs
+
+
+def launch(args: FinetuneArgs, *, ranks: int | None = None, hostfile: Path | None = None, backend: str = "ring") -> dict[str, Any]:
+    """Run the fine-tuning on several ranks and return rank 0's summary."""
+    launcher = shutil.which("mlx.launch", path=str(Path(sys.executable).parent)) or shutil.which("mlx.launch")
+    if launcher is None:
+        raise DistillError("mlx.launch not found (it comes with mlx); reinstall distill")
+    if hostfile is not None and not hostfile.exists():
+        raise DistillError("hosts file not found", path=hostfile)
+    args.validate_paths()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(args.model_dump(), fh)
+        args_file = fh.name
+    where = ["--hostfile", str(hostfile)] if hostfile else ["-n", str(ranks or 2)]
+    cmd = [launcher, "--backend", backend, *where, "--", sys.executable, "-m", "distill.finetune.worker", args_file]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    finally:
+        Path(args_file).unlink(missing_ok=True)
+    summary_path = Path(args.out) / "summary.json"
+    if r.returncode != 0 or not summary_path.exists():
+        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise WorkFailed(f"distributed fine-tuning failed (exit {r.returncode}): {tail[0][:300]}")
+    return json.loads(summary_path.read_text())
