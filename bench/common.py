@@ -13,3 +13,34 @@ def save(out: Path, result: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
+
+
+def _serve(delay: float, port_queue) -> None:
+    import threading
+
+    from distill.demo.loopback import LoopbackServer, Reply
+
+    srv = LoopbackServer(lambda body: Reply(content="\\boxed{1}", delay_s=delay)).start()
+    port_queue.put(srv.port)
+    threading.Event().wait()
+
+
+class DelayServer:
+    """An OpenAI-compatible loopback server in its own process (it must not share our GIL), answering
+    every call after `delay` seconds."""
+
+    def __init__(self, delay: float):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        self.proc = ctx.Process(target=_serve, args=(delay, q), daemon=True)
+        self.proc.start()
+        self.base_url = f"http://127.0.0.1:{q.get(timeout=30)}/v1"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.join()

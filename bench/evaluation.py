@@ -19,7 +19,28 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from common import save  # noqa: E402
+from common import DelayServer, save  # noqa: E402
+
+
+def endpoints_throughput(n: int, concurrency: int, delay: float) -> dict:
+    """Responses per second from one endpoint and from two, at the same concurrency per endpoint."""
+    from distill.config import ModelRole
+    from distill.evaluation.backends import EndpointBackend, Sampling
+    from distill.evaluation.multi import MultiEndpointBackend
+
+    prompts = [[{"role": "user", "content": f"What is {i} + 1?"}] for i in range(n)]
+    with DelayServer(delay) as a, DelayServer(delay) as b:
+        role = ModelRole(base_url=a.base_url, model="bench", api_key_env=None, max_retries=0)
+        EndpointBackend(role, concurrency).generate(prompts[:4], Sampling(), 0)  # warm-up
+        t0 = time.perf_counter()
+        EndpointBackend(role, concurrency).generate(prompts, Sampling(), 0)
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        gens = MultiEndpointBackend(role, [a.base_url, b.base_url], concurrency).generate(prompts, Sampling(), 0)
+        two = time.perf_counter() - t0
+    assert all(g.finish_reason == "stop" for g in gens)
+    return {"responses": n, "concurrency_per_endpoint": concurrency, "delay_s": delay, "one_endpoint_s": round(one, 3),
+            "two_endpoints_s": round(two, 3), "throughput_ratio": round(one / two, 3)}
 
 
 def main() -> int:
@@ -30,7 +51,18 @@ def main() -> int:
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
+    ap.add_argument("--only-endpoints", action="store_true", help="Only the one-vs-two-endpoints comparison.")
     args = ap.parse_args()
+    ends = endpoints_throughput(200, 8, 0.2)
+    t = Table(title=f"endpoints: {ends['responses']} responses, {ends['delay_s'] * 1000:.0f} ms each, concurrency {ends['concurrency_per_endpoint']} per endpoint")
+    for c in ("endpoints", "seconds", "throughput vs one endpoint"):
+        t.add_column(c)
+    t.add_row("one (baseline)", f"{ends['one_endpoint_s']:.2f}", "1.00x")
+    t.add_row("two", f"{ends['two_endpoints_s']:.2f}", f"{ends['throughput_ratio']:.2f}x")
+    Console().print(t)
+    if args.only_endpoints:
+        save(args.out.with_name("evaluation_endpoints.json"), ends)
+        return 0
     os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
     from distill.corpus.prompt import StudentPrompt
     from distill.demo.samples import sample_files
@@ -70,6 +102,7 @@ def main() -> int:
         "one_at_a_time": {"seconds": round(t_single, 3), "tokens": tok_s, "tokens_per_s": round(tok_s / t_single, 1)},
         "batch_generate": {"seconds": round(t_batched, 3), "tokens": tok_b, "tokens_per_s": round(tok_b / t_batched, 1)},
         "speedup": round((tok_b / t_batched) / (tok_s / t_single), 2),
+        "endpoints": ends,
         "evaluation_loop": {"responses": sess["generated"], "wall_s": round(sess["wall_s"], 3), "generation_s": round(sess["generation_s"], 3),
                             "grading_s": round(sess["grading_s"], 3), "graded_per_s": round(sess["generated"] / sess["grading_s"], 1) if sess["grading_s"] else None,
                             "outside_generation_share": round(sess["outside_generation_share"], 4)},

@@ -174,35 +174,39 @@ class EndpointBackend:
         except (urllib.error.URLError, OSError) as exc:
             raise DistillError(f"endpoint unreachable ({getattr(exc, 'reason', exc)})", path=self.role.base_url) from None
 
+    async def complete(self, client, messages: Messages, sampling: Sampling, seed: int) -> Generation:
+        """One chat completion (with budget forcing when asked); raises when the endpoint fails."""
+        budget = sampling.thinking_budget
+        first_limit = min(budget, sampling.max_tokens) if budget else sampling.max_tokens
+
+        async def call(msgs: Messages, limit: int, extra: dict | None = None):
+            r = await client.chat.completions.create(model=self.role.model, messages=msgs, temperature=sampling.temperature,
+                                                     top_p=sampling.top_p, max_tokens=limit, seed=seed, extra_body=extra)
+            choice = r.choices[0]
+            text = choice.message.content or ""
+            return text, (r.usage.completion_tokens if r.usage else len(text.split())), choice.finish_reason or "stop"
+
+        text, tokens, finish = await call(messages, first_limit)
+        forced = False
+        if budget and sampling.max_tokens > budget and finish == "length" and thinking_open(text):
+            # continue the assistant turn after a forced end of thinking (vLLM, mlx_lm.server: continue_final_message)
+            partial = text + FORCE_ANSWER
+            more, n, finish = await call([*messages, {"role": "assistant", "content": partial}], sampling.max_tokens - budget,
+                                         {"continue_final_message": True, "add_generation_prompt": False})
+            text, tokens, forced = partial + more, tokens + n, True
+        return Generation(text, tokens, finish, forced=forced, endpoint=self.role.base_url)
+
     def generate(self, prompts, sampling, seed, on_batch=None):
         async def main():
             client = self._client()
             sem = asyncio.Semaphore(self.concurrency)
 
-            budget = sampling.thinking_budget
-            first_limit = min(budget, sampling.max_tokens) if budget else sampling.max_tokens
-
-            async def call(messages: Messages, limit: int, i: int, extra: dict | None = None):
-                r = await client.chat.completions.create(model=self.role.model, messages=messages, temperature=sampling.temperature,
-                                                         top_p=sampling.top_p, max_tokens=limit, seed=seed + i, extra_body=extra)
-                choice = r.choices[0]
-                text = choice.message.content or ""
-                return text, (r.usage.completion_tokens if r.usage else len(text.split())), choice.finish_reason or "stop"
-
             async def one(i: int, messages: Messages) -> Generation:
                 async with sem:
                     try:
-                        text, tokens, finish = await call(messages, first_limit, i)
-                        forced = False
-                        if budget and sampling.max_tokens > budget and finish == "length" and thinking_open(text):
-                            # continue the assistant turn after a forced end of thinking (vLLM, mlx_lm.server: continue_final_message)
-                            partial = text + FORCE_ANSWER
-                            more, n, finish = await call([*messages, {"role": "assistant", "content": partial}], sampling.max_tokens - budget, i,
-                                                         {"continue_final_message": True, "add_generation_prompt": False})
-                            text, tokens, forced = partial + more, tokens + n, True
+                        gen = await self.complete(client, messages, sampling, seed + i)
                     except Exception as exc:
                         return Generation(f"[generation failed: {type(exc).__name__}]", 0, "error", endpoint=self.role.base_url)
-                gen = Generation(text, tokens, finish, forced=forced, endpoint=self.role.base_url)
                 if on_batch:
                     on_batch(i, [gen])
                 return gen

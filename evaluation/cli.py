@@ -109,7 +109,8 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
         raise endpoint_exit(judge.failure, app.log_path, suffix=f"; every rule verdict is written, {summary['undecided']} lines left null")
 
 
-def _backend(app: AppContext, model: str | None, adapter: Path | None, endpoint: str | None, batch_size: int, concurrency: int):
+def _backend(app: AppContext, model: str | None, adapter: Path | None, endpoint: str | None, batch_size: int, concurrency: int,
+             urls: str | None = None):
     from distill.evaluation.backends import EndpointBackend, MlxBackend
 
     if bool(model) == bool(endpoint):
@@ -117,8 +118,22 @@ def _backend(app: AppContext, model: str | None, adapter: Path | None, endpoint:
     if adapter and not model:
         raise DistillError("--adapter goes with --model")
     if model:
+        if urls:
+            raise DistillError("--urls goes with --endpoint")
         return MlxBackend(model, adapter, batch_size=batch_size)
-    return EndpointBackend(app.settings.role(endpoint), concurrency=concurrency, role_name=endpoint)
+    role = app.settings.role(endpoint)
+    if urls:
+        from distill.config import ModelRole
+        from distill.evaluation.multi import MultiEndpointBackend
+
+        listed = [u.strip() for u in urls.split(",") if u.strip()]
+        for u in listed:
+            try:
+                ModelRole(base_url=u)
+            except Exception:
+                raise DistillError(f"--urls: {u!r} is not an http(s) URL like http://host:8080/v1") from None
+        return MultiEndpointBackend(role, listed, concurrency=concurrency, role_name=endpoint)
+    return EndpointBackend(role, concurrency=concurrency, role_name=endpoint)
 
 
 def _sampling_options(fn):
@@ -142,6 +157,8 @@ def _sampling_options(fn):
     fn = click.option("--limit", type=click.IntRange(min=1), help="Only the first N selected problems (a quick smoke test).")(fn)
     fn = click.option("--problems", "spec", required=True, help="SOURCE[:YEARS|:test], e.g. obryan:2021-2025, obryan:test, math500; or ids a,b,c; or @file.")(fn)
     fn = click.option("--endpoint", help="Model role of an OpenAI-compatible server (student, solver, ...).")(fn)
+    fn = click.option("--urls", help="Several base URLs serving the --endpoint role's model (comma-separated): work is shared, "
+                                     "and a failed endpoint's share goes to the others.")(fn)
     fn = click.option("--adapter", type=click.Path(file_okay=False, path_type=Path), help="LoRA adapter folder for --model.")(fn)
     fn = click.option("--model", help="Local model path or id (mlx-lm).")(fn)
     return fn
@@ -149,7 +166,7 @@ def _sampling_options(fn):
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
               temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False, samples: int = 1,
-              pass_k: str = "1,4,8,16", thinking_budget: int | None = None) -> dict:
+              pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None) -> dict:
     from distill.evaluation.backends import Sampling
     from distill.evaluation.evaluate import resolve_spec, run_evaluation
     from distill.grading.pool import Grader
@@ -165,7 +182,7 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
     problems = resolve_spec(spec, ws.problems_file, ws.exports_dir, export_dir)
     if limit is not None:
         problems = problems[:limit]
-    backend = _backend(app, model, adapter, endpoint, batch_size, concurrency)
+    backend = _backend(app, model, adapter, endpoint, batch_size, concurrency, urls)
     judge = None if no_judge else make_judge(app, prompts, concurrency)
     app.start_log()
     backend.check()  # an unreachable endpoint or a mismatched adapter fails here, before any generation
@@ -183,7 +200,7 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
         task = progress.add_task("eval", total=len(problems) * runs * samples)
         return run_evaluation(problems, backend, out, runs=runs, seed=seed, level=level, sampling=sampling, grader=grader, judge=judge,
                               prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec, samples=samples, ks=ks,
-                              chunk=batch_size * 2 if model else concurrency * 4,
+                              chunk=batch_size * 2 if model else concurrency * 4 * max(1, len((urls or "").split(","))),
                               on_progress=lambda done, total: progress.update(task, completed=done))
 
 

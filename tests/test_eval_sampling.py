@@ -61,3 +61,29 @@ def test_samples_give_avg_maj_and_pass_at_k(run_cli, monkeypatch, tmp_path):
     assert m["maj@8"]["mean"] == 0.0  # 143 and 12^2 - 1 are one answer (4 votes of 8): the wrong majority wins
     assert m["pass@k"]["1"]["mean"] == 0.25 and abs(m["pass@k"]["4"]["mean"] - (1 - 495 / 1820)) < 1e-9  # n=16, c=4: 1 - C(12,4)/C(16,4)
     assert s["n_responses"] == 16 and s["decoding"]["samples"] == 8 and s["decoding"]["runs"] == 2
+
+
+def test_two_endpoints_share_the_work_and_a_dead_one_is_covered(run_cli, monkeypatch, tmp_path):
+    """Two loopback servers; the second dies after a few answers: its share goes to the first."""
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    served = {"a": 0, "b": 0}
+    lock = threading.Lock()
+
+    def answer(name, limit=None):
+        def reply(body):
+            with lock:
+                served[name] += 1
+                dead = limit is not None and served[name] > limit
+            return Reply(status=503) if dead else Reply(content="\\boxed{144}")
+        return reply
+
+    with LoopbackServer(answer("a")) as a, LoopbackServer(answer("b", limit=3)) as b:
+        monkeypatch.setenv("DISTILL_STUDENT__MAX_RETRIES", "0")
+        s = json.loads(run_cli("eval", "run", "--endpoint", "student", "--urls", f"{a.base_url},{b.base_url}", "--problems", "sample",
+                               "--no-judge", "--quiet", "--json", "--concurrency", "2", "--out", str(tmp_path / "ev")).stdout)
+    records = read_records(tmp_path / "ev" / "responses.jsonl")
+    assert len(records) == 24 and all(r.finish_reason == "stop" for r in records) and s["error_rate"] == 0
+    by = {r.endpoint for r in records}
+    assert by == {a.base_url, b.base_url}  # both answered; every response says which
+    assert sum(r.endpoint == b.base_url for r in records) == 3  # b's answers before it died; the rest went to a
+    assert s["decoding"]["base_urls"] == [a.base_url, b.base_url]
