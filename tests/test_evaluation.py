@@ -46,7 +46,8 @@ def test_summary_recomputes_exactly_from_responses(samples, run_cli, tiny_model,
     run1 = [r for r in records if r.run == 1]
     assert s["runs"][1]["accuracy"] == sum(r.correct is True for r in run1) / len(run1)
     assert all(r.seed == r.run for r in records) and {r.finish_reason for r in records} <= {"stop", "length"}
-    assert s["sampling"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 12} and s["backend"]["backend"] == "mlx"
+    assert s["sampling"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 12, "thinking_budget": None} and s["backend"]["backend"] == "mlx"
+    assert s["decoding"]["grader"] == s["grader"] and s["decoding"]["runs"] == 2 and s["decoding"]["samples"] == 1
 
 
 @pytest.mark.slow
