@@ -1,4 +1,4 @@
-"""`distill demo`: the whole pipeline offline on the bundled sample problems, in about a minute.
+"""`distill demo`: the whole pipeline offline on the bundled sample problems, in about a minute and a half.
 
 A recorded teacher (authored replies, some wrong at first) is served by a loopback
 OpenAI-compatible server, so the real HTTP client path runs; the student is a tiny random Qwen2
@@ -81,7 +81,7 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Pa
 
         roles = "".join(f'\n[{r}]\n' + "".join(f'{k} = "{v}"\n' for k, v in values.items()) for r, values in role_settings(base_url).items())
     notes = "" if live else f'notes = """{DEMO_NOTES}"""'
-    text = DEMO_TOML.format(notes=notes, samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 24, batch=4 if live else 2, every=20 if live else 6,
+    text = DEMO_TOML.format(notes=notes, samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 16, batch=4 if live else 2, every=20 if live else 4,
                             lr=1e-5 if live else 1e-2, runs=2, max_tokens=1024 if live else 40, roles=roles)
     path = ws / "demo.toml"
     path.write_text(text)
