@@ -150,25 +150,19 @@ class Settings(BaseSettings):
 
 
 ROLES = ("solver", "verifier", "judge", "student")
-SETTINGS_ENV = {"CONCURRENCY", "MAX_ROUNDS", "PROMPTS_DIR", "WORKSPACE", "DATA"}
-
-
 def check_environment(environ: dict[str, str] | None = None) -> None:
     """A DISTILL_* variable that names no role or setting is a typo (DISTILL_SOLVR__MODEL): say so."""
     env = os.environ if environ is None else environ
     roles = {r.upper() for r in ROLES}
     fields = {f.upper() for f in ModelRole.model_fields}
     for name in sorted(env):
-        if not name.startswith("DISTILL_"):
+        if not name.startswith("DISTILL_") or "__" not in name:
+            continue  # only DISTILL_<ROLE>__<FIELD> names are role settings; other DISTILL_ names are not ours to judge
+        role, _, field = name[len("DISTILL_"):].partition("__")
+        if role in roles and field in fields:
             continue
-        rest = name[len("DISTILL_"):]
-        role, sep, field = rest.partition("__")
-        if sep and role in roles and field in fields:
-            continue
-        if not sep and rest in SETTINGS_ENV:
-            continue
-        hint = f"roles: {', '.join(sorted(r.lower() for r in roles))}" if sep else "settings: concurrency, max_rounds, prompts_dir"
-        if sep and role in roles:
+        hint = f"roles: {', '.join(sorted(r.lower() for r in roles))}"
+        if role in roles:
             hint = f"{role.lower()} settings: {', '.join(sorted(ModelRole.model_fields))}"
         raise DistillError(f"environment variable {name} is not a distill setting ({hint})")
 

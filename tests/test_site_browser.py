@@ -1,6 +1,6 @@
 """The transcripts site in a real browser (Debian's chromium driven by Playwright), opened from disk.
 
-CI installs chromium and sets DISTILL_REQUIRE_BROWSER=1, so there this test runs and never skips;
+CI installs chromium and sets REQUIRE_BROWSER_TEST=1, so there this test runs and never skips;
 on a machine without chromium it skips with the command that installs it.
 """
 
@@ -23,7 +23,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 @pytest.fixture
 def browser():
     if CHROMIUM is None:
-        if os.environ.get("DISTILL_REQUIRE_BROWSER") == "1":
+        if os.environ.get("REQUIRE_BROWSER_TEST") == "1":
             pytest.fail("chromium is required here: apt-get install -y chromium")
         pytest.skip("no chromium on this machine (apt-get install -y chromium); CI runs this test")
     from playwright.sync_api import sync_playwright
