@@ -25,7 +25,7 @@ async def grade_records(
     ids: Sequence[Any] | None = None,
 ) -> list[Verdict]:
     """Rules first for every record; the judge for undecided ones (all of them with `audit`)."""
-    verdicts = list(await asyncio.gather(*(grader.agrade(k, r) for k, r in zip(keys, responses))))
+    verdicts = await grader.agrade_many(list(zip(keys, responses)))
     if judge is None:
         return verdicts
     return await consult_judge(verdicts, keys, responses, judge, audit=audit, problems=problems, ids=ids)

@@ -6,6 +6,7 @@ import logging
 import random
 import re
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 
@@ -71,12 +72,13 @@ def sympy_equal(a: Any, b: Any) -> bool | None:
     a, b = _rhs(_with_imaginary(a)), _rhs(_with_imaginary(b))
     if not isinstance(a, sympy.Expr) or not isinstance(b, sympy.Expr):
         return None
-    try:
-        if sympy.simplify(a - b) == 0:
-            return True
-    except Exception:  # sympy raises many types on odd input
-        pass
     symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    if symbols:  # constants skip simplify (the slowest step): exact or 30-digit comparison below decides them
+        try:
+            if sympy.simplify(a - b) == 0:
+                return True
+        except Exception:  # sympy raises many types on odd input
+            pass
     if not symbols:
         if a.is_Rational and b.is_Rational:
             return bool(a == b)
@@ -127,6 +129,21 @@ def _is_text_like(expr: Any) -> bool:
     return isinstance(expr, sympy.Basic) and len(expr.free_symbols) >= 4
 
 
+RATIONAL = re.compile(r"^(-?)(?:(\d+)|\\frac\{(\d+)\}\{(\d+)\}|(\d+)/(\d+))$")
+
+
+def _rational(latex: str) -> Fraction | None:
+    """An integer or a fraction of integers (`12`, `-\\frac{3}{4}`, `3/4`) as an exact Fraction; None otherwise."""
+    m = RATIONAL.match(latex.replace(" ", ""))
+    if not m:
+        return None
+    sign = -1 if m.group(1) else 1
+    if m.group(2) is not None:
+        return Fraction(sign * int(m.group(2)))
+    num, den = (m.group(3), m.group(4)) if m.group(3) is not None else (m.group(5), m.group(6))
+    return Fraction(sign * int(num), int(den)) if int(den) else None
+
+
 def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None, ans_shape: Shape | None = None) -> tuple[bool | None, str]:
     """Compare two single values written as LaTeX. Returns (verdict, method)."""
     from math_verify import verify
@@ -136,6 +153,9 @@ def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None,
     decided = _decimal_literals(key_latex, ans_latex)
     if decided is not None:
         return decided
+    rk, ra = _rational(key_latex), _rational(ans_latex)
+    if rk is not None and ra is not None and not (key_shape and key_shape.percent) and not (ans_shape and ans_shape.percent):
+        return rk == ra, "exact_string"  # two integers or integer fractions: exact arithmetic, no parser needed
     gold, pred = mv_parse(key_latex), mv_parse(ans_latex)
     if not gold or not pred:
         return None, "unparseable"

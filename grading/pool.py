@@ -41,6 +41,13 @@ def _grade_task(key: str, response: str, extracted: bool) -> dict:
     return v.model_dump()
 
 
+def _grade_batch(items: list[tuple[str, str]], extracted: bool) -> list[dict]:
+    return [_grade_task(k, r, extracted) for k, r in items]
+
+
+BATCH = 8  # verdicts per worker task in grade_many: fewer round trips; a batch over its bound is redone one by one
+
+
 class Grader:
     """Grades under a per-verdict time bound in `workers` worker processes (default: 2, or 1 on one core)."""
 
@@ -75,9 +82,29 @@ class Grader:
         return self._result(self.submit(key, response, extracted=extracted), response)
 
     def grade_many(self, pairs: Iterable[tuple[str, str]], *, extracted: bool = False) -> list[Verdict]:
-        items: Sequence[tuple[str, str]] = list(pairs)
-        futures = [self.submit(k, r, extracted=extracted) for k, r in items]
-        return [self._result(f, r) for f, (_, r) in zip(futures, items)]
+        """Many verdicts, BATCH to a worker task; a batch that runs over BATCH x the bound (or fails) is
+        graded again item by item, so only a pathological answer itself comes back undecided."""
+        items: Sequence[tuple[str, str]] = [(k, r or "") for k, r in pairs]
+        pool = self._get_pool()
+        chunks = [list(items[i:i + BATCH]) for i in range(0, len(items), BATCH)]
+        futures = [pool.schedule(_grade_batch, args=(c, extracted), timeout=self.timeout_s * len(c)) for c in chunks]
+        out: list[Verdict] = []
+        for chunk, fut in zip(chunks, futures):
+            try:
+                out.extend(Verdict.model_validate(d) for d in fut.result())
+            except Exception:  # a slow or crashed batch: each item alone, each under its own bound
+                singles = [self.submit(k, r, extracted=extracted) for k, r in chunk]
+                out.extend(self._result(f, r) for f, (_, r) in zip(singles, chunk))
+        return out
+
+    async def agrade_many(self, pairs: Sequence[tuple[str, str]]) -> list[Verdict]:
+        """grade_many from an event loop: the answers equal to their key at once, the rest batched in a thread."""
+        quick = [quick_verdict(k, r) for k, r in pairs]
+        todo = [i for i, q in enumerate(quick) if q is None]
+        rest = await asyncio.to_thread(self.grade_many, [pairs[i] for i in todo]) if todo else []
+        for i, v in zip(todo, rest):
+            quick[i] = v
+        return quick  # type: ignore[return-value]
 
     async def agrade(self, key: str, response: str, *, extracted: bool = False) -> Verdict:
         quick = None if extracted else quick_verdict(key, response)
