@@ -292,6 +292,8 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
               help="Share of a problem's n-grams found in an evaluation problem that flags it.")
 @click.option("--max-seq-length", type=click.IntRange(min=1), default=2048, show_default=True, help="Report examples longer than this.")
 @click.option("--tokenizer", help="Model (path or id) whose tokenizer counts tokens; default: an estimate.")
+@click.option("--format", "fmt", type=click.Choice(["mlx", "hf"]), default="mlx", show_default=True,
+              help="mlx: train/valid/test.jsonl for mlx-lm; hf: parquet + dataset card that datasets.load_dataset(DIR) reads.")
 @click.option("--source", default=None, help="Only this source (default: every source with transcripts).")
 @click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")
 @click.option("--test-years", default="", help="Held-out years for testing, e.g. 2021-2025.")
@@ -300,7 +302,7 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @pass_app
 def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_rate, keep_contaminated, ngram, overlap, max_seq_length,
-               tokenizer, source, valid_years, test_years, seed, prompts, as_json) -> None:
+               tokenizer, fmt, source, valid_years, test_years, seed, prompts, as_json) -> None:
     """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest; leave out contaminated problems."""
     from distill.corpus.export import export_corpus
     from distill.corpus.levels import parse_levels
@@ -316,7 +318,8 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
     manifest = export_corpus(problems, _stores(app), out_dir, level=lv[0], valid_years=parse_years(valid_years) if valid_years else [],
                              test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts),
                              pick=pick, min_pass_rate=min_pass_rate, max_pass_rate=max_pass_rate, evaluation=evaluation,
-                             keep_contaminated=keep_contaminated, ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer)
+                             keep_contaminated=keep_contaminated, ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer,
+                             fmt=fmt)
     if as_json:
         click.echo(json.dumps(manifest))
         return

@@ -81,6 +81,7 @@ def export_corpus(
     overlap: float = DEFAULT_THRESHOLD,
     max_seq_length: int = 2048,
     tokenizer: str | None = None,
+    fmt: str = "mlx",
 ) -> dict[str, Any]:
     """Export one level (R1..R6, or `trace`) by year. `pick` chooses among verified samples for R1 and
     trace; training problems that overlap `evaluation` (or the test years) are left out unless kept."""
@@ -97,6 +98,7 @@ def export_corpus(
     years: dict[str, set[int]] = {s: set() for s in SPLITS}
     words: dict[str, list[int]] = {s: [] for s in SPLITS}
     tokens: list[int] = []
+    meta: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}  # per example: what the HF columns hold
     templates: dict[str, str] = {}
     skipped: dict[str, int] = defaultdict(int)
     pass_rates: dict[str, float | None] = {}
@@ -128,6 +130,8 @@ def export_corpus(
             sources[split].append(p.id)
             words[split].append(len(text.split()))
             tokens.append(count_tokens(text))
+            meta[split].append({"problem_id": p.id, "year": p.year, "level": level, "pass_rate": ps.pass_rate,
+                                "words": words[split][-1], "tokens": tokens[-1]})
         if p.year is not None:
             years[split].add(p.year)
         templates.update(chosen[0].templates)
@@ -138,9 +142,11 @@ def export_corpus(
     random.Random(seed).shuffle(order)
     rows["train"] = [rows["train"][i] for i in order]
     sources["train"] = [sources["train"][i] for i in order]
+    meta["train"] = [meta["train"][i] for i in order]
     out_dir.mkdir(parents=True, exist_ok=True)
-    for s in SPLITS:
-        atomic_write_jsonl(out_dir / f"{s}.jsonl", rows[s])
+    if fmt == "mlx":
+        for s in SPLITS:
+            atomic_write_jsonl(out_dir / f"{s}.jsonl", rows[s])
     templates.update(student.hashes)
     rates = [r for r in pass_rates.values() if r is not None]
     manifest = {
@@ -164,6 +170,10 @@ def export_corpus(
         "transcripts": sources,
     }
     atomic_write_json(out_dir / "manifest.json", manifest)
+    if fmt == "hf":
+        from .hf import write_hf
+
+        write_hf(out_dir, rows, meta, manifest)
     return manifest
 
 

@@ -185,3 +185,21 @@ def test_obryan_overlap_with_math500_aime_and_amc_as_measured(shared_data, run_c
     assert find_contamination(obryan, others) == []  # measured: no O'Bryan problem reaches the 0.5 overlap threshold
     weak = find_contamination(obryan, others, threshold=0.01)
     assert len(weak) == 14 and max(c.overlap for c in weak) < 0.2  # 14 share a stock 8-gram phrase with MATH-500, at most 14%
+
+
+def test_hf_export_loads_with_datasets_offline(teacher, run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    run(run_cli, "--years", "2001-2002", "--samples", "2")
+    out = tmp_path / "hf"
+    run_cli("corpus", "export", "--out", str(out), "--source", "sample", "--valid-years", "2002", "--format", "hf", "--level", "trace")
+    import datasets
+
+    ds = datasets.load_dataset(str(out))
+    assert set(ds) == {"train", "validation"} and len(ds["train"]) == 7 and len(ds["validation"]) == 7
+    row = ds["train"][0]
+    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"] and row["messages"][2]["content"].startswith("<think>\n")
+    assert row["level"] == "trace" and row["year"] == 2001 and row["pass_rate"] == 1.0 and row["words"] > 0 and row["tokens"] > 0
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nconfigs:") and "decontamination" in card and "template hashes" in card
