@@ -15,26 +15,32 @@ def save(out: Path, result: dict) -> None:
     print(f"wrote {out}")
 
 
-def _serve(delay: float, port_queue) -> None:
+def _serve(factory, args: tuple, port_queue) -> None:
     import threading
 
-    from distill.demo.loopback import LoopbackServer, Reply
+    from distill.demo.loopback import LoopbackServer
 
-    srv = LoopbackServer(lambda body: Reply(content="\\boxed{1}", delay_s=delay)).start()
+    srv = LoopbackServer(factory(*args)).start()
     port_queue.put(srv.port)
     threading.Event().wait()
 
 
-class DelayServer:
-    """An OpenAI-compatible loopback server in its own process (it must not share our GIL), answering
-    every call after `delay` seconds."""
+def _boxed_one(delay: float):
+    from distill.demo.loopback import Reply
 
-    def __init__(self, delay: float):
+    return lambda body: Reply(content="\\boxed{1}", delay_s=delay)
+
+
+class ServerProcess:
+    """An OpenAI-compatible loopback server in its own process, as a real endpoint would be (it must not
+    share our GIL); `factory(*args)` makes its responder."""
+
+    def __init__(self, factory, *args):
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
         q = ctx.Queue()
-        self.proc = ctx.Process(target=_serve, args=(delay, q), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(factory, args, q), daemon=True)
         self.proc.start()
         self.base_url = f"http://127.0.0.1:{q.get(timeout=30)}/v1"
 
@@ -44,3 +50,8 @@ class DelayServer:
     def __exit__(self, *exc):
         self.proc.terminate()
         self.proc.join()
+
+
+def DelayServer(delay: float) -> ServerProcess:  # noqa: N802 - reads as the class it returns
+    """A server answering every call with \\boxed{1} after `delay` seconds."""
+    return ServerProcess(_boxed_one, delay)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import re
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from distill.agents.clients import build_client, open_cache
 from distill.agents.team import Templates
 from distill.corpus.runner import run_corpus
 from distill.corpus.transcripts import TranscriptStore
-from distill.demo.loopback import LoopbackServer, Reply, last_user_text
+from distill.demo.loopback import Reply, last_user_text
 from distill.grading.pool import Grader
 from distill.problems.schema import Problem
 from rich.console import Console
@@ -32,7 +30,7 @@ from distill.config import ModelRole
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from common import save  # noqa: E402
+from common import ServerProcess, save  # noqa: E402
 
 
 def make_problems(n: int) -> list[Problem]:
@@ -64,30 +62,6 @@ async def one_run(problems, base_url, workdir: Path, concurrency: int, grader: G
     wall = time.perf_counter() - t0
     tokens = sum(t.usage.total for t in store.all() if t.status == "accepted")
     return summary, wall, tokens
-
-
-def _serve(delay: float, port_queue) -> None:
-    srv = LoopbackServer(responder(delay)).start()
-    port_queue.put(srv.port)
-    threading.Event().wait()
-
-
-class ServerProcess:
-    """The server in its own process, as a real endpoint would be: it must not share our GIL."""
-
-    def __init__(self, delay: float):
-        ctx = multiprocessing.get_context("fork")
-        q = ctx.Queue()
-        self.proc = ctx.Process(target=_serve, args=(delay, q), daemon=True)
-        self.proc.start()
-        self.base_url = f"http://127.0.0.1:{q.get(timeout=30)}/v1"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.join()
 
 
 async def bare_client(base_url: str, calls: int, concurrency: int) -> float:
@@ -136,7 +110,7 @@ def command_vs_bare(base_url: str, n: int, concurrency: int) -> dict:
 async def main_async(args) -> dict:
     problems = make_problems(args.problems)
     rows = []
-    with ServerProcess(args.delay) as srv, Grader(workers=2) as grader:
+    with ServerProcess(responder, args.delay) as srv, Grader(workers=2) as grader:
         with tempfile.TemporaryDirectory() as d:  # warm-up: imports, connections, grading workers
             await one_run(make_problems(8), srv.base_url, Path(d), 8, grader)
         for conc in (1, 8):
@@ -166,7 +140,7 @@ def main() -> int:
     ap.add_argument("--command-concurrency", type=int, default=32)
     ap.add_argument("--only-command", action="store_true", help="Only the command-vs-bare-client comparison.")
     args = ap.parse_args()
-    with ServerProcess(args.delay) as srv:
+    with ServerProcess(responder, args.delay) as srv:
         cmd = command_vs_bare(srv.base_url, args.command_problems, args.command_concurrency)
     t = Table(title=f"`distill corpus run` vs a bare asyncio client: {cmd['problems']} problems, {args.delay * 1000:.0f} ms per call")
     for c in ("concurrency", "calls", "command s", "bare client s (baseline)", "ratio"):

@@ -76,6 +76,7 @@ def config_show(app: AppContext, as_json: bool) -> None:
 
 
 def _register() -> None:
+    from distill.corpus import export_cli  # noqa: F401  (adds `corpus export` and `corpus decontaminate`)
     from distill.corpus.cli import corpus_group
     from distill.corpus.transcripts_cli import transcripts_group
     from distill.demo.cli import demo_cmd
