@@ -68,6 +68,8 @@ class BestAdapterCallback(TrainingCallback):
 
     def on_val_loss_report(self, info: dict[str, Any]) -> None:
         it = info["iteration"] + self.offset
+        if self.offset and it == self.offset == self.last_iter:
+            return  # a resumed run re-measures the checkpoint it started from: already recorded, not a new evaluation
         val = float(info["val_loss"])
         improved = val < self.best_val
         if improved:

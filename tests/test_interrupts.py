@@ -1,0 +1,134 @@
+"""Ctrl-C in every long command: exit 130, one line, no traceback, and the rerun resumes.
+
+Each command runs as a real process (the console script), gets SIGINT while it works, and is
+run again to the end; the second run must not redo what the first finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from distill.demo.loopback import LoopbackServer
+from distill.demo.recorded_teacher import recorded_teacher, role_settings
+from distill.demo.samples import sample_files
+
+DISTILL = str(Path(sys.executable).parent / "distill")
+
+
+def slow_teacher(body):
+    reply = recorded_teacher(body)
+    reply.delay_s = 0.4
+    return reply
+
+
+def env_for(ws: Path, base_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTILL_")}
+    env.update({"DISTILL_WORKSPACE": str(ws), "MLX_DISABLE_COMPILE": "1"})
+    if base_url:
+        for role, values in role_settings(base_url).items():
+            env.update({f"DISTILL_{role.upper()}__{k.upper()}": v for k, v in values.items()})
+    return env
+
+
+def interrupt(args: list[str], env: dict[str, str], after: float) -> subprocess.CompletedProcess:
+    proc = subprocess.Popen([DISTILL, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def assert_clean_interrupt(r: subprocess.CompletedProcess) -> None:
+    assert r.returncode == 130, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr + r.stdout and "interrupted: finished work is saved" in r.stderr
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    r = subprocess.run([DISTILL, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+@pytest.fixture
+def ws(tmp_path) -> Path:
+    ws = tmp_path / "ws"
+    run(["problems", "import", "--source", "sample", *map(str, sample_files())], env_for(ws))
+    return ws
+
+
+@pytest.mark.slow
+def test_corpus_run_and_levels(ws):
+    with LoopbackServer(slow_teacher) as srv:
+        env = env_for(ws, srv.base_url)
+        assert_clean_interrupt(interrupt(["corpus", "run", "--years", "2001-2002", "--concurrency", "2"], env, after=4))
+        again = json.loads(run(["corpus", "run", "--years", "2001-2002", "--json", "--quiet"], env).stdout)
+        assert again["skipped"] > 0 and again["accepted"] + again["rejected"] == 16  # finished problems were not asked again
+        assert_clean_interrupt(interrupt(["corpus", "levels", "--years", "2001-2002", "--levels", "R2-R6", "--concurrency", "2"], env, after=4))
+        n = srv.log.count
+        run(["corpus", "levels", "--years", "2001-2002", "--levels", "R2-R6", "--quiet"], env)
+        asked = srv.log.count - n
+    assert asked < 5 * 15  # the texts finished before Ctrl-C were kept
+
+
+@pytest.mark.slow
+def test_eval_run(ws, tiny_model):
+    env = env_for(ws)
+    args = ["eval", "run", "--model", str(tiny_model), "--problems", "sample", "--runs", "30", "--no-judge", "--max-tokens", "24",
+            "--out", str(ws / "ev")]
+    assert_clean_interrupt(interrupt(args, env, after=12))
+    kept = len((ws / "ev" / "responses.jsonl").read_text().splitlines())
+    assert kept > 0
+    s = json.loads(run([*args[:6], "--runs", "30", "--no-judge", "--max-tokens", "24", "--out", str(ws / "ev"), "--json", "--quiet"], env).stdout)
+    assert s["this_session"]["generated"] == 24 * 30 - kept  # only what was missing was generated
+
+
+@pytest.mark.slow
+def test_finetune_run(ws, tiny_model, chat_data):
+    env = env_for(ws)
+    args = ["finetune", "run", "--model", str(tiny_model), "--data", str(chat_data), "--out", str(ws / "ft"), "--iters", "400",
+            "--num-layers", "-1", "--steps-per-eval", "10", "--learning-rate", "1e-2"]
+    assert_clean_interrupt(interrupt(args, env, after=14))
+    state = json.loads((ws / "ft" / "checkpoints" / "state.json").read_text())
+    assert state["iteration"] >= 10
+    target = state["iteration"] + 20
+    s = json.loads(run([*args[:-6], "--iters", str(target), "--num-layers", "-1", "--steps-per-eval", "10", "--learning-rate", "1e-2",
+                        "--resume", "--json", "--quiet"], env).stdout)
+    assert s["iterations_run"] == target  # continued from the checkpoint, not from zero
+    rows = [json.loads(line) for line in (ws / "ft" / "metrics.jsonl").read_text().splitlines()]
+    its = [m["iteration"] for m in rows if m["kind"] == "val"]
+    assert len(its) == len(set(its))  # nothing reported twice
+
+
+@pytest.mark.slow
+def test_demo_and_study_run(tmp_path):
+    demo = tmp_path / "demo"
+    env = env_for(tmp_path / "unused")
+    assert_clean_interrupt(interrupt(["demo", "--dir", str(demo)], env, after=25))
+    done = json.loads((demo / "studies" / "demo" / "state.json").read_text())["steps"]
+    assert "corpus" in done
+    r = run(["demo", "--dir", str(demo)], env)
+    assert f"({len(done)} already done)" in r.stdout  # the same teacher port and model: nothing finished is redone
+    # `study run` on the demo's config: forget the later steps, interrupt the redo, and resume it
+    from distill.demo.cli import _start_teacher
+
+    state_path = demo / "studies" / "demo" / "state.json"
+    st = json.loads(state_path.read_text())
+    st["steps"] = {k: v for k, v in st["steps"].items() if not k.startswith(("finetune", "evaluate", "report"))}
+    state_path.write_text(json.dumps(st))
+    study_env = env_for(demo)
+    teacher = _start_teacher(demo.resolve())  # the port the demo's config names
+    try:
+        assert_clean_interrupt(interrupt(["study", "run", "--config", str(demo / "demo.toml")], study_env, after=10))
+        part = set(json.loads(state_path.read_text())["steps"])
+        again = json.loads(run(["study", "run", "--config", str(demo / "demo.toml"), "--json"], study_env).stdout)
+    finally:
+        teacher.stop()
+    assert set(again["skipped"]) == part and again["ran"][-1] == "report"
