@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .equality import scalar_equal
+from .equality import _rational, scalar_equal
 from .extract import extract_answer
 from .latex import to_latex, unicode_to_latex
 from .normalize import Shape, classify_key, is_wordy, read_answer
@@ -147,15 +147,28 @@ def mv_raw(key: str, region: str) -> bool:
     return bool(gold and pred and verify(gold, pred, timeout_seconds=None))
 
 
+def cheap_verdict(key: str, answer: str) -> Verdict | None:
+    """A verdict without a parser, when one is certain: the answer is the key as written, or both are
+    integers or integer fractions (exact arithmetic). None: ask the full grader."""
+    if not key.strip() or len(key) > MAX_ANSWER_CHARS or TRAILING_CONSTANT.search(key):
+        return None
+    if answer.replace(" ", "") == key.replace(" ", ""):
+        return Verdict(correct=True, extracted=answer, method="exact_string", key_normalised=key, answer_normalised=answer,
+                       reason="the answer is the key as written")
+    rk, ra = _rational(key.strip()), _rational(answer.strip())
+    if rk is None or ra is None:
+        return None
+    return Verdict(correct=rk == ra, extracted=answer, method="exact_string", key_normalised=str(rk), answer_normalised=str(ra),
+                   reason="equal numbers" if rk == ra else "different numbers")
+
+
 def quick_verdict(key: str, response: str | None) -> Verdict | None:
-    """True at once when a surely extracted answer is the key itself (spaces aside); None: ask the full grader."""
+    """cheap_verdict on a surely extracted answer; None: ask the full grader (in a worker, under the time bound)."""
     ext = extract_answer(response)
-    if ext.text is None or not ext.sure or ext.text.replace(" ", "") != key.replace(" ", "") or not key.strip():
+    if ext.text is None or not ext.sure:
         return None
-    if TRAILING_CONSTANT.search(key) or len(key) > MAX_ANSWER_CHARS:
-        return None
-    return Verdict(correct=True, extracted=ext.text, source=ext.source, method="exact_string", key_normalised=key,
-                   answer_normalised=ext.text, reason="the answer is the key as written")
+    v = cheap_verdict(key, ext.text)
+    return v.model_copy(update={"source": ext.source}) if v is not None else None
 
 
 def grade(key: str, response: str | None) -> Verdict:

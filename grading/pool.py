@@ -18,7 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pebble import ProcessPool
 
 from .extract import extract_answer
-from .grader import Verdict, grade, grade_answer, quick_verdict
+from .grader import Verdict, cheap_verdict, grade, grade_answer, quick_verdict
 
 DEFAULT_TIMEOUT_S = 5.0
 WORKER_MEMORY_BYTES = 4 * 1024**3  # a runaway power tower fails fast instead of swapping
@@ -85,6 +85,14 @@ class Grader:
         """Many verdicts, BATCH to a worker task; a batch that runs over BATCH x the bound (or fails) is
         graded again item by item, so only a pathological answer itself comes back undecided."""
         items: Sequence[tuple[str, str]] = [(k, r or "") for k, r in pairs]
+        cheap = [cheap_verdict(k, r) if extracted else quick_verdict(k, r) for k, r in items]
+        todo = [i for i, v in enumerate(cheap) if v is None]
+        if todo:
+            for i, v in zip(todo, self._grade_in_workers([items[i] for i in todo], extracted)):
+                cheap[i] = v
+        return cheap  # type: ignore[return-value]
+
+    def _grade_in_workers(self, items: Sequence[tuple[str, str]], extracted: bool) -> list[Verdict]:
         pool = self._get_pool()
         chunks = [list(items[i:i + BATCH]) for i in range(0, len(items), BATCH)]
         futures = [pool.schedule(_grade_batch, args=(c, extracted), timeout=self.timeout_s * len(c)) for c in chunks]
@@ -99,12 +107,7 @@ class Grader:
 
     async def agrade_many(self, pairs: Sequence[tuple[str, str]]) -> list[Verdict]:
         """grade_many from an event loop: the answers equal to their key at once, the rest batched in a thread."""
-        quick = [quick_verdict(k, r) for k, r in pairs]
-        todo = [i for i, q in enumerate(quick) if q is None]
-        rest = await asyncio.to_thread(self.grade_many, [pairs[i] for i in todo]) if todo else []
-        for i, v in zip(todo, rest):
-            quick[i] = v
-        return quick  # type: ignore[return-value]
+        return await asyncio.to_thread(self.grade_many, pairs)
 
     async def agrade(self, key: str, response: str, *, extracted: bool = False) -> Verdict:
         quick = None if extracted else quick_verdict(key, response)
