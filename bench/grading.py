@@ -45,7 +45,7 @@ def run_math_verify(pairs: list[tuple[str, str]], workers: int) -> tuple[list[bo
 
 def run_grader(pairs: list[tuple[str, str]], workers: int) -> tuple[list, float]:
     with Grader(workers=workers) as g:
-        g.grade_many([("1", "1")] * workers, extracted=True)  # start the workers
+        g.grade_many([("x + 1", "x + 2")] * workers, extracted=True)  # start the workers (a pair that needs them: "1" vs "1" no longer does)
         t0 = time.perf_counter()
         verdicts = g.grade_many(pairs, extracted=True)
         return verdicts, time.perf_counter() - t0

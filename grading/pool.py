@@ -45,7 +45,7 @@ def _grade_batch(items: list[tuple[str, str]], extracted: bool) -> list[dict]:
     return [_grade_task(k, r, extracted) for k, r in items]
 
 
-BATCH = 8  # verdicts per worker task in grade_many: fewer round trips; a batch over its bound is redone one by one
+BATCH = 4  # verdicts per worker task in grade_many: fewer round trips; a batch over its bound is redone one by one
 
 
 class Grader:
