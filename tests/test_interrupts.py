@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,9 +39,14 @@ def env_for(ws: Path, base_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def interrupt(args: list[str], env: dict[str, str], after: float) -> subprocess.CompletedProcess:
+def interrupt(args: list[str], env: dict[str, str], after: float, when=None) -> subprocess.CompletedProcess:
+    """Start the command; send SIGINT once `when()` says some work is done (else after `after` seconds)."""
     proc = subprocess.Popen([DISTILL, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(after)
+    deadline = time.monotonic() + (120 if when else after)
+    while time.monotonic() < deadline and proc.poll() is None:
+        if when is not None and when():
+            break
+        time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -68,10 +74,14 @@ def ws(tmp_path) -> Path:
 def test_corpus_run_and_levels(ws):
     with LoopbackServer(slow_teacher) as srv:
         env = env_for(ws, srv.base_url)
-        assert_clean_interrupt(interrupt(["corpus", "run", "--years", "2001-2002", "--concurrency", "2"], env, after=4))
+        transcripts = ws / "transcripts" / "cache.db"
+        assert_clean_interrupt(interrupt(["corpus", "run", "--years", "2001-2002", "--concurrency", "2"], env, after=4,
+                                         when=lambda: transcripts.exists() and srv.log.count >= 6))
         again = json.loads(run(["corpus", "run", "--years", "2001-2002", "--json", "--quiet"], env).stdout)
         assert again["skipped"] > 0 and again["accepted"] + again["rejected"] == 16  # finished problems were not asked again
-        assert_clean_interrupt(interrupt(["corpus", "levels", "--years", "2001-2002", "--levels", "R2-R6", "--concurrency", "2"], env, after=4))
+        start = srv.log.count
+        assert_clean_interrupt(interrupt(["corpus", "levels", "--years", "2001-2002", "--levels", "R2-R6", "--concurrency", "2"], env, after=4,
+                                         when=lambda: srv.log.count >= start + 6))
         n = srv.log.count
         run(["corpus", "levels", "--years", "2001-2002", "--levels", "R2-R6", "--quiet"], env)
         asked = srv.log.count - n
@@ -83,8 +93,9 @@ def test_eval_run(ws, tiny_model):
     env = env_for(ws)
     args = ["eval", "run", "--model", str(tiny_model), "--problems", "sample", "--runs", "30", "--no-judge", "--max-tokens", "24",
             "--out", str(ws / "ev")]
-    assert_clean_interrupt(interrupt(args, env, after=12))
-    kept = len((ws / "ev" / "responses.jsonl").read_text().splitlines())
+    responses = ws / "ev" / "responses.jsonl"
+    assert_clean_interrupt(interrupt(args, env, after=12, when=lambda: responses.exists() and len(responses.read_text().splitlines()) >= 48))
+    kept = len(responses.read_text().splitlines())
     assert kept > 0
     s = json.loads(run([*args[:6], "--runs", "30", "--no-judge", "--max-tokens", "24", "--out", str(ws / "ev"), "--json", "--quiet"], env).stdout)
     assert s["this_session"]["generated"] == 24 * 30 - kept  # only what was missing was generated
@@ -95,7 +106,13 @@ def test_finetune_run(ws, tiny_model, chat_data):
     env = env_for(ws)
     args = ["finetune", "run", "--model", str(tiny_model), "--data", str(chat_data), "--out", str(ws / "ft"), "--iters", "400",
             "--num-layers", "-1", "--steps-per-eval", "10", "--learning-rate", "1e-2"]
-    assert_clean_interrupt(interrupt(args, env, after=14))
+    def checkpointed() -> bool:
+        try:
+            return json.loads((ws / "ft" / "checkpoints" / "state.json").read_text())["iteration"] >= 10
+        except (OSError, ValueError, KeyError):
+            return False
+
+    assert_clean_interrupt(interrupt(args, env, after=14, when=checkpointed))
     state = json.loads((ws / "ft" / "checkpoints" / "state.json").read_text())
     assert state["iteration"] >= 10
     target = state["iteration"] + 20
@@ -111,7 +128,9 @@ def test_finetune_run(ws, tiny_model, chat_data):
 def test_demo_and_study_run(tmp_path):
     demo = tmp_path / "demo"
     env = env_for(tmp_path / "unused")
-    assert_clean_interrupt(interrupt(["demo", "--dir", str(demo)], env, after=25))
+    demo_state = demo / "studies" / "demo" / "state.json"
+    assert_clean_interrupt(interrupt(["demo", "--dir", str(demo)], env, after=25,
+                                     when=lambda: demo_state.exists() and "finetune:R1" in demo_state.read_text()))
     done = json.loads((demo / "studies" / "demo" / "state.json").read_text())["steps"]
     assert "corpus" in done
     r = run(["demo", "--dir", str(demo)], env)
@@ -123,10 +142,13 @@ def test_demo_and_study_run(tmp_path):
     st = json.loads(state_path.read_text())
     st["steps"] = {k: v for k, v in st["steps"].items() if not k.startswith(("finetune", "evaluate", "report"))}
     state_path.write_text(json.dumps(st))
+    for folder in ("finetune", "evaluations", "report"):  # so the redo has real work to be interrupted in
+        shutil.rmtree(demo / "studies" / "demo" / folder, ignore_errors=True)
     study_env = env_for(demo)
     teacher = _start_teacher(demo.resolve())  # the port the demo's config names
     try:
-        assert_clean_interrupt(interrupt(["study", "run", "--config", str(demo / "demo.toml")], study_env, after=10))
+        assert_clean_interrupt(interrupt(["study", "run", "--config", str(demo / "demo.toml")], study_env, after=10,
+                                         when=lambda: "finetune:R1" in state_path.read_text()))
         part = set(json.loads(state_path.read_text())["steps"])
         again = json.loads(run(["study", "run", "--config", str(demo / "demo.toml"), "--json"], study_env).stdout)
     finally:
