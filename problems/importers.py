@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from distill.errors import DistillError
+from distill.errors import DistillError, validation_message
 from distill.io import read_jsonl
 
 from .schema import (
@@ -40,9 +40,7 @@ def _build(path: Path, where: str, *, origin: str, text: str, answer: str, **fie
     try:
         return Problem(origin=f"{path.name}:{origin}", text=text, answer=answer, flags=_flagged(answer, text), **fields)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise DistillError(f"{loc}: {err['msg']}", path=path, where=where) from None
+        raise DistillError(validation_message(exc), path=path, where=where) from None
 
 
 def _load_json(path: Path) -> Any:
