@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 
 import click
 from distill.problems.schema import Problem
-from distill.problems.select import filter_problems, parse_years
+from distill.problems.select import Selector, filter_problems, parse_years
 from distill.problems.store import ProblemStore
 from rich.panel import Panel
 from rich.progress import (
@@ -35,11 +35,7 @@ def select_problems(app: AppContext, year: str | None, years: str | None, ids: t
     if not all_problems:
         raise DistillError(f"no problems in the workspace {app.workspace.root}; run `distill problems import` first")
     if ids:
-        by_id = {p.id: p for p in all_problems}
-        missing = [i for i in ids if i not in by_id]
-        if missing:
-            raise DistillError(f"unknown problem id(s): {', '.join(missing[:5])}")
-        chosen = [by_id[i] for i in ids]
+        chosen = Selector(ids=tuple(ids))(all_problems)
     else:
         spec = year or years
         if spec is None and source is None:
@@ -242,26 +238,24 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
 @pass_app
 def status_cmd(app: AppContext, as_json: bool) -> None:
     """Per year: accepted / rejected / failed / not run, and tokens spent."""
+    from distill.corpus.samples import problem_samples
+
     problems = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable]
     store = _stores(app)
     rows: dict[str, Counter] = defaultdict(Counter)
-    for p in problems:
-        key = f"{p.source}:{p.year}" if p.year else p.source
-        t = store.get(p.id)
-        rows[key][t.status if t else "not_run"] += 1
-        if t:
-            rows[key]["tokens"] += t.usage.total
-    from distill.corpus.samples import problem_samples
-
     cost: dict[str, float] = defaultdict(float)
     for p in problems:
         key = f"{p.source}:{p.year}" if p.year else p.source
-        ps = problem_samples(store, p.id)
+        ps = problem_samples(store, p.id)  # one read of the problem's samples serves every column
+        first = next((t for t in ps.samples if t.sample == 0), None)
+        rows[key][first.status if first else "not_run"] += 1
+        if first:
+            rows[key]["tokens"] += first.usage.total
         if ps.pass_rate is not None:
             rows[key]["rate_sum"] += ps.pass_rate  # type: ignore[assignment]
             rows[key]["rated"] += 1
         rows[key]["verified"] += ps.accepted
-        cost[key] += sum(t.cost_usd for t in store.samples(p.id))
+        cost[key] += ps.cost_usd
     data = {k: {**{c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens")},
                 "pass_rate": round(v["rate_sum"] / v["rated"], 3) if v["rated"] else None, "cost_usd": round(cost[k], 4),
                 "cost_per_accepted_usd": round(cost[k] / v["verified"], 4) if v["verified"] else None} for k, v in sorted(rows.items())}

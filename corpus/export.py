@@ -17,11 +17,11 @@ from distill.io import atomic_write_json, atomic_write_jsonl
 from distill.problems.schema import Problem
 
 from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, find_contamination
+from .manifest import Decontamination, ExportManifest, PassRateReport, TokenReport
 from .prompt import StudentPrompt
 from .samples import problem_samples
 from .transcripts import Transcript, TranscriptStore
 
-EXPORT_SCHEMA_VERSION = 2
 SPLITS = ("train", "valid", "test")
 
 
@@ -149,26 +149,21 @@ def export_corpus(
             atomic_write_jsonl(out_dir / f"{s}.jsonl", rows[s])
     templates.update(student.hashes)
     rates = [r for r in pass_rates.values() if r is not None]
-    manifest = {
-        "schema_version": EXPORT_SCHEMA_VERSION,
-        "level": level,
-        "pick": pick,
-        "seed": seed,
-        "counts": {s: len(rows[s]) for s in SPLITS},
-        "years": {s: sorted(years[s]) for s in SPLITS},
-        "valid_years": sorted(valid_years),
-        "test_years": sorted(test_years),
-        "mean_words": {s: round(sum(w) / len(w), 1) if w else 0.0 for s, w in words.items()},
-        "tokens": {"counted_by": token_note, "max": max(tokens, default=0), "mean": round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
-                   "max_seq_length": max_seq_length, "over_max_seq_length": sum(t > max_seq_length for t in tokens)},
-        "level_words": _level_words(store, problems, level, skipped),
-        "pass_rate": {"filter": [min_pass_rate, max_pass_rate], "mean": round(sum(rates) / len(rates), 3) if rates else None},
-        "decontamination": {"ngram": ngram, "threshold": overlap, "evaluation_problems": len(held_out),
-                            "flagged": [c.as_dict() for c in contaminated.values()], "excluded": not keep_contaminated},
-        "skipped": dict(skipped),
-        "templates": templates,
-        "transcripts": sources,
-    }
+    record = ExportManifest(
+        level=level, pick=pick, seed=seed,
+        counts={s: len(rows[s]) for s in SPLITS},
+        years={s: sorted(years[s]) for s in SPLITS},
+        valid_years=sorted(valid_years), test_years=sorted(test_years),
+        mean_words={s: round(sum(w) / len(w), 1) if w else 0.0 for s, w in words.items()},
+        tokens=TokenReport(counted_by=token_note, max=max(tokens, default=0), mean=round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
+                           max_seq_length=max_seq_length, over_max_seq_length=sum(t > max_seq_length for t in tokens)),
+        level_words=_level_words(store, problems, level, skipped),
+        pass_rate=PassRateReport(filter=[min_pass_rate, max_pass_rate], mean=round(sum(rates) / len(rates), 3) if rates else None),
+        decontamination=Decontamination(ngram=ngram, threshold=overlap, evaluation_problems=len(held_out),
+                                        flagged=list(contaminated.values()), excluded=not keep_contaminated),
+        skipped=dict(skipped), templates=templates, transcripts=sources,
+    )
+    manifest = record.model_dump(mode="json")
     atomic_write_json(out_dir / "manifest.json", manifest)
     if fmt == "hf":
         from .hf import write_hf

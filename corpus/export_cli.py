@@ -14,13 +14,14 @@ from distill.problems.select import parse_years
 from distill.problems.store import ProblemStore
 
 from .cli import _stores, corpus_group
+from .samples import PICKS
 
 
 @corpus_group.command("export")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for train/valid/test.jsonl.")
 @click.option("--level", default="R1", show_default=True,
               help="Length level of the assistant turns: R1..R6, or trace (the Solver's reasoning in <think>, then the stepwise solution).")
-@click.option("--pick", type=click.Choice(["first", "shortest", "longest", "all"]), default="first", show_default=True,
+@click.option("--pick", type=click.Choice(PICKS), default="first", show_default=True,
               help="Which verified sample(s) of a problem to train on (R1 and trace).")
 @click.option("--min-pass-rate", type=click.FloatRange(0, 1), help="Only problems the teacher verified at least this often.")
 @click.option("--max-pass-rate", type=click.FloatRange(0, 1), help="Only problems the teacher verified at most this often.")

@@ -24,6 +24,11 @@ class ProblemSamples:
     decided: int  # samples that reached a verdict (accepted or rejected); failed calls are not evidence
     accepted: int
     verified: tuple[Transcript, ...]
+    samples: tuple[Transcript, ...] = ()  # every stored sample, failed ones included
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(t.cost_usd for t in self.samples)
 
     @property
     def pass_rate(self) -> float | None:
@@ -57,7 +62,7 @@ def problem_samples(store: TranscriptStore, problem_id: str, limit: int | None =
                 seen.add(key)
                 verified.append(t)
     decided = sum(t.status in ("accepted", "rejected") for t in ts)
-    return ProblemSamples(problem_id, decided, sum(t.status == "accepted" for t in ts), tuple(verified))
+    return ProblemSamples(problem_id, decided, sum(t.status == "accepted" for t in ts), tuple(verified), tuple(ts))
 
 
 def pass_rate_histogram(items: list[ProblemSamples]) -> dict[str, int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,7 +17,7 @@ from distill.problems.schema import Problem
 
 from .levels import LEVELS
 from .mathhtml import render
-from .samples import problem_samples
+from .samples import ProblemSamples, problem_samples
 from .transcripts import Transcript, TranscriptStore
 
 PAGE = """<!doctype html>
@@ -63,8 +62,7 @@ def _rounds(t: Transcript) -> list[str]:
     return blocks
 
 
-def problem_page(p: Problem, t: Transcript, store: TranscriptStore) -> str:
-    ps = problem_samples(store, p.id)
+def problem_page(p: Problem, t: Transcript, store: TranscriptStore, ps: ProblemSamples) -> str:
     meta = [("key", f"<code>{_e(t.key)}</code>"), ("status", f'<span class="{t.status}">{_e(t.status)}</span> — {_e(t.reason)}'),
             ("year / section", f"{_e(p.year)} / {_e(p.section)}"), ("rounds", _e(t.rounds)), ("stop reason", _e(t.stop_reason)),
             ("pass rate", "–" if ps.pass_rate is None else f"{ps.pass_rate:.2f} ({ps.accepted} of {ps.decided} samples verified)"),
@@ -91,9 +89,9 @@ def problem_page(p: Problem, t: Transcript, store: TranscriptStore) -> str:
         cards = [f'<div class="card level" data-level="{lv}"><h3>{lv} · {words} words{f" · {_e(note)}" if note else ""}</h3>{render(text)}</div>'
                  for lv, text, words, note in levels]
         body += ["<h2>Length levels</h2>", f'<div class="levels">{"".join(cards)}</div>']
-    if len(store.samples(p.id)) > 1:
+    if len(ps.samples) > 1:
         rows = "".join(f"<tr><td>{s.sample}</td><td class='{s.status}'>{s.status}</td><td>{len((s.solution or '').split())}</td></tr>"
-                       for s in store.samples(p.id))
+                       for s in ps.samples)
         body += ["<h2>Samples</h2>", f"<table><tr><th>sample</th><th>status</th><th>solution words</th></tr>{rows}</table>"]
     return PAGE.format(title=_e(p.id), root="../", body="\n".join(body))
 
@@ -103,14 +101,14 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path) -
     (out / "p").mkdir(parents=True, exist_ok=True)
     assets = resources.files("distill.corpus") / "site_assets"
     for name in ("style.css", "index.js"):
-        shutil.copyfile(str(assets / name), out / name)
+        atomic_write_text(out / name, (assets / name).read_text(encoding="utf-8"))
     rows = []
     for p in sorted(problems, key=lambda q: q.id):
         t = store.get(p.id)
         if t is None:
             continue
         ps = problem_samples(store, p.id)
-        atomic_write_text(out / "p" / _file(p.id), problem_page(p, t, store))
+        atomic_write_text(out / "p" / _file(p.id), problem_page(p, t, store, ps))
         lvls = (["R1"] if t.solution else []) + [lv for lv in LEVELS[1:] if (lt := store.get_level(p.id, lv)) and lt.ok] \
             + (["trace"] if t.thought and t.solution else [])
         rows.append({"id": p.id, "file": _file(p.id), "year": p.year or "", "section": p.section or "", "status": t.status,

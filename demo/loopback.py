@@ -156,9 +156,3 @@ def last_user_text(body: dict[str, Any]) -> str:
             return c if isinstance(c, str) else json.dumps(c)
     return ""
 
-
-def system_text(body: dict[str, Any]) -> str:
-    for m in body.get("messages", []):
-        if m.get("role") == "system":
-            return str(m.get("content", ""))
-    return ""

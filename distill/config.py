@@ -45,6 +45,7 @@ class ModelRole(BaseModel):
     price_cached_input: float | None = Field(None, ge=0, description="USD per million prompt tokens served from the provider's cache")
     price_output: float | None = Field(None, ge=0, description="USD per million completion tokens (reasoning included)")
     discount: float = Field(0.0, ge=0, lt=1, description="fraction off every price, e.g. an off-peak discount")
+    family: str | None = Field(None, description="AutoGen model family (r1, unknown, ...); guessed if unset")
 
     @property
     def priced(self) -> bool:
@@ -58,7 +59,6 @@ class ModelRole(BaseModel):
             return 0.0
         usd = prompt_tokens / 1e6 * (self.price_input or 0.0) + completion_tokens / 1e6 * (self.price_output or 0.0)
         return usd * (1 - self.discount)
-    family: str | None = Field(None, description="AutoGen model family (r1, unknown, ...); guessed if unset")
 
     @field_validator("base_url")
     @classmethod
@@ -150,6 +150,8 @@ class Settings(BaseSettings):
 
 
 ROLES = ("solver", "verifier", "judge", "student")
+
+
 def check_environment(environ: dict[str, str] | None = None) -> None:
     """A DISTILL_* variable that names no role or setting is a typo (DISTILL_SOLVR__MODEL): say so."""
     env = os.environ if environ is None else environ

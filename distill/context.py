@@ -23,6 +23,7 @@ class AppContext:
     _prompt_notes: set[str] = field(default_factory=set, repr=False)
     # set by the root CLI (the kernel cannot import the prompts package): validates a prompts folder
     check_prompts: Callable[[Path], list[str]] | None = field(default=None, repr=False)
+    log_path: Path | None = None  # set by start_log: named in one-line errors
     console: Console = field(default_factory=lambda: Console(stderr=True))
     out: Console = field(default_factory=Console)
 
@@ -35,8 +36,6 @@ class AppContext:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
         return self._settings
-
-    log_path: Path | None = None
 
     def prompts_dir(self, option: str | Path | None = None) -> Path | None:
         """--prompts (else prompts_dir from the config), checked; a note names the templates it lacks."""

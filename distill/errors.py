@@ -63,7 +63,7 @@ class Interrupted(click.ClickException):
         super().__init__(message)
 
     def show(self, file=None) -> None:  # no "Error:" prefix: the user asked for it
-        click.echo(self.format_message(), err=True)
+        click.echo(self.format_message(), file=file, err=file is None)
 
 
 def endpoint_exit(exc: EndpointError, log_path: object | None = None, suffix: str = "") -> click.ClickException:

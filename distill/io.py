@@ -122,7 +122,7 @@ def read_jsonl(path: Path | str, what: str = "a JSON object", *, log: bool = Fal
         except jsonlines.InvalidLineError as exc:
             if log and at["line"] == len(lines) and not raw.endswith(b"\n"):
                 return  # a torn last line
-            msg = str(exc).split(": ", 1)[-1].split(" (line")[0].split(": line ")[0]
+            msg = getattr(exc.__cause__, "msg", None) or "not JSON"  # the JSONDecodeError jsonlines wraps
             raise DistillError(f"malformed JSON ({msg})", path=path, where=f"line {at['line']}") from None
         if not isinstance(row, dict):
             raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {at['line']}")

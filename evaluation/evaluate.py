@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from distill.corpus.manifest import ExportManifest
 from distill.corpus.prompt import StudentPrompt
 from distill.grading.batch import grade_records
 from distill.grading.grader import Verdict
@@ -16,7 +17,7 @@ from distill.grading.judge import Judge
 from distill.grading.pool import Grader
 from distill.grading.version import grader_version
 from distill.problems.schema import Problem
-from distill.problems.select import parse_years
+from distill.problems.select import Selector, parse_years
 from distill.problems.store import ProblemStore
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -76,17 +77,17 @@ def resolve_spec(spec: str, ws_problems: Path, exports_dir: Path | None = None, 
             ids = [line.strip() for line in Path(spec[1:]).read_text(encoding="utf-8").splitlines() if line.strip()]
         except OSError as exc:
             raise DistillError(f"cannot read the id list ({exc.strerror})", path=spec[1:]) from None
-        return _by_ids(ids, by_id)
+        return Selector(ids=tuple(ids))(problems)
     source, _, sel = spec.partition(":")
     if source in sources:
         pool = [p for p in problems if p.source == source and p.usable]
         if not sel:
             return pool
         if sel == "test":
-            manifest = _find_manifest(export, exports_dir)
-            years = set(manifest.get("test_years") or [])
+            path = _find_manifest(export, exports_dir)
+            years = set(ExportManifest.read(path).test_years)
             if not years:
-                raise DistillError(f"the export {manifest['_path']} has no test years")
+                raise DistillError("this export has no test years", path=path)
             chosen = [p for p in pool if p.year in years]
         else:
             years = set(parse_years(sel))
@@ -95,18 +96,12 @@ def resolve_spec(spec: str, ws_problems: Path, exports_dir: Path | None = None, 
             raise DistillError(f"problem spec {spec!r} selects no problems")
         return chosen
     if "," in spec or spec in by_id:
-        return _by_ids([s for s in spec.split(",") if s], by_id)
+        return Selector(ids=tuple(s for s in spec.split(",") if s))(problems)
     raise DistillError(f"unknown problem spec {spec!r}; use SOURCE[:YEARS|:test] (sources here: {', '.join(sorted(sources))}), ids a,b,c, or @file")
 
 
-def _by_ids(ids: list[str], by_id: dict[str, Problem]) -> list[Problem]:
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise DistillError(f"unknown problem id(s): {', '.join(missing[:5])}")
-    return [by_id[i] for i in ids]
-
-
-def _find_manifest(export: Path | None, exports_dir: Path | None) -> dict[str, Any]:
+def _find_manifest(export: Path | None, exports_dir: Path | None) -> Path:
+    """The manifest of --export, else of the newest export in the workspace."""
     if export is not None:
         path = export / "manifest.json"
     else:
@@ -114,11 +109,7 @@ def _find_manifest(export: Path | None, exports_dir: Path | None) -> dict[str, A
         if not found:
             raise DistillError("`:test` needs an export (pass --export DIR, or run `distill corpus export` into the workspace)")
         path = found[-1]
-    if not path.exists():
-        raise DistillError("no manifest.json", path=path.parent)
-    data = json.loads(path.read_text())
-    data["_path"] = str(path)
-    return data
+    return path
 
 
 # --------------------------------------------------------------------------- the loop

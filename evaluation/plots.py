@@ -4,11 +4,14 @@ sidecar (title, axis labels, label boxes) so the figures can be checked by a tes
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from distill.io import atomic_write_json
 
 LABEL_STEP_PT = 11  # vertical offset between labels of points that sit close together
 
@@ -22,16 +25,34 @@ def _plt():
     return plt
 
 
-def describe(fig) -> dict[str, Any]:
+class Label(BaseModel):
+    text: str
+    bbox: list[float]  # x, y, width, height in display pixels
+
+
+class AxesDescription(BaseModel):
+    title: str
+    xlabel: str
+    ylabel: str
+    ylim: list[float]
+    labels: list[Label]
+
+
+class FigureDescription(BaseModel):
+    """<figure>.json beside each report PNG: what a reader (or a test) can check without the pixels."""
+
+    schema_version: Literal[1] = 1
+    axes: list[AxesDescription]
+
+
+def describe(fig) -> FigureDescription:
     """Titles, axis labels and the display-space boxes of every text label, per axes."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    axes = []
-    for ax in fig.axes:
-        labels = [{"text": t.get_text(), "bbox": list(t.get_window_extent(renderer).bounds)} for t in ax.texts if t.get_text()]
-        axes.append({"title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(), "ylim": list(ax.get_ylim()),
-                     "labels": labels})
-    return {"title": fig._suptitle.get_text() if fig._suptitle else "", "axes": axes}
+    return FigureDescription(axes=[
+        AxesDescription(title=ax.get_title(), xlabel=ax.get_xlabel(), ylabel=ax.get_ylabel(), ylim=list(ax.get_ylim()),
+                        labels=[Label(text=t.get_text(), bbox=list(t.get_window_extent(renderer).bounds)) for t in ax.texts if t.get_text()])
+        for ax in fig.axes])
 
 
 def save(fig, path: Path) -> Path:
@@ -42,7 +63,7 @@ def save(fig, path: Path) -> Path:
     fig.savefig(tmp)
     _plt().close(fig)
     tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(info, indent=1))
+    atomic_write_json(path.with_suffix(".json"), info.model_dump())
     return path
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 Source = Literal["boxed", "final_answer", "answer_line", "answer_is", "bare", "none"]
 
 BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-FINAL_ANSWER = re.compile(r"(?im)final\s+answer\s*(?:is)?\s*[:：]?\s*(.+?)\s*$")  # noqa: the Minerva tail is cut by _minerva
+FINAL_ANSWER = re.compile(r"(?im)final\s+answer\s*(?:is)?\s*[:：]?\s*(.+?)\s*$")  # the Minerva tail is cut by _minerva
 ANSWER_LINE = re.compile(r"(?im)^\W*answer\W*\s*[:：]\s*(.+?)\s*$")
 ANSWER_IS = re.compile(r"(?is)\banswer\s+(?:is|=|should\s+be|would\s+be)\s*[:：]?\s*(.+?)(?:\.\s|\.$|\n|$)")
 BARE_MAX_CHARS = 80

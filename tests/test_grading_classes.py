@@ -49,13 +49,6 @@ def test_never_below_math_verify_alone():
     assert agree >= 0.995
 
 
-def test_table_has_a_hundred_cases_and_negatives_in_every_class():
-    assert len(ROWS) >= 100
-    for cls, rows in CLASSES.items():
-        assert any(e is False for _, _, e in rows) or cls == "thinking", cls
-        assert any(e is True for _, _, e in rows), cls
-
-
 def _plain(answer: str) -> str:
     """A plain-text rendering of a LaTeX gold answer, as a chat model might type it."""
     s = re.sub(r",\\!\s*", ",", answer).replace(r"\!", "").replace(r"\$", "")

@@ -1,0 +1,65 @@
+"""manifest.json of an export: what was exported, from what, and what was left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from distill.errors import DistillError, validation_message
+
+from .decontaminate import Contamination
+
+EXPORT_SCHEMA_VERSION = 2
+
+
+class TokenReport(BaseModel):
+    counted_by: str
+    max: int
+    mean: float
+    max_seq_length: int
+    over_max_seq_length: int
+
+
+class PassRateReport(BaseModel):
+    filter: list[float | None]
+    mean: float | None
+
+
+class Decontamination(BaseModel):
+    ngram: int
+    threshold: float
+    evaluation_problems: int
+    flagged: list[Contamination]
+    excluded: bool
+
+
+class ExportManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[2] = EXPORT_SCHEMA_VERSION
+    level: str
+    pick: str
+    seed: int
+    counts: dict[str, int]
+    years: dict[str, list[int]]
+    valid_years: list[int]
+    test_years: list[int]
+    mean_words: dict[str, float]
+    tokens: TokenReport
+    level_words: dict[str, int | float | None] = Field(description="target vs achieved words of a restated level")
+    pass_rate: PassRateReport
+    decontamination: Decontamination
+    skipped: dict[str, int]
+    templates: dict[str, str]
+    transcripts: dict[str, list[str]]
+
+    @classmethod
+    def read(cls, path: Path) -> "ExportManifest":
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DistillError("no manifest.json", path=path.parent) from None
+        except ValidationError as exc:
+            raise DistillError(f"not an export manifest of this version ({validation_message(exc)}); export again", path=path) from None
