@@ -1,4 +1,4 @@
-"""One problem, one AgentChat team: the R1 Solver and the Verifier/Formatter, taking turns.
+"""One problem, one AgentChat conversation: the R1 Solver and the Verifier/Formatter, taking turns.
 
 The Verifier's acceptance is decided by code (the deterministic grader against the official
 key), never by a model's say-so. On a correct answer it has the verifier model rewrite the
@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
-from autogen_agentchat.base import Response, TaskResult
+from autogen_agentchat.base import Response, TaskResult, TerminationCondition
 from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination
 from autogen_agentchat.messages import BaseChatMessage, TextMessage, ThoughtEvent
-from autogen_agentchat.teams import RoundRobinGroupChat
 from autogen_core import CancellationToken
 from autogen_core.models import SystemMessage, UserMessage
 from distill.grading.grader import Verdict
@@ -30,6 +29,7 @@ from distill.prompts import Template, load_template
 from distill.usage import Usage
 
 from .clients import CachedClient
+from .conversation import converse
 from .records import FormatCheck, Rejection, RejectionKind, RoundVerdict
 
 APPROVED = "APPROVED"
@@ -156,13 +156,13 @@ class SessionResult:
     seconds: float
 
 
-def build_team(solver: AssistantAgent, verifier: VerifierFormatter, max_rounds: int) -> RoundRobinGroupChat:
-    stop = (
+def termination(max_rounds: int) -> TerminationCondition:
+    """The Verifier's verdict ends the conversation; the message cap is a safety net."""
+    return (
         TextMentionTermination(APPROVED, sources=["verifier"])
         | TextMentionTermination(REJECTED, sources=["verifier"])
         | MaxMessageTermination(2 * max_rounds + 2)
     )
-    return RoundRobinGroupChat([solver, verifier], termination_condition=stop)
 
 
 async def solve_problem(
@@ -179,8 +179,7 @@ async def solve_problem(
     system = templates.solver_system.render().strip()
     solver = AssistantAgent("solver", model_client=solver_client, system_message=system or None)
     verifier = VerifierFormatter(problem, grader, (solver_client, formatter_client), templates, max_rounds=max_rounds)
-    team = build_team(solver, verifier, max_rounds)
-    result = await team.run(task=templates.solver_user.render(problem=problem.text))
+    result = await converse([solver, verifier], templates.solver_user.render(problem=problem.text), termination(max_rounds))
     return SessionResult(result, verifier.log, verifier.rounds, time.perf_counter() - t0)
 
 
@@ -191,4 +190,4 @@ def thought_of(messages: Sequence[Any], index: int) -> str | None:
     return None
 
 
-__all__ = ["APPROVED", "REJECTED", "SessionResult", "Templates", "VerifierFormatter", "solve_problem"]
+__all__ = ["APPROVED", "REJECTED", "SessionResult", "Templates", "VerifierFormatter", "solve_problem", "termination"]
