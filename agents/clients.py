@@ -215,8 +215,10 @@ def build_client(
     *,
     role_name: str = "",
     inner: ChatCompletionClient | None = None,
+    http_client: Any = None,
 ) -> CachedClient:
-    """An OpenAI-compatible client for `role`, cached on disk. `inner` replaces the HTTP client in tests."""
+    """An OpenAI-compatible client for `role`, cached on disk. `inner` replaces the HTTP client in tests;
+    `http_client` (an httpx AsyncClient) lets roles on one endpoint share a connection pool."""
     if inner is None:
         from autogen_ext.models.openai import OpenAIChatCompletionClient
 
@@ -235,9 +237,24 @@ def build_client(
             timeout=role.timeout_s,
             max_retries=0,  # retries happen in CachedClient, which also retries empty bodies
             model_info=model_info_for(role),
+            **({"http_client": http_client} if http_client is not None else {}),
         )
     store = DiskCallStore(cache, client_namespace(role), max_tokens=role.max_tokens, legacy=legacy_namespace(role))
     return CachedClient(inner, store, max_retries=role.max_retries, backoff_s=role.backoff_s, role=role_name, settings=role)
+
+
+def build_role_clients(roles: Mapping[str, ModelRole], cache: diskcache.Cache) -> dict[str, CachedClient]:
+    """One cached client per role; roles on the same endpoint share one connection pool, so a
+    conversation's Solver and Formatter calls reuse the same connections (and the pool has fewer idle
+    connections to check on every request)."""
+    from openai import DefaultAsyncHttpxClient
+
+    pools: dict[str, Any] = {}
+    clients = {}
+    for name, role in roles.items():
+        pool = pools.setdefault(role.base_url.rstrip("/"), DefaultAsyncHttpxClient())
+        clients[name] = build_client(role, cache, role_name=name, http_client=pool)
+    return clients
 
 
 def describe_role(role: ModelRole) -> dict[str, Any]:
@@ -253,4 +270,4 @@ def describe_role(role: ModelRole) -> dict[str, Any]:
     }
 
 
-__all__ = ["CachedClient", "CallStats", "DiskCallStore", "build_client", "client_namespace", "describe_role", "open_cache"]
+__all__ = ["CachedClient", "CallStats", "DiskCallStore", "build_client", "build_role_clients", "client_namespace", "describe_role", "open_cache"]

@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from distill.config import Settings
-from distill.context import AppContext, FieldType, pass_app
+from distill.context import AppContext, FieldType, LazyGroup, pass_app
 from distill.errors import DistillError, WorkFailed, endpoint_exit
 
 from .transcripts import Transcript, TranscriptStore
@@ -52,14 +52,14 @@ def _stores(app: AppContext) -> TranscriptStore:
 
 
 def _clients(app: AppContext):
-    from distill.agents.clients import build_client, open_cache
+    from distill.agents.clients import build_role_clients, open_cache
 
-    cache = open_cache(app.workspace.ensure().cache_dir)
-    s = app.settings
-    return build_client(s.solver, cache, role_name="solver"), build_client(s.verifier, cache, role_name="verifier")
+    clients = build_role_clients({"solver": app.settings.solver, "verifier": app.settings.verifier}, open_cache(app.workspace.ensure().cache_dir))
+    return clients["solver"], clients["verifier"]
 
 
-@click.group("corpus")
+@click.group("corpus", cls=LazyGroup, lazy={"export": "distill.corpus.export_cli:export_cmd",
+                                            "decontaminate": "distill.corpus.export_cli:decontaminate_cmd"})
 def corpus_group() -> None:
     """Generate verified teacher solutions per year and export them for training."""
 

@@ -13,11 +13,11 @@ from distill.errors import DistillError
 from distill.problems.select import parse_years
 from distill.problems.store import ProblemStore
 
-from .cli import _stores, corpus_group
+from .cli import _stores
 from .samples import PICKS
 
 
-@corpus_group.command("export")
+@click.command("export")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for train/valid/test.jsonl.")
 @click.option("--level", default="R1", show_default=True,
               help="Length level of the assistant turns: R1..R6, or trace (the Solver's reasoning in <think>, then the stepwise solution).")
@@ -73,7 +73,7 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
                   + (" (left out)" if dc["excluded"] and dc["flagged"] else ""))
 
 
-@corpus_group.command("decontaminate")
+@click.command("decontaminate")
 @click.option("--source", help="The training source (default: every source with transcripts).")
 @click.option("--test-years", default="", help="Held-out years of that source, which count as evaluation problems.")
 @click.option("--ngram", type=click.IntRange(min=3), default=8, show_default=True, help="n for the n-gram overlap check.")

@@ -135,7 +135,6 @@ async def run_corpus(
     """Ask the Solver `samples` independent times per problem, each sample with its own Verifier/Formatter
     conversation and transcript. Skip samples already done with the same fingerprint; store each once."""
     summary = RunSummary(problems=len(problems), samples=len(problems) * samples)
-    sem = asyncio.Semaphore(concurrency)
     t_start = time.perf_counter()
     models = {"solver": describe_role(solver_role), "verifier": describe_role(verifier_role)}
 
@@ -156,46 +155,53 @@ async def run_corpus(
         if existing and existing.fingerprint == fp and (existing.status == "accepted" or (existing.status == "rejected" and not retry_rejected)):
             count(existing, True)
             return
-        async with sem:
-            if summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
-                summary.not_started += 1
-                return
-            if budget is not None and not budget.admit():
-                summary.over_budget += 1
-                return
-            solver, fmt = solver_client.fork("solver", sample=k), formatter_client.fork("verifier")
-            started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-            t0 = time.perf_counter()
-            res, error = None, None
-            try:
-                res = await solve_problem(problem, solver_client=solver, formatter_client=fmt, grader=grader,
-                                          templates=templates, max_rounds=max_rounds)
-            except Exception as exc:  # one problem's failure must not stop the year
-                endpoint = exc if isinstance(exc, EndpointError) else solver.last_error or fmt.last_error
-                error = endpoint.line() if endpoint else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
-                if endpoint is not None and endpoint.fatal and summary.stopped_by is None:
-                    summary.stopped_by = endpoint
-            calls = CallStats()
-            calls.add(solver.stats)
-            calls.add(fmt.stats)
-            cost = solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens) \
-                + verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens)
-            if budget is not None:
-                budget.done(cost)
-            base = {
-                "sample": k, "cost_usd": round(cost, 6), "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
-                "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
-                "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries},
-            }
-            transcript = build_transcript(problem, res, error=error, base=base)
-            store.put(transcript)  # one transaction: the problem is done, or it was never started
-            summary.model_calls += calls.network
-            summary.cached += calls.cached
-            summary.retries += calls.retries
-            summary.tokens += calls.prompt_tokens + calls.completion_tokens
-            summary.cost_usd = round(summary.cost_usd + cost, 6)
-            count(transcript, False)
+        if summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
+            summary.not_started += 1
+            return
+        if budget is not None and not budget.admit():
+            summary.over_budget += 1
+            return
+        solver, fmt = solver_client.fork("solver", sample=k), formatter_client.fork("verifier")
+        started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        res, error = None, None
+        try:
+            res = await solve_problem(problem, solver_client=solver, formatter_client=fmt, grader=grader,
+                                      templates=templates, max_rounds=max_rounds)
+        except Exception as exc:  # one problem's failure must not stop the year
+            endpoint = exc if isinstance(exc, EndpointError) else solver.last_error or fmt.last_error
+            error = endpoint.line() if endpoint else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+            if endpoint is not None and endpoint.fatal and summary.stopped_by is None:
+                summary.stopped_by = endpoint
+        calls = CallStats()
+        calls.add(solver.stats)
+        calls.add(fmt.stats)
+        cost = solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens) \
+            + verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens)
+        if budget is not None:
+            budget.done(cost)
+        base = {
+            "sample": k, "cost_usd": round(cost, 6), "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
+            "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
+            "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries},
+        }
+        transcript = build_transcript(problem, res, error=error, base=base)
+        store.put(transcript)  # one transaction: the problem is done, or it was never started
+        summary.model_calls += calls.network
+        summary.cached += calls.cached
+        summary.retries += calls.retries
+        summary.tokens += calls.prompt_tokens + calls.completion_tokens
+        summary.cost_usd = round(summary.cost_usd + cost, 6)
+        count(transcript, False)
 
-    await asyncio.gather(*(one(p, k) for p in problems for k in range(samples)))
+    # `concurrency` workers share one queue: the first request goes out after one skip check, not
+    # after a task per sample has been created and checked
+    queue = iter([(p, k) for p in problems for k in range(samples)])
+
+    async def worker() -> None:
+        for problem, k in queue:
+            await one(problem, k)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, summary.samples)))))
     summary.seconds = round(time.perf_counter() - t_start, 3)
     return summary

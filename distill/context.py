@@ -104,3 +104,24 @@ class FieldType(click.ParamType):
             return self.adapter.validate_python(value)
         except ValidationError as exc:
             self.fail(exc.errors()[0]["msg"], param, ctx)
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands named in `lazy` ("name": "module:attribute") are imported only
+    when that command runs (or when help lists them), so `distill corpus run` does not import the
+    evaluation, fine-tuning and study stages."""
+
+    def __init__(self, *args: object, lazy: dict[str, str] | None = None, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            import importlib
+
+            module, attr = self.lazy[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)

@@ -173,10 +173,10 @@ class Study:
         return {"imported": len(probs), **result}
 
     def _clients(self):
-        from distill.agents.clients import build_client, open_cache
+        from distill.agents.clients import build_role_clients, open_cache
 
-        cache = open_cache(self.ws.cache_dir)
-        return build_client(self.settings.solver, cache, role_name="solver"), build_client(self.settings.verifier, cache, role_name="verifier")
+        clients = build_role_clients({"solver": self.settings.solver, "verifier": self.settings.verifier}, open_cache(self.ws.cache_dir))
+        return clients["solver"], clients["verifier"]
 
     def _problems_of_source(self):
         return [p for p in self._problems() if p.source == self.cfg.problems.source]
