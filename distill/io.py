@@ -127,3 +127,24 @@ def read_jsonl(path: Path | str, what: str = "a JSON object", *, log: bool = Fal
         if not isinstance(row, dict):
             raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {at['line']}")
         yield at["line"], row
+
+
+def write_record(path: Path | str, record: Any) -> None:
+    """A pydantic record as indented JSON, written atomically."""
+    atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
+
+
+def read_record(path: Path | str, model: Any, what: str, redo: str) -> Any:
+    """`path` read back as `model`; a missing, unreadable or other-version file is one DistillError that
+    names the file, the first wrong key and what to do (`redo`)."""
+    from pydantic import ValidationError
+
+    from .errors import DistillError, validation_message
+
+    path = Path(path)
+    try:
+        return model.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DistillError(f"no {path.name}: not {what}", path=path.parent) from None
+    except ValidationError as exc:
+        raise DistillError(f"not {what} of this version of distill ({validation_message(exc)}); {redo}", path=path) from None

@@ -220,7 +220,7 @@ def run_cmd(app: AppContext, out_dir: Path, quiet: bool, as_json: bool, **opts) 
     app.out.print(f"{out_dir.name}: accuracy {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over {len(s['runs'])} runs of {s['n_problems']} problems "
                   f"(95% CI {100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}); mean {s['mean_words']:.0f} words; "
                   f"undecided {100 * s['undecided_rate']:.1f}% (counted wrong), judged {100 * s['judge_rate']:.1f}%, truncated {100 * s['truncated_rate']:.1f}%")
-    if "sample_metrics" in s:
+    if s.get("sample_metrics"):
         m = s["sample_metrics"]
         n = m["samples_per_run"]
         app.out.print(f"avg@{n} {100 * m[f'avg@{n}']['mean']:.2f}, maj@{n} {100 * m[f'maj@{n}']['mean']:.2f}, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,11 +21,12 @@ from distill.problems.store import ProblemStore
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from distill.errors import DistillError, validation_message
-from distill.io import append_jsonl, atomic_write_json, atomic_write_jsonl, content_hash, read_jsonl
+from distill.io import append_jsonl, atomic_write_jsonl, content_hash, read_jsonl, read_record, write_record
 from distill.usage import Usage
 
 from .backends import Backend, Sampling
 from .metrics import sample_metrics
+from .records import EvalConfig, EvalSummary
 from .stats import summarise_records
 
 
@@ -155,18 +155,17 @@ def run_evaluation(
     student = StudentPrompt.load(prompts_dir, level_instruction=prompt_levels)
     prompts = {p.id: student.messages(p, level) for p in problems}
     template_hashes = student.hashes
-    config = {"schema_version": 1, "spec": spec, "problems": sorted(p.id for p in problems), "backend": backend.describe(),
-              "sampling": sampling.as_dict(), "samples": samples, "runs": runs, "seed": seed, "level": level, "prompt_levels": prompt_levels,
-              "templates": template_hashes, "grader": grader_version(),
-              "judge": {"role": judge.role, "templates": judge.template_hashes} if judge is not None else None}
+    config = EvalConfig(spec=spec, problems=sorted(p.id for p in problems), backend=backend.describe(), sampling=sampling.as_dict(),
+                        samples=samples, runs=runs, seed=seed, level=level, prompt_levels=prompt_levels, templates=template_hashes,
+                        grader=grader_version(),
+                        judge={"role": judge.role, "templates": judge.template_hashes} if judge is not None else None)
     cfg_path = out / "eval_config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        keys = ("problems", "backend", "sampling", "samples", "seed", "level", "prompt_levels", "templates", "grader", "judge")
-        changed = [k for k in keys if old.get(k) != config[k]]
+        old = read_record(cfg_path, EvalConfig, "an evaluation's settings", "choose another --out")
+        changed = config.changed_from(old)
         if changed:
             raise DistillError(f"holds an evaluation with other settings ({', '.join(changed)}); choose another --out", path=out)
-    atomic_write_json(cfg_path, config)
+    write_record(cfg_path, config)
     resp_path = out / "responses.jsonl"
     records = read_records(resp_path)
     raw = resp_path.read_text(encoding="utf-8") if resp_path.exists() else ""
@@ -190,12 +189,14 @@ def run_evaluation(
     if samples > 1:
         summary["sample_metrics"] = sample_metrics(final, ks)
     summary["decoding"] = decoding_setup(backend, sampling, samples=samples, runs=runs, seed=seed, templates=template_hashes,
-                                         grader=config["grader"], judge=config["judge"], level=level, prompt_levels=prompt_levels)
-    summary.update({"schema_version": 2, "spec": spec, "level": level, "backend": backend.describe(), "sampling": sampling.as_dict(),
-                    "seed": seed, "templates": template_hashes, "grader": config["grader"], "judge": config["judge"], "prompt_levels": prompt_levels,
+                                         grader=config.grader, judge=config.judge, level=level, prompt_levels=prompt_levels)
+    summary.update({"spec": spec, "level": level, "backend": config.backend, "sampling": config.sampling,
+                    "seed": seed, "templates": template_hashes, "grader": config.grader, "judge": config.judge, "prompt_levels": prompt_levels,
                     "this_session": {**timing, "wall_s": wall,
                                      "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
-    atomic_write_json(out / "summary.json", summary)
+    record = EvalSummary.model_validate(summary)
+    write_record(out / "summary.json", record)
+    summary = record.model_dump(mode="json")
     return summary
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,15 +10,15 @@ from distill.errors import DistillError
 from distill.io import atomic_write_text
 
 from .evaluate import read_records
+from .records import read_summary
 from .plots import plot_by_year, plot_length, plot_spread
 from .stats import majority, mcnemar, paired_bootstrap, per_problem_scores
 
 
 def load_eval(path: Path) -> dict[str, Any]:
-    summary_path = path / "summary.json"
-    if not summary_path.exists():
+    if not (path / "summary.json").exists():
         raise DistillError("not an evaluation folder (no summary.json)", path=path)
-    return {"path": path, "name": path.name, "summary": json.loads(summary_path.read_text()), "records": read_records(path / "responses.jsonl")}
+    return {"path": path, "name": path.name, "summary": read_summary(path).model_dump(mode="json"), "records": read_records(path / "responses.jsonl")}
 
 
 def pct(x: float) -> str:

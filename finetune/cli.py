@@ -102,7 +102,7 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
         f"final val loss {summary['final_val_loss']:.4f}; {summary['iterations_run']} iterations"
         + (" [yellow](stopped early)[/]" if summary["stopped_early"] else "")
     )
-    if "test_loss" in summary:
+    if summary.get("test_loss") is not None:
         app.out.print(f"test loss {summary['test_loss']:.4f} (perplexity {summary['test_perplexity']:.2f})")
     if trunc:
         app.out.print(f"[yellow]{trunc} examples were longer than --max-seq-length and were truncated[/]")

@@ -15,6 +15,7 @@ from typing import Any
 from distill.errors import DistillError, WorkFailed
 
 from .args import FinetuneArgs
+from .records import read_finetune_summary
 
 
 def launch(args: FinetuneArgs, *, ranks: int | None = None, hostfile: Path | None = None, backend: str = "ring") -> dict[str, Any]:
@@ -38,4 +39,4 @@ def launch(args: FinetuneArgs, *, ranks: int | None = None, hostfile: Path | Non
     if r.returncode != 0 or not summary_path.exists():
         tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
         raise WorkFailed(f"distributed fine-tuning failed (exit {r.returncode}): {tail[0][:300]}")
-    return json.loads(summary_path.read_text())
+    return read_finetune_summary(Path(args.out)).model_dump(mode="json")

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from distill.errors import DistillError
-from distill.io import atomic_write_json, atomic_write_jsonl
+from distill.io import atomic_write_json, atomic_write_jsonl, write_record
 
 from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
 from .data import Splits, load_splits, truncation_report
+from .records import FinetuneConfig, FinetuneSummary
 
 
 def load_model(model: str, adapter: str | Path | None = None):
@@ -110,10 +111,10 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     if main:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "adapter_config.json", adapter_config(args, num_layers))
-        resolved = {"args": args.to_dict(), "num_layers_resolved": num_layers, "model_layers": n_layers, "truncation": trunc,
-                    "versions": {p: version(p) for p in ("mlx", "mlx-lm")}, "resumed_from_iteration": offset or None,
-                    "ranks": world.size()}
-        atomic_write_json(out / "finetune_config.json", resolved)
+        resolved = FinetuneConfig(args=args.to_dict(), num_layers_resolved=num_layers, model_layers=n_layers, truncation=trunc,
+                                  versions={p: version(p) for p in ("mlx", "mlx-lm")}, resumed_from_iteration=offset or None,
+                                  ranks=world.size())
+        write_record(out / "finetune_config.json", resolved)
 
     train_ds, val_ds, test_ds = _datasets(splits, tokenizer, args.mask_prompt)
     cb = BestAdapterCallback(model, out, offset=offset, patience=args.early_stop_patience, state=state, on_report=on_report, writes=main)
@@ -143,7 +144,6 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     metrics = read_metrics(out / "metrics.jsonl")
     train_rows = [m for m in metrics if m["kind"] == "train"]
     summary: dict[str, Any] = {
-        "schema_version": 1,
         "best_iteration": cb.best_iter,
         "best_val_loss": cb.best_val if cb.best_iter is not None else None,
         "final_val_loss": cb.last_val,
@@ -165,7 +165,9 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     if test_loss is not None:
         summary["test_loss"] = test_loss
         summary["test_perplexity"] = float(np.exp(test_loss))
-    atomic_write_json(out / "summary.json", summary)
+    record = FinetuneSummary.model_validate(summary)
+    write_record(out / "summary.json", record)
+    summary = record.model_dump(mode="json")
     from .plot import plot_losses
 
     plot_losses(metrics, out / "loss.png", cb.best_iter, title=f"{args.title or 'LoRA'} on {Path(args.model).name}: best iteration {cb.best_iter}")

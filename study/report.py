@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from distill.io import atomic_write_json, atomic_write_text
+from distill.evaluation.records import read_summary
+from distill.finetune.records import read_finetune_summary
+
+from distill.io import atomic_write_text, write_record
+
+from .records import StudyResult
 
 
 def _pm(s: dict[str, Any] | None) -> str:
@@ -40,8 +44,8 @@ def collect(study) -> dict[str, Any]:
     recorded = study.state().steps
     steps = {k: recorded[k].outputs for _, k, _, _ in study.plan() if k in recorded}
     evals = {k: v for k, v in steps.items() if k.startswith("evaluate:")}
-    summaries = {k: json.loads((Path(v["dir"]) / "summary.json").read_text()) for k, v in evals.items()}
-    finetunes = {k.split(":")[1]: {**v, "summary": json.loads((Path(v["dir"]) / "summary.json").read_text())}
+    summaries = {k: read_summary(Path(v["dir"])).model_dump(mode="json") for k, v in evals.items()}
+    finetunes = {k.split(":")[1]: {**v, "summary": read_finetune_summary(Path(v["dir"])).model_dump(mode="json")}
                  for k, v in steps.items() if k.startswith("finetune:")}
     problems = study._corpus_problems()
     store = TranscriptStore(study.ws.transcripts_dir)
@@ -182,7 +186,7 @@ def write_study_report(study) -> Path:
     report = out_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
     write_html(study, report, lines)
-    atomic_write_json(out_dir / "study.json", {"name": c.name, "differences_from_published": notes, "significance": sig, **data})
+    write_record(out_dir / "study.json", StudyResult.model_validate({"name": c.name, "differences_from_published": notes, "significance": sig, **data}))
     return report
 
 

@@ -41,6 +41,9 @@ def test_demo_end_to_end_artefacts_are_consistent(tmp_path, run_cli):
     for png in ("length_vs_accuracy.png", "accuracy_by_year.png", "per_run_spread.png", "loss_R1.png"):
         assert (study / "report" / png).stat().st_size > 1000, png
     data = json.loads((study / "report" / "study.json").read_text())
+    from distill.study.records import StudyResult
+
+    assert StudyResult.model_validate(data).evaluations["evaluate:teacher"].mean == teacher["mean"]  # read back as its record
     assert data["corpus"]["accepted"] == 15 and data["significance"][0]["bootstrap"]["n"] == 8
     assert [f"{x['a']} vs {x['b']}" for x in data["significance"]][-1] == "tuned-R1 vs teacher" and len(data["significance"]) == 7
     assert_figures_readable(study / "report")

@@ -1,0 +1,116 @@
+"""The evaluation's on-disk records: eval_config.json (what decides the numbers, checked on resume)
+and summary.json (every number, recomputed from responses.jsonl). Both are written from these models
+and read back through them, so a stale or hand-edited file is a clear error, not a KeyError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from distill.io import read_record
+
+RESUME_KEYS = ("problems", "backend", "sampling", "samples", "seed", "level", "prompt_levels", "templates", "grader", "judge")
+
+
+class EvalConfig(BaseModel):
+    """What an evaluation folder holds; resuming with any of RESUME_KEYS changed is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    spec: str = ""
+    problems: list[str]
+    backend: dict[str, Any]
+    sampling: dict[str, Any]
+    samples: int = 1
+    runs: int
+    seed: int
+    level: str
+    prompt_levels: bool = False
+    templates: dict[str, str]
+    grader: str = Field(description="hash of the grading rules' source: another grader, other verdicts")
+    judge: dict[str, Any] | None = None
+
+    def changed_from(self, old: "EvalConfig") -> list[str]:
+        return [k for k in RESUME_KEYS if getattr(old, k) != getattr(self, k)]
+
+
+class RunAccuracy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run: int
+    seed: int
+    n: int
+    correct: int
+    accuracy: float
+
+
+class GroupAccuracy(BaseModel):
+    """Accuracy of one year/section/... : mean and sample std over runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float
+    std: float
+    runs: int
+    n: int
+
+
+class SessionTiming(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    generation_s: float
+    grading_s: float
+    generated: int
+    wall_s: float
+    outside_generation_share: float | None
+
+
+class EvalSummary(BaseModel):
+    """summary.json: accuracy over runs (mean ± std, bootstrap CI), breakdowns, rates and the decoding setup."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[2] = 2
+    n_problems: int
+    n_responses: int
+    runs: list[RunAccuracy]
+    mean: float
+    std: float = Field(description="sample std over runs (ddof=1)")
+    ci95: list[float] = Field(description="bootstrap 95% CI of the mean over problems")
+    by_year: dict[str, GroupAccuracy]
+    by_section: dict[str, GroupAccuracy]
+    by_subject: dict[str, GroupAccuracy]
+    by_difficulty: dict[str, GroupAccuracy]
+    mean_words: float
+    mean_tokens: float
+    truncated_rate: float
+    error_rate: float
+    undecided_rate: float
+    judge_rate: float
+    forced_rate: float
+    answer_format_rate: float
+    mean_thinking_words: float
+    mean_answer_words: float
+    accuracy_note: str
+    sample_metrics: dict[str, Any] | None = Field(None, description="avg@N, maj@N and pass@k, with --samples > 1")
+    decoding: dict[str, Any]
+    spec: str = ""
+    level: str
+    backend: dict[str, Any]
+    sampling: dict[str, Any]
+    seed: int
+    templates: dict[str, str]
+    grader: str
+    judge: dict[str, Any] | None = None
+    prompt_levels: bool = False
+    this_session: SessionTiming | None = None
+
+
+def read_summary(folder: Path) -> EvalSummary:
+    return read_record(Path(folder) / "summary.json", EvalSummary, "an evaluation summary", "run `distill eval run` again into it")
+
+
+__all__ = ["EvalConfig", "EvalSummary", "GroupAccuracy", "RunAccuracy", "SessionTiming", "read_summary"]

@@ -1,0 +1,59 @@
+"""The fine-tuning run's on-disk records: finetune_config.json (the resolved arguments and versions)
+and summary.json (the kept adapter and its losses), written from these models and read back through them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from distill.io import read_record
+
+
+class FinetuneConfig(BaseModel):
+    """finetune_config.json: what the run was asked, as resolved against the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    args: dict[str, Any] = Field(description="FinetuneArgs as given")
+    num_layers_resolved: int
+    model_layers: int
+    truncation: dict[str, dict[str, Any]] = Field(description="per split: examples over max_seq_length")
+    versions: dict[str, str | None]
+    resumed_from_iteration: int | None = None
+    ranks: int = 1
+
+
+class FinetuneSummary(BaseModel):
+    """summary.json: the kept (best-validation) adapter and the losses that chose it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    best_iteration: int | None
+    best_val_loss: float | None
+    final_val_loss: float | None
+    base_val_loss: float | None = Field(description="validation loss before the first update: the base model's")
+    iterations_run: int
+    iterations_planned: int
+    stopped_early: bool
+    train_examples: int
+    valid_examples: int
+    test_examples: int
+    truncated_examples: dict[str, int]
+    wall_seconds: float
+    tokens_per_second: float | None
+    peak_memory_gb: float | None
+    adapter: str
+    ranks: int = 1
+    test_loss: float | None = None
+    test_perplexity: float | None = None
+
+
+def read_finetune_summary(folder: Path) -> FinetuneSummary:
+    return read_record(Path(folder) / "summary.json", FinetuneSummary, "a fine-tuning summary", "run `distill finetune run` again into it")
+
+
+__all__ = ["FinetuneConfig", "FinetuneSummary", "read_finetune_summary"]

@@ -1,0 +1,61 @@
+"""Every summary the stages write is a versioned pydantic record, read back through its model: a
+stale or hand-edited file is a one-line error naming the file and the key, exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from distill.evaluation.records import EvalConfig, EvalSummary, read_summary
+from distill.finetune.records import FinetuneSummary, read_finetune_summary
+from distill.io import write_record
+
+from distill.errors import DistillError
+
+SUMMARY = {
+    "n_problems": 2, "n_responses": 4, "runs": [{"run": 0, "seed": 0, "n": 2, "correct": 1, "accuracy": 0.5},
+                                                 {"run": 1, "seed": 1, "n": 2, "correct": 2, "accuracy": 1.0}],
+    "mean": 0.75, "std": 0.3536, "ci95": [0.5, 1.0], "by_year": {"2001": {"mean": 0.75, "std": 0.3536, "runs": 2, "n": 2}},
+    "by_section": {}, "by_subject": {}, "by_difficulty": {}, "mean_words": 10.0, "mean_tokens": 12.0, "truncated_rate": 0.0,
+    "error_rate": 0.0, "undecided_rate": 0.0, "judge_rate": 0.0, "forced_rate": 0.0, "answer_format_rate": 1.0,
+    "mean_thinking_words": 0.0, "mean_answer_words": 10.0, "accuracy_note": "n", "decoding": {}, "level": "R1",
+    "backend": {"backend": "mlx"}, "sampling": {"temperature": 0.0}, "seed": 0, "templates": {"student": "ab"}, "grader": "g1",
+}
+
+
+def test_summary_round_trips_and_a_stale_one_names_file_and_key(tmp_path):
+    write_record(tmp_path / "summary.json", EvalSummary.model_validate(SUMMARY))
+    assert read_summary(tmp_path).mean == 0.75 and json.loads((tmp_path / "summary.json").read_text())["schema_version"] == 2
+    broken = {k: v for k, v in SUMMARY.items() if k != "mean"}
+    (tmp_path / "summary.json").write_text(json.dumps({**broken, "schema_version": 2}))
+    with pytest.raises(DistillError) as err:
+        read_summary(tmp_path)
+    assert "summary.json" in err.value.message and "mean" in err.value.message
+    (tmp_path / "summary.json").write_text(json.dumps({**SUMMARY, "schema_version": 1}))
+    with pytest.raises(DistillError, match="schema_version"):
+        read_summary(tmp_path)
+
+
+def test_eval_report_on_a_hand_edited_summary_exits_2(tmp_path, run_cli):
+    (tmp_path / "summary.json").write_text(json.dumps({**SUMMARY, "mean": "high"}))
+    (tmp_path / "responses.jsonl").write_text("")
+    result = run_cli("eval", "report", str(tmp_path), "--out", str(tmp_path / "report"), ok=False)
+    assert result.exit_code == 2 and "summary.json" in result.output and "mean" in result.output and "Traceback" not in result.output
+
+
+def test_eval_config_names_what_changed():
+    base = dict(problems=["a", "b"], backend={"backend": "mlx"}, sampling={"temperature": 0.0}, runs=2, seed=0, level="R1",
+                templates={"s": "1"}, grader="g")
+    assert EvalConfig(**base).changed_from(EvalConfig(**base)) == []
+    assert EvalConfig(**{**base, "seed": 1, "grader": "h"}).changed_from(EvalConfig(**base)) == ["seed", "grader"]
+    assert EvalConfig(**{**base, "runs": 5}).changed_from(EvalConfig(**base)) == []  # more runs resume the same evaluation
+
+
+def test_finetune_summary_is_read_back_as_its_model(tmp_path):
+    s = FinetuneSummary(best_iteration=20, best_val_loss=1.5, final_val_loss=1.7, base_val_loss=2.5, iterations_run=40, iterations_planned=40,
+                        stopped_early=False, train_examples=10, valid_examples=2, test_examples=2, truncated_examples={"train": 0},
+                        wall_seconds=3.2, tokens_per_second=900.0, peak_memory_gb=None, adapter=str(tmp_path / "adapters.safetensors"))
+    write_record(tmp_path / "summary.json", s)
+    assert read_finetune_summary(tmp_path) == s
+    with pytest.raises(DistillError, match="no summary.json"):
+        read_finetune_summary(tmp_path / "elsewhere")
