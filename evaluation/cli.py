@@ -261,9 +261,10 @@ def compare_cmd(app: AppContext, dirs: tuple[Path, ...], a_idx: int, b_idx: int,
 def length_cmd(app: AppContext, adapters: str | None, prompt_levels: bool, levels_spec: str, out_dir: Path, quiet: bool, as_json: bool, **opts) -> None:
     """Accuracy against response length over levels R1..R6; table and length_vs_accuracy.png."""
     from distill.corpus.levels import parse_levels
+    from distill.evaluation.records import LengthStudy
     from distill.evaluation.report import length_table, plot_length
 
-    from distill.io import atomic_write_json
+    from distill.io import write_record
 
     if bool(adapters) == bool(prompt_levels):
         raise DistillError("choose --adapters R1=DIR,... or --prompt-levels")
@@ -284,8 +285,9 @@ def length_cmd(app: AppContext, adapters: str | None, prompt_levels: bool, level
         o = dict(opts, adapter=adapter) if adapters else dict(opts)
         results[lv] = _evaluate(app, out=out_dir / lv, level=lv, prompt_levels=prompt_levels, quiet=quiet or as_json, **o)
     table = {lv: {k: s[k] for k in ("mean", "std", "mean_words", "runs", "n_problems", "ci95")} for lv, s in results.items()}
-    study = {"mode": "adapters" if adapters else "prompt-levels", "levels": table}
-    atomic_write_json(out_dir / "length_study.json", study)
+    record = LengthStudy(mode="adapters" if adapters else "prompt-levels", levels=table)
+    write_record(out_dir / "length_study.json", record)
+    study = record.model_dump(mode="json")
     plot_length(table, out_dir / "length_vs_accuracy.png")
     if as_json:
         click.echo(json.dumps(study))
@@ -308,9 +310,8 @@ def report_cmd(app: AppContext, dirs: tuple[Path, ...], length_dir: Path | None,
         raise DistillError("give evaluation folders and/or --length-study")
     study = None
     if length_dir:
-        f = length_dir / "length_study.json"
-        if not f.exists():
-            raise DistillError("not a length-study folder (no length_study.json)", path=length_dir)
-        study = json.loads(f.read_text())
+        from distill.evaluation.records import read_length_study
+
+        study = read_length_study(length_dir).model_dump(mode="json")
     path = write_report([load_eval(d) for d in dirs], out_path, length_study=study, title=title)
     app.out.print(f"wrote {path}")

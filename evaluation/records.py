@@ -113,4 +113,34 @@ def read_summary(folder: Path) -> EvalSummary:
     return read_record(Path(folder) / "summary.json", EvalSummary, "an evaluation summary", "run `distill eval run` again into it")
 
 
-__all__ = ["EvalConfig", "EvalSummary", "GroupAccuracy", "RunAccuracy", "SessionTiming", "read_summary"]
+
+
+class LevelRow(BaseModel):
+    """One level of a length study: accuracy over runs and mean response length."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float
+    std: float
+    mean_words: float
+    runs: list[RunAccuracy]
+    n_problems: int
+    ci95: list[float]
+
+
+class LengthStudy(BaseModel):
+    """length_study.json: accuracy against response length, one evaluation folder per level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    mode: Literal["adapters", "prompt-levels"]
+    levels: dict[str, LevelRow]
+
+
+def read_length_study(folder: Path) -> LengthStudy:
+    return read_record(Path(folder) / "length_study.json", LengthStudy, "a length study", "run `distill eval length-study` again into it")
+
+
+__all__ = ["EvalConfig", "EvalSummary", "GroupAccuracy", "LengthStudy", "LevelRow", "RunAccuracy", "SessionTiming", "read_length_study",
+           "read_summary"]

@@ -59,3 +59,8 @@ def test_finetune_summary_is_read_back_as_its_model(tmp_path):
     assert read_finetune_summary(tmp_path) == s
     with pytest.raises(DistillError, match="no summary.json"):
         read_finetune_summary(tmp_path / "elsewhere")
+
+
+def test_report_on_a_folder_without_a_length_study_exits_2(tmp_path, run_cli):
+    result = run_cli("eval", "report", "--length-study", str(tmp_path), "--out", str(tmp_path / "r.md"), ok=False)
+    assert result.exit_code == 2 and "length_study.json" in result.output and "Traceback" not in result.output
