@@ -39,6 +39,7 @@ from autogen_ext.models.cache import ChatCompletionCache
 from distill.config import ModelRole
 from distill.errors import EndpointError
 
+from . import provider_cache
 from .failures import UNREACHABLE_RETRIES, EmptyResponse, classify, retry_after, to_endpoint_error, where
 from distill.errors import DistillError
 from distill.io import content_hash
@@ -117,6 +118,7 @@ class CallStats:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prompt_cache_hit_tokens: int = 0  # of prompt_tokens, served from the provider's cache (billed lower)
 
     def add(self, other: "CallStats") -> None:
         for f in self.__dataclass_fields__:
@@ -159,14 +161,16 @@ class CachedClient(ChatCompletionCache):
                 return cached
             self.stats.network += 1
             try:
-                result = await self.client.create(
-                    messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                    extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-                )
+                with provider_cache.capture() as hits:
+                    result = await self.client.create(
+                        messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                        extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+                    )
                 self.store.set(cache_key, result)
                 if result.usage:
                     self.stats.prompt_tokens += result.usage.prompt_tokens
                     self.stats.completion_tokens += result.usage.completion_tokens
+                    self.stats.prompt_cache_hit_tokens += min(sum(hits), result.usage.prompt_tokens)
                 if result.finish_reason != "length" and not result.content:
                     raise EmptyResponse("empty response body")
                 self.last_result = result
@@ -222,6 +226,7 @@ def build_client(
     if inner is None:
         from autogen_ext.models.openai import OpenAIChatCompletionClient
 
+        provider_cache.install()
         key = role.api_key()
         if role.api_key_env and not key and "127.0.0.1" not in role.base_url and "localhost" not in role.base_url:
             hint = ", or pass --no-judge" if role_name == "judge" else ""

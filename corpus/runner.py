@@ -176,14 +176,15 @@ async def run_corpus(
         calls = CallStats()
         calls.add(solver.stats)
         calls.add(fmt.stats)
-        cost = solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens) \
-            + verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens)
+        cost = solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens, solver.stats.prompt_cache_hit_tokens) \
+            + verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens, fmt.stats.prompt_cache_hit_tokens)
         if budget is not None:
             budget.done(cost)
         base = {
             "sample": k, "cost_usd": round(cost, 6), "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
             "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
-            "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries},
+            "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries,
+                      "prompt_cache_hit_tokens": calls.prompt_cache_hit_tokens},
         }
         transcript = build_transcript(problem, res, error=error, base=base)
         store.put(transcript)  # one transaction: the problem is done, or it was never started

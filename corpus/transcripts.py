@@ -59,7 +59,7 @@ class Transcript(BaseModel):
     seconds: float = 0.0
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float = Field(0.0, description="what this transcript's network calls cost at the roles' prices (cached calls: nothing)")
-    calls: dict[str, int] = Field(default_factory=dict, description="network and cached model calls")
+    calls: dict[str, int] = Field(default_factory=dict, description="network and cached model calls, and prompt tokens the provider served from its cache")
 
     @property
     def thought(self) -> str | None:

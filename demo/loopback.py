@@ -29,6 +29,7 @@ class Reply:
     delay_s: float = 0.0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    usage_extra: dict[str, Any] | None = None  # provider fields, e.g. DeepSeek's prompt_cache_hit_tokens
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -58,7 +59,7 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         "created": int(time.time()),
         "model": body.get("model", "loopback"),
         "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion, **(reply.usage_extra or {})},
     }
 
 

@@ -51,13 +51,15 @@ class ModelRole(BaseModel):
     def priced(self) -> bool:
         return self.price_input is not None and self.price_output is not None
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD for tokens that reached the endpoint (cached calls cost nothing); 0 when unpriced.
-        Prompt tokens are priced as cache misses: the OpenAI-compatible usage AutoGen reports does not
-        separate provider-cache hits, so this is an upper bound when `price_cached_input` is lower."""
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int = 0) -> float:
+        """USD for tokens that reached the endpoint (calls answered from our disk cache cost nothing); 0 when
+        unpriced. `cached_prompt_tokens` (of `prompt_tokens`) are those the provider reported as served from
+        its context cache, at `price_cached_input` when set (else at `price_input`)."""
         if not self.priced:
             return 0.0
-        usd = prompt_tokens / 1e6 * (self.price_input or 0.0) + completion_tokens / 1e6 * (self.price_output or 0.0)
+        hits = max(0, min(cached_prompt_tokens, prompt_tokens))
+        hit_price = self.price_input if self.price_cached_input is None else self.price_cached_input
+        usd = ((prompt_tokens - hits) * (self.price_input or 0.0) + hits * (hit_price or 0.0) + completion_tokens * (self.price_output or 0.0)) / 1e6
         return usd * (1 - self.discount)
 
     @field_validator("base_url")
