@@ -55,6 +55,38 @@ LHS = re.compile(r"^\s*(?:[A-Za-z]|\\[a-zA-Z]+|[A-Za-z]\s*\([A-Za-z]\)|[A-Za-z]_
 ROUNDING_NOTE = re.compile(r"\(?\s*(?:rounded|round|to the nearest|nearest|approx\.?|approximately)[^)]*\)?\s*$", re.I)
 
 
+NUMBER_WORDS = {
+    "zero": 0, "one": 1, **BASE_WORDS, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+}
+REPEATING = re.compile(r"^(-?)(\d*)\.(\d*)\\(?:overline|bar)\s*\{?\s*(\d+)\s*\}?$")
+CHOICE_PREFIX = re.compile(r"^\(\s*[A-E]\s*\)\s*(?=\S)")  # `(E) 12`, `\textbf{(E) }12` once unwrapped
+
+
+def number_word(s: str) -> str | None:
+    """`six`, `twenty-four`, `Twenty one` -> the digits; None for anything else."""
+    tokens = re.split(r"[\s-]+", s.strip(" .").casefold())
+    if not tokens or len(tokens) > 2 or any(t not in NUMBER_WORDS for t in tokens):
+        return None
+    values = [NUMBER_WORDS[t] for t in tokens]
+    if len(values) == 2 and not (values[0] >= 20 and values[0] % 10 == 0 and 0 < values[1] < 10):
+        return None
+    return str(sum(values))
+
+
+def repeating_decimal(s: str) -> str | None:
+    """`0.\\overline{3}` -> `\\frac{1}{3}`, `1.2\\overline{45}` -> its exact fraction; None otherwise."""
+    m = REPEATING.match(s.replace(" ", ""))
+    if not m:
+        return None
+    sign, whole, fixed, rep = m.group(1), m.group(2) or "0", m.group(3), m.group(4)
+    from fractions import Fraction
+
+    value = int(whole) + Fraction(int(fixed or "0"), 10 ** len(fixed)) + Fraction(int(rep), (10 ** len(rep) - 1) * 10 ** len(fixed))
+    value = -value if sign else value
+    return rf"\frac{{{value.numerator}}}{{{value.denominator}}}" if value.denominator != 1 else str(value.numerator)
+
+
 def approx_value(s: str) -> str:
     """`\\frac{\\sqrt3}{3} \\approx 0.577` -> the exact left side; `x \\approx 11` -> 11."""
     parts = re.split(r"\\approx|≈", s)
@@ -71,6 +103,8 @@ def scalar_latex(s: str) -> tuple[str, bool]:
     s = re.sub(r"^(?:\\approx|≈|about|approximately)\s*", "", s).strip()
     s = LHS.sub("", s)
     s = unwrap_text_commands(s).strip()
+    s = CHOICE_PREFIX.sub("", s)  # a multiple-choice label before the value itself
+    s = number_word(s) or repeating_decimal(s) or s
     percent = False
     if re.search(r"\\?%\s*$", s) or re.search(r"\s*percent$", s):
         percent = True
@@ -242,7 +276,7 @@ def classify_key(key: str) -> Shape:
     base = parse_base(key)
     if base and (not base[0].isdigit() or base[1] != 10):
         return Shape("base", (base[0],), base=base[1])
-    if is_wordy(key):
+    if is_wordy(key) and number_word(plain) is None:
         return Shape("text", (_words(key),))
     if ":" in latex and ":=" not in latex and r"\colon" not in latex:
         parts = split_top(latex, (":",))

@@ -153,6 +153,23 @@ MATH500_STYLES = [
     (r"\infty", r"\boxed{\infty}", T),
 ]
 
+# Multiple-choice contests (AMC-style) keyed by value, repeating decimals, and numbers written as words.
+CHOICE_VALUES_AND_WORDS = [
+    ("12", r"\boxed{(E)\ 12}", T),
+    ("12", r"\boxed{\textbf{(E) }12}", T),
+    ("12", r"\boxed{(E)}", F),  # a letter alone cannot be checked against a value
+    ("12", r"\boxed{(D) 10}", F),
+    (r"0.\overline{3}", r"\boxed{\frac{1}{3}}", T),
+    ("1/3", r"\boxed{0.\overline{3}}", T),
+    (r"1.2\overline{45}", r"\boxed{\frac{137}{110}}", T),
+    (r"0.\overline{3}", r"\boxed{0.3}", F),
+    ("6", r"\boxed{\text{six}}", T),
+    ("six", r"\boxed{6}", T),
+    ("24", "There are twenty-four ways.\nFinal answer: twenty-four", T),
+    ("24", r"\boxed{twenty-five}", F),
+    ("none", r"\boxed{\text{none}}", T),  # still a word key, not a number
+]
+
 # Wrong answers that a sloppy checker would accept.
 NEGATIVES = [
     ("17", r"\boxed{18}", F),
@@ -237,6 +254,12 @@ def test_obryan_key_styles(key, response, expected):
 
 @_cases(MATH500_STYLES)
 def test_math500_latex_keys(key, response, expected):
+    v = grade(key, response)
+    assert v.correct is expected, v
+
+
+@_cases(CHOICE_VALUES_AND_WORDS)
+def test_choice_values_repeating_decimals_and_number_words(key, response, expected):
     v = grade(key, response)
     assert v.correct is expected, v
 
