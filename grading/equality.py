@@ -67,6 +67,48 @@ def _numeric_close(a: Any, b: Any, rel: float = 1e-12) -> bool | None:
     return abs(va - vb) <= rel * scale
 
 
+def _as_set(expr: Any) -> Any:
+    """An inequality in one variable (`x \\le 2`, `-1 < x \\le 3`, `x < 1 \\lor x > 3`) as the set it
+    describes; a set as itself; None for anything else."""
+    if isinstance(expr, sympy.Set):
+        return expr
+    if isinstance(expr, (sympy.core.relational.Relational, sympy.And, sympy.Or)) and not isinstance(expr, (sympy.Eq, sympy.Ne)):
+        if len(expr.free_symbols) == 1:
+            try:
+                return expr.as_set()
+            except Exception:  # sympy raises many types on odd input
+                return None
+    return None
+
+
+OR_WORD = re.compile(r"\\text\{\s*or\s*\}|\\lor|\\vee|\bor\b")
+
+
+def or_set(latex: str) -> Any:
+    """`x < 1 \\text{ or } x > 3` as the union of what each side describes; None unless every side is an inequality."""
+    parts = [p.strip() for p in OR_WORD.split(latex)]
+    if len(parts) < 2:
+        return None
+    sets = []
+    for part in parts:
+        parsed = mv_parse(part) if part else []
+        one = _as_set(parsed[0]) if parsed else None
+        if one is None or isinstance(parsed[0], sympy.Set):
+            return None
+        sets.append(one)
+    return sympy.Union(*sets)
+
+
+def set_equal(a: Any, b: Any) -> bool | None:
+    """An interval key against an inequality answer, or the other way round; None when either is neither."""
+    if isinstance(a, sympy.Set) and isinstance(b, sympy.Set):
+        return None  # two sets: math-verify's comparison stands
+    sa, sb = _as_set(a), _as_set(b)
+    if sa is None or sb is None:
+        return None
+    return bool(sa == sb)
+
+
 def sympy_equal(a: Any, b: Any) -> bool | None:
     """Symbolic equality, then random-point evaluation for expressions in variables."""
     a, b = _rhs(_with_imaginary(a)), _rhs(_with_imaginary(b))
@@ -150,7 +192,8 @@ def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None,
 
     if key_latex.replace(" ", "") == ans_latex.replace(" ", ""):
         return True, "exact_string"
-    decided = _decimal_literals(key_latex, ans_latex)
+    percent = bool(key_shape and key_shape.percent) != bool(ans_shape and ans_shape.percent)
+    decided = None if percent else _decimal_literals(key_latex, ans_latex)  # 50% against 0.5 is not a decimal-literal question
     if decided is not None:
         return decided
     rk, ra = _rational(key_latex), _rational(ans_latex)
@@ -167,6 +210,14 @@ def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None,
         candidates.append(mv_parse(f"\\frac{{{ans_latex}}}{{100}}"))
     if key_shape is not None and key_shape.percent and not (ans_shape and ans_shape.percent):
         candidates.append(mv_parse(f"({ans_latex})\\cdot 100"))
+    ors = or_set(key_latex), or_set(ans_latex)  # `x < 1 or x > 3` parses as its first half alone
+    if ors != (None, None):
+        sg, sp = (ors[0] if ors[0] is not None else _as_set(g)), (ors[1] if ors[1] is not None else _as_set(p))
+        if sg is not None and sp is not None:
+            return bool(sg == sp), "sympy"
+    as_sets = set_equal(g, p)  # an interval against an inequality: before the free-symbol check, which `x` would fail
+    if as_sets is not None:
+        return as_sets, "sympy"
     extra = _extra_symbols(g, p)
     if extra:
         # `17 + c` against 17: math-verify drops a trailing `+ c` as an integration constant; here it is a free symbol

@@ -283,8 +283,10 @@ def classify_key(key: str) -> Shape:
         if len(parts) >= 2:
             return Shape("ratio", tuple(scalar_latex(p)[0] for p in parts))
     items = _tuple_items(key)
-    if items and not THOUSANDS.match(plain):
+    if items and not THOUSANDS.match(plain) and r"\infty" not in latex:  # `(-\infty, 2)` is an interval, not a pair
         return Shape("tuple", tuple(scalar_latex(p)[0] for p in items))
+    if re.search(r"[<>]|\\[lg]eq?\b|\\[lg]t\b", latex) and re.search(r"\bor\b|\\lor|\\vee", plain):
+        return Shape("scalar", (scalar_latex(key)[0],))  # `x < 1 or x > 3`: one set of reals, compared as such
     is_set = (
         strip_outer(latex, r"\{", r"\}") is not None
         or re.search(r"\s(?:and|or)\s|;|\\pm|\\mp", latex)

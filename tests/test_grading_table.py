@@ -170,6 +170,27 @@ CHOICE_VALUES_AND_WORDS = [
     ("none", r"\boxed{\text{none}}", T),  # still a word key, not a number
 ]
 
+# Interval keys (MATH-500 style) answered as inequalities, and the other way round; percentages as decimals.
+INTERVALS_AND_PERCENTS = [
+    (r"(-\infty, 2]", r"\boxed{x \le 2}", T),
+    (r"(-\infty, 2]", r"\boxed{x < 2}", F),
+    (r"(-\infty, 2)", r"\boxed{x < 2}", T),
+    (r"[-1, 3)", r"\boxed{-1 \le x < 3}", T),
+    (r"(0, \infty)", r"\boxed{t > 0}", T),
+    (r"x \ge 0", r"\boxed{[0, \infty)}", T),
+    (r"x > 0", r"\boxed{[0, \infty)}", F),
+    (r"(-\infty,1)\cup(3,\infty)", r"\boxed{x < 1 \text{ or } x > 3}", T),
+    (r"(-\infty,1]\cup[3,\infty)", r"\boxed{x \le 1 \lor x \ge 3}", T),
+    (r"(-\infty,1)\cup(3,\infty)", r"\boxed{x < 1 \text{ or } x > 2}", F),
+    ("x < 1 or x > 3", r"\boxed{(-\infty,1)\cup(3,\infty)}", T),
+    ("x < 1 or x > 3", r"\boxed{(-\infty,1)}", F),
+    (r"(-\infty, 2)", r"\boxed{(-\infty, 3)}", F),
+    (r"50\%", r"\boxed{0.5}", T),
+    ("0.5", r"\boxed{50\%}", T),
+    (r"50\%", r"\boxed{0.6}", F),
+    (r"12.5\%", r"\boxed{\frac{1}{8}}", T),
+]
+
 # Wrong answers that a sloppy checker would accept.
 NEGATIVES = [
     ("17", r"\boxed{18}", F),
@@ -260,6 +281,12 @@ def test_math500_latex_keys(key, response, expected):
 
 @_cases(CHOICE_VALUES_AND_WORDS)
 def test_choice_values_repeating_decimals_and_number_words(key, response, expected):
+    v = grade(key, response)
+    assert v.correct is expected, v
+
+
+@_cases(INTERVALS_AND_PERCENTS)
+def test_intervals_against_inequalities_and_percents(key, response, expected):
     v = grade(key, response)
     assert v.correct is expected, v
 
