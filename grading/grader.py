@@ -78,6 +78,11 @@ def _match_ordered(keys: tuple[str, ...], answers: tuple[str, ...], method: str,
     return True, method, f"every {part} equal, in order"
 
 
+def _singular(words: str) -> str:
+    """`No solutions` and `no solution` are one answer: drop a plural `s` from words longer than three letters."""
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words.split())
+
+
 def compare(key_shape: Shape, ans_shape: Shape) -> tuple[bool | None, str, str]:
     """(verdict, method, reason) for an answer read into the key's shape."""
     kind = key_shape.kind
@@ -86,6 +91,8 @@ def compare(key_shape: Shape, ans_shape: Shape) -> tuple[bool | None, str, str]:
         return ok, kind, "same choice" if ok else "different choice"
     if kind == "text":
         ok = key_shape.parts == ans_shape.parts
+        if not ok and _singular(key_shape.parts[0]) == _singular(ans_shape.parts[0]):
+            return True, kind, "same words but for a plural"
         return ok, kind, "same words" if ok else "different words"
     if kind == "base":
         ok = key_shape.parts == ans_shape.parts and ans_shape.base in (None, key_shape.base)

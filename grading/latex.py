@@ -94,10 +94,13 @@ def to_latex(s: str) -> str:
     s = _sqrt_unicode(s)
     s = re.sub(r"(?i)\binfinity\b", r"\\infty ", s)
     s = re.sub(r"\\[dt]frac", r"\\frac", s)
+    s = s.replace(r"\varnothing", r"\emptyset")
     s = re.sub(r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])", "", s)
     s = re.sub(r"\\(?:displaystyle|limits)", "", s)
     s = re.sub(r"\\[,;:!]|(?<!\\)\\ |~", " ", s)
     s = s.replace("{,}", ",")
+    # `3 \pmod{7}`, `3 (\text{mod } 7)`, `3 (\bmod 7)` are 3 (a congruence's modulus, not an operation like `7 \bmod 5`)
+    s = re.sub(r"\s*(?:\\pmod\s*\{?\s*\w+\s*\}?|\(\s*(?:\\(?:text|mathrm|operatorname)\{)?\s*\\?b?mod\s*\}?\s*\w+\s*\))\s*$", "", s)
     s = re.sub(r"(?<=/)(\d{1,3}),(\d{3})(?![\d,])", r"\1\2", s)  # 209/14,400
     # plain a/b binds tighter than juxtaposition: `9/17 i` is (9/17)i
     s = re.sub(r"(?<![\w.}^])(\d+)\s*/\s*(\d+)(?![\d.])", r"\\frac{\1}{\2}", s)

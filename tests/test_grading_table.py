@@ -191,6 +191,18 @@ INTERVALS_AND_PERCENTS = [
     (r"12.5\%", r"\boxed{\frac{1}{8}}", T),
 ]
 
+# Notation that names the same answer differently.
+SAME_ANSWER_OTHER_NOTATION = [
+    (r"\emptyset", r"\boxed{\varnothing}", T),
+    (r"\text{no solution}", r"\boxed{\text{No solutions}}", T),
+    ("Tuesday", r"\boxed{\text{Tuesdays}}", T),
+    (r"\text{class}", r"\boxed{\text{clas}}", F),
+    ("3", r"\boxed{3 \pmod{7}}", T),
+    ("3", r"\boxed{3 \ (\mathrm{mod}\ 7)}", T),
+    ("3", "so n is 3 (mod 7).\nFinal answer: 3 (mod 7)", T),
+    ("4", r"\boxed{3 \pmod{7}}", F),
+]
+
 # Wrong answers that a sloppy checker would accept.
 NEGATIVES = [
     ("17", r"\boxed{18}", F),
@@ -287,6 +299,12 @@ def test_choice_values_repeating_decimals_and_number_words(key, response, expect
 
 @_cases(INTERVALS_AND_PERCENTS)
 def test_intervals_against_inequalities_and_percents(key, response, expected):
+    v = grade(key, response)
+    assert v.correct is expected, v
+
+
+@_cases(SAME_ANSWER_OTHER_NOTATION)
+def test_same_answer_in_other_notation(key, response, expected):
     v = grade(key, response)
     assert v.correct is expected, v
 
