@@ -141,8 +141,59 @@ THINKING = [
     ("5", "<think>all the thinking</think>", None),
 ]
 
+# Multiple-choice contests (AMC-style) keyed by value, repeating decimals, and numbers written as words.
+CHOICE_VALUES_AND_WORDS = [
+    ("12", r"\boxed{(E)\ 12}", True),
+    ("12", r"\boxed{\textbf{(E) }12}", True),
+    ("12", r"\boxed{(E)}", False),  # a letter alone cannot be checked against a value
+    ("12", r"\boxed{(D) 10}", False),
+    (r"0.\overline{3}", r"\boxed{\frac{1}{3}}", True),
+    ("1/3", r"\boxed{0.\overline{3}}", True),
+    (r"1.2\overline{45}", r"\boxed{\frac{137}{110}}", True),
+    (r"0.\overline{3}", r"\boxed{0.3}", False),
+    ("6", r"\boxed{\text{six}}", True),
+    ("six", r"\boxed{6}", True),
+    ("24", "There are twenty-four ways.\nFinal answer: twenty-four", True),
+    ("24", r"\boxed{twenty-five}", False),
+    ("none", r"\boxed{\text{none}}", True),  # still a word key, not a number
+]
+
+# Interval keys (MATH-500 style) answered as inequalities, and the other way round; percentages as decimals.
+INTERVALS_AND_PERCENTS = [
+    (r"(-\infty, 2]", r"\boxed{x \le 2}", True),
+    (r"(-\infty, 2]", r"\boxed{x < 2}", False),
+    (r"(-\infty, 2)", r"\boxed{x < 2}", True),
+    (r"[-1, 3)", r"\boxed{-1 \le x < 3}", True),
+    (r"(0, \infty)", r"\boxed{t > 0}", True),
+    (r"x \ge 0", r"\boxed{[0, \infty)}", True),
+    (r"x > 0", r"\boxed{[0, \infty)}", False),
+    (r"(-\infty,1)\cup(3,\infty)", r"\boxed{x < 1 \text{ or } x > 3}", True),
+    (r"(-\infty,1]\cup[3,\infty)", r"\boxed{x \le 1 \lor x \ge 3}", True),
+    (r"(-\infty,1)\cup(3,\infty)", r"\boxed{x < 1 \text{ or } x > 2}", False),
+    ("x < 1 or x > 3", r"\boxed{(-\infty,1)\cup(3,\infty)}", True),
+    ("x < 1 or x > 3", r"\boxed{(-\infty,1)}", False),
+    (r"(-\infty, 2)", r"\boxed{(-\infty, 3)}", False),
+    (r"50\%", r"\boxed{0.5}", True),
+    ("0.5", r"\boxed{50\%}", True),
+    (r"50\%", r"\boxed{0.6}", False),
+    (r"12.5\%", r"\boxed{\frac{1}{8}}", True),
+]
+
+# Notation that names the same answer differently.
+OTHER_NOTATION = [
+    (r"\emptyset", r"\boxed{\varnothing}", True),
+    (r"\text{no solution}", r"\boxed{\text{No solutions}}", True),
+    ("Tuesday", r"\boxed{\text{Tuesdays}}", True),
+    (r"\text{class}", r"\boxed{\text{clas}}", False),
+    ("3", r"\boxed{3 \pmod{7}}", True),
+    ("3", r"\boxed{3 \ (\mathrm{mod}\ 7)}", True),
+    ("3", "so n is 3 (mod 7).\nFinal answer: 3 (mod 7)", True),
+    ("4", r"\boxed{3 \pmod{7}}", False),
+]
+
 CLASSES = {
     "latex_gold": LATEX_GOLD, "plain_functions": PLAIN_FUNCTIONS, "relations": RELATIONS, "matrices": MATRICES,
     "several_answers": SEVERAL_ANSWERS, "unboxed": UNBOXED, "conventions": CONVENTIONS, "overconfident": OVERCONFIDENT,
-    "thinking": THINKING,
+    "thinking": THINKING, "choice_values_and_words": CHOICE_VALUES_AND_WORDS, "intervals_and_percents": INTERVALS_AND_PERCENTS,
+    "other_notation": OTHER_NOTATION,
 }

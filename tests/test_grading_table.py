@@ -153,56 +153,6 @@ MATH500_STYLES = [
     (r"\infty", r"\boxed{\infty}", T),
 ]
 
-# Multiple-choice contests (AMC-style) keyed by value, repeating decimals, and numbers written as words.
-CHOICE_VALUES_AND_WORDS = [
-    ("12", r"\boxed{(E)\ 12}", T),
-    ("12", r"\boxed{\textbf{(E) }12}", T),
-    ("12", r"\boxed{(E)}", F),  # a letter alone cannot be checked against a value
-    ("12", r"\boxed{(D) 10}", F),
-    (r"0.\overline{3}", r"\boxed{\frac{1}{3}}", T),
-    ("1/3", r"\boxed{0.\overline{3}}", T),
-    (r"1.2\overline{45}", r"\boxed{\frac{137}{110}}", T),
-    (r"0.\overline{3}", r"\boxed{0.3}", F),
-    ("6", r"\boxed{\text{six}}", T),
-    ("six", r"\boxed{6}", T),
-    ("24", "There are twenty-four ways.\nFinal answer: twenty-four", T),
-    ("24", r"\boxed{twenty-five}", F),
-    ("none", r"\boxed{\text{none}}", T),  # still a word key, not a number
-]
-
-# Interval keys (MATH-500 style) answered as inequalities, and the other way round; percentages as decimals.
-INTERVALS_AND_PERCENTS = [
-    (r"(-\infty, 2]", r"\boxed{x \le 2}", T),
-    (r"(-\infty, 2]", r"\boxed{x < 2}", F),
-    (r"(-\infty, 2)", r"\boxed{x < 2}", T),
-    (r"[-1, 3)", r"\boxed{-1 \le x < 3}", T),
-    (r"(0, \infty)", r"\boxed{t > 0}", T),
-    (r"x \ge 0", r"\boxed{[0, \infty)}", T),
-    (r"x > 0", r"\boxed{[0, \infty)}", F),
-    (r"(-\infty,1)\cup(3,\infty)", r"\boxed{x < 1 \text{ or } x > 3}", T),
-    (r"(-\infty,1]\cup[3,\infty)", r"\boxed{x \le 1 \lor x \ge 3}", T),
-    (r"(-\infty,1)\cup(3,\infty)", r"\boxed{x < 1 \text{ or } x > 2}", F),
-    ("x < 1 or x > 3", r"\boxed{(-\infty,1)\cup(3,\infty)}", T),
-    ("x < 1 or x > 3", r"\boxed{(-\infty,1)}", F),
-    (r"(-\infty, 2)", r"\boxed{(-\infty, 3)}", F),
-    (r"50\%", r"\boxed{0.5}", T),
-    ("0.5", r"\boxed{50\%}", T),
-    (r"50\%", r"\boxed{0.6}", F),
-    (r"12.5\%", r"\boxed{\frac{1}{8}}", T),
-]
-
-# Notation that names the same answer differently.
-SAME_ANSWER_OTHER_NOTATION = [
-    (r"\emptyset", r"\boxed{\varnothing}", T),
-    (r"\text{no solution}", r"\boxed{\text{No solutions}}", T),
-    ("Tuesday", r"\boxed{\text{Tuesdays}}", T),
-    (r"\text{class}", r"\boxed{\text{clas}}", F),
-    ("3", r"\boxed{3 \pmod{7}}", T),
-    ("3", r"\boxed{3 \ (\mathrm{mod}\ 7)}", T),
-    ("3", "so n is 3 (mod 7).\nFinal answer: 3 (mod 7)", T),
-    ("4", r"\boxed{3 \pmod{7}}", F),
-]
-
 # Wrong answers that a sloppy checker would accept.
 NEGATIVES = [
     ("17", r"\boxed{18}", F),
@@ -287,24 +237,6 @@ def test_obryan_key_styles(key, response, expected):
 
 @_cases(MATH500_STYLES)
 def test_math500_latex_keys(key, response, expected):
-    v = grade(key, response)
-    assert v.correct is expected, v
-
-
-@_cases(CHOICE_VALUES_AND_WORDS)
-def test_choice_values_repeating_decimals_and_number_words(key, response, expected):
-    v = grade(key, response)
-    assert v.correct is expected, v
-
-
-@_cases(INTERVALS_AND_PERCENTS)
-def test_intervals_against_inequalities_and_percents(key, response, expected):
-    v = grade(key, response)
-    assert v.correct is expected, v
-
-
-@_cases(SAME_ANSWER_OTHER_NOTATION)
-def test_same_answer_in_other_notation(key, response, expected):
     v = grade(key, response)
     assert v.correct is expected, v
 
