@@ -37,12 +37,11 @@ from autogen_core.models import (
 from autogen_ext.models.cache import ChatCompletionCache
 
 from distill.config import ModelRole
-from distill.errors import EndpointError
+from distill.errors import DistillError, EndpointError
+from distill.io import content_hash
 
 from . import provider_cache
 from .failures import UNREACHABLE_RETRIES, EmptyResponse, classify, retry_after, to_endpoint_error, where
-from distill.errors import DistillError
-from distill.io import content_hash
 
 log = logging.getLogger("distill.models")
 # R1 replies from an API that returns reasoning_content carry no <think> tags; AutoGen warns each time.

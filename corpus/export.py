@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.errors import DistillError
-from distill.io import atomic_write_json, atomic_write_jsonl
+from distill.io import atomic_write_jsonl, write_record
 from distill.problems.schema import Problem
 
 from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, find_contamination
@@ -163,8 +163,8 @@ def export_corpus(
                                         flagged=list(contaminated.values()), excluded=not keep_contaminated),
         skipped=dict(skipped), templates=templates, transcripts=sources,
     )
+    write_record(out_dir / "manifest.json", record)
     manifest = record.model_dump(mode="json")
-    atomic_write_json(out_dir / "manifest.json", manifest)
     if fmt == "hf":
         from .hf import write_hf
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from distill.errors import DistillError, validation_message
+from distill.io import read_record
 
 from .decontaminate import Contamination
 
@@ -57,9 +57,4 @@ class ExportManifest(BaseModel):
 
     @classmethod
     def read(cls, path: Path) -> "ExportManifest":
-        try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DistillError("no manifest.json", path=path.parent) from None
-        except ValidationError as exc:
-            raise DistillError(f"not an export manifest of this version ({validation_message(exc)}); export again", path=path) from None
+        return read_record(path, cls, "an export manifest", "export again")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from distill.io import atomic_write_json
+from distill.io import write_record
 
 LABEL_STEP_PT = 11  # vertical offset between labels of points that sit close together
 
@@ -63,7 +63,7 @@ def save(fig, path: Path) -> Path:
     fig.savefig(tmp)
     _plt().close(fig)
     tmp.replace(path)
-    atomic_write_json(path.with_suffix(".json"), info.model_dump())
+    write_record(path.with_suffix(".json"), info)
     return path
 
 

@@ -16,11 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from distill.config import Settings
 from distill.errors import DistillError, WorkFailed
-from distill.io import atomic_write_json, content_hash
+from distill.io import content_hash, read_record, write_record
 from distill.workspace import Workspace
 
 from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
@@ -38,15 +37,12 @@ class Study:
     def state(self) -> StudyState:
         if not self.state_path.exists():
             return StudyState()
-        try:
-            return StudyState.model_validate_json(self.state_path.read_text())
-        except ValidationError as exc:
-            raise DistillError(f"corrupt study state ({exc.errors()[0]['msg']}); delete it to start the study over", path=self.state_path) from None
+        return read_record(self.state_path, StudyState, "a study state", "delete it to start the study over")
 
     def _record(self, key: str, fp: str, outputs: dict[str, Any]) -> None:
         st = self.state()
         st.steps[key] = StepRecord(fingerprint=fp, outputs=outputs, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-        atomic_write_json(self.state_path, st.model_dump(mode="json"))
+        write_record(self.state_path, st)
 
     def _output(self, key: str) -> dict[str, Any]:
         """The recorded outputs of an upstream step, or a clear error when it has not run."""
