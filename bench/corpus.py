@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import ServerProcess, save  # noqa: E402
 
 DISTILL = str(Path(sys.executable).parent / "distill")
-DELAY = [0.2]  # set from --delay; the ideal time is calls x delay / concurrency
 
 
 def make_problems(n: int) -> list[Problem]:
@@ -119,7 +118,7 @@ def one_command(base_url: str, n: int, concurrency: int) -> dict:
     return {"wall_s": wall, "loop_s": summary["seconds"], "calls": summary["model_calls"], "accepted": summary["accepted"]}
 
 
-def command_vs_bare(base_url: str, n: int, concurrency: int, repeats: int) -> dict:
+def command_vs_bare(base_url: str, n: int, concurrency: int, repeats: int, delay: float) -> dict:
     """`distill corpus run` as a user runs it (a fresh process, start-up included) against the bare client, in
     `repeats` interleaved pairs (the order alternates, so drift on a noisy machine hits both); the median ratio counts."""
     rounds = []
@@ -140,7 +139,7 @@ def command_vs_bare(base_url: str, n: int, concurrency: int, repeats: int) -> di
     return {"problems": n, "concurrency": concurrency, "calls": pick["calls"], "accepted": pick["accepted"], "repeats": repeats,
             "command_s": pick["wall_s"], "loop_s": pick["loop_s"], "startup_exit_s": pick["startup_exit_s"], "bare_client_s": pick["bare_s"],
             "ratio": round(med, 3), "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
-            "ideal_s": round(pick["calls"] * DELAY[0] / concurrency, 3), "rounds": rounds}
+            "ideal_s": round(pick["calls"] * delay / concurrency, 3), "rounds": rounds}
 
 
 async def main_async(args) -> dict:
@@ -177,9 +176,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5, help="Interleaved command/bare-client pairs; the median ratio is reported.")
     ap.add_argument("--only-command", action="store_true", help="Only the command-vs-bare-client comparison.")
     args = ap.parse_args()
-    DELAY[0] = args.delay
     with ServerProcess(responder, args.delay) as srv:
-        cmd = command_vs_bare(srv.base_url, args.command_problems, args.command_concurrency, args.repeats)
+        cmd = command_vs_bare(srv.base_url, args.command_problems, args.command_concurrency, args.repeats, args.delay)
     t = Table(title=f"`distill corpus run` vs a bare asyncio client: {cmd['problems']} problems, {args.delay * 1000:.0f} ms per call, "
                     f"concurrency {cmd['concurrency']}, {cmd['calls']} calls (ideal {cmd['ideal_s']:.2f} s)")
     for c in ("round", "command s", "in run loop s", "start-up + exit s", "bare client s (baseline)", "ratio"):
