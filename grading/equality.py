@@ -99,16 +99,6 @@ def or_set(latex: str) -> Any:
     return sympy.Union(*sets)
 
 
-def set_equal(a: Any, b: Any) -> bool | None:
-    """An interval key against an inequality answer, or the other way round; None when either is neither."""
-    if isinstance(a, sympy.Set) and isinstance(b, sympy.Set):
-        return None  # two sets: math-verify's comparison stands
-    sa, sb = _as_set(a), _as_set(b)
-    if sa is None or sb is None:
-        return None
-    return bool(sa == sb)
-
-
 def sympy_equal(a: Any, b: Any) -> bool | None:
     """Symbolic equality, then random-point evaluation for expressions in variables."""
     a, b = _rhs(_with_imaginary(a)), _rhs(_with_imaginary(b))
@@ -210,14 +200,14 @@ def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None,
         candidates.append(mv_parse(f"\\frac{{{ans_latex}}}{{100}}"))
     if key_shape is not None and key_shape.percent and not (ans_shape and ans_shape.percent):
         candidates.append(mv_parse(f"({ans_latex})\\cdot 100"))
-    ors = or_set(key_latex), or_set(ans_latex)  # `x < 1 or x > 3` parses as its first half alone
-    if ors != (None, None):
-        sg, sp = (ors[0] if ors[0] is not None else _as_set(g)), (ors[1] if ors[1] is not None else _as_set(p))
-        if sg is not None and sp is not None:
-            return bool(sg == sp), "sympy"
-    as_sets = set_equal(g, p)  # an interval against an inequality: before the free-symbol check, which `x` would fail
-    if as_sets is not None:
-        return as_sets, "sympy"
+    # An interval against an inequality (before the free-symbol check, which `x` would fail); `x < 1 or x > 3`
+    # parses as its first half alone, so each side's `or` is read whole. Two plain sets stay math-verify's to compare.
+    ors = or_set(key_latex), or_set(ans_latex)
+    sg = ors[0] if ors[0] is not None else _as_set(g)
+    sp = ors[1] if ors[1] is not None else _as_set(p)
+    both_plain_sets = ors == (None, None) and isinstance(g, sympy.Set) and isinstance(p, sympy.Set)
+    if sg is not None and sp is not None and not both_plain_sets:
+        return bool(sg == sp), "sympy"
     extra = _extra_symbols(g, p)
     if extra:
         # `17 + c` against 17: math-verify drops a trailing `+ c` as an integration constant; here it is a free symbol
