@@ -38,7 +38,7 @@ from autogen_ext.models.cache import ChatCompletionCache
 
 from distill.config import ModelRole
 from distill.errors import DistillError, EndpointError
-from distill.io import content_hash
+from distill.io import content_hash, open_disk_store
 
 from . import provider_cache
 from .failures import UNREACHABLE_RETRIES, EmptyResponse, classify, retry_after, to_endpoint_error, where
@@ -208,8 +208,7 @@ def model_info_for(role: ModelRole) -> ModelInfo:
 
 
 def open_cache(cache_dir: Path) -> diskcache.Cache:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    return diskcache.Cache(str(cache_dir))
+    return open_disk_store(cache_dir)
 
 
 def build_client(
@@ -256,7 +255,10 @@ def build_role_clients(roles: Mapping[str, ModelRole], cache: diskcache.Cache) -
     pools: dict[str, Any] = {}
     clients = {}
     for name, role in roles.items():
-        pool = pools.setdefault(role.base_url.rstrip("/"), DefaultAsyncHttpxClient())
+        endpoint = role.base_url.rstrip("/")
+        if endpoint not in pools:
+            pools[endpoint] = DefaultAsyncHttpxClient()
+        pool = pools[endpoint]
         clients[name] = build_client(role, cache, role_name=name, http_client=pool)
     return clients
 

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import diskcache
 from distill.agents.records import FormatCheck, Rejection, RoundVerdict
 from distill.grading.grader import Verdict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from distill.io import open_disk_store
 from distill.usage import Usage
 
 TRANSCRIPT_SCHEMA_VERSION = 2
@@ -101,8 +101,7 @@ class TranscriptStore:
     """Transcripts by (problem id, sample), levels by (problem id, level). Each put is one SQLite transaction."""
 
     def __init__(self, root: Path):
-        root.mkdir(parents=True, exist_ok=True)
-        self.cache = diskcache.Cache(str(root))
+        self.cache = open_disk_store(root)
 
     @staticmethod
     def _key(problem_id: str, sample: int) -> tuple:

@@ -56,6 +56,16 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once: os.umask is process-wide, so not while threads write
 
 
+def open_disk_store(path: Path | str) -> Any:
+    """A diskcache.Cache that never evicts: each entry is a paid-for model call or a transcript, and
+    diskcache's default (1 GB, least-recently-stored evicted) would drop them silently. With no
+    eviction, a write also skips diskcache's size query."""
+    import diskcache
+
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return diskcache.Cache(str(path), eviction_policy="none", cull_limit=0)
+
+
 def atomic_write_json(path: Path | str, obj: Any, indent: int | None = 2) -> None:
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n")
 

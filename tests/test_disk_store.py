@@ -1,0 +1,39 @@
+"""The model-call cache and the transcript store never drop an entry: each one is a paid-for call.
+diskcache's default evicts the least recently stored entries past 1 GB, silently."""
+
+from __future__ import annotations
+
+import diskcache
+from distill.agents.clients import open_cache
+from distill.corpus.transcripts import Transcript, TranscriptStore
+
+SIZE_LIMIT = 64 * 1024  # stands in for diskcache's 1 GB default, so the test stays small
+ENTRIES = 200
+VALUE = "x" * 4096  # 200 x 4 KB is well past the limit
+
+
+def _fill(cache: diskcache.Cache) -> int:
+    cache.reset("size_limit", SIZE_LIMIT)
+    for i in range(ENTRIES):
+        cache.set(f"call-{i}", {"result": VALUE})
+    return sum(1 for i in range(ENTRIES) if cache.get(f"call-{i}") is not None)
+
+
+def test_a_plain_diskcache_would_evict_past_its_size_limit(tmp_path):
+    # the hazard the stores below are opened against
+    assert _fill(diskcache.Cache(str(tmp_path / "plain"))) < ENTRIES
+
+
+def test_the_model_call_cache_keeps_every_entry_past_the_size_limit(tmp_path):
+    assert _fill(open_cache(tmp_path / "cache")) == ENTRIES
+
+
+def test_the_transcript_store_keeps_every_transcript_past_the_size_limit(tmp_path):
+    store = TranscriptStore(tmp_path / "transcripts")
+    store.cache.reset("size_limit", SIZE_LIMIT)
+    for i in range(ENTRIES):
+        store.put(Transcript(problem_id=f"p{i}", source="t", year=2001, status="accepted", solution=VALUE, key="1",
+                             fingerprint="f", started_at="2026-11-30T00:00:00Z"))
+    assert all(store.get(f"p{i}") is not None for i in range(ENTRIES))
+    reopened = TranscriptStore(tmp_path / "transcripts")  # the setting is stored with the cache, not only in this object
+    assert reopened.cache.eviction_policy == "none" and len(list(reopened.all())) == ENTRIES
