@@ -13,12 +13,18 @@ $(BIN)/python: | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Byte-compiled once, as pip leaves an installed wheel: an editable install otherwise compiles on
+# every start where PYTHONDONTWRITEBYTECODE is set (as in some sandboxes and CI images).
+COMPILE := $(BIN)/python -m compileall -q -x '/\.|/workspace/' .
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	@$(COMPILE) >/dev/null
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@$(COMPILE) >/dev/null
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

@@ -15,12 +15,21 @@ def save(out: Path, result: dict) -> None:
     print(f"wrote {out}")
 
 
-def _serve(factory, args: tuple, port_queue) -> None:
+def byte_compile() -> None:
+    """Compile the package's sources once, as pip leaves an installed wheel, so a timed `distill` process
+    does not recompile them on every start (it would where PYTHONDONTWRITEBYTECODE is set)."""
+    import compileall
+    import re
+
+    compileall.compile_dir(str(RESULTS.parents[1]), quiet=2, rx=re.compile(r"/\.|/workspace/"))
+
+
+def _serve(factory, args: tuple, port_queue, nodelay: bool) -> None:
     import threading
 
     from distill.demo.loopback import LoopbackServer
 
-    srv = LoopbackServer(factory(*args)).start()
+    srv = LoopbackServer(factory(*args), nodelay=nodelay).start()
     port_queue.put(srv.port)
     threading.Event().wait()
 
@@ -33,14 +42,14 @@ def _boxed_one(delay: float):
 
 class ServerProcess:
     """An OpenAI-compatible loopback server in its own process, as a real endpoint would be (it must not
-    share our GIL); `factory(*args)` makes its responder."""
+    share our GIL); `factory(*args)` makes its responder; `nodelay` as in LoopbackServer."""
 
-    def __init__(self, factory, *args):
+    def __init__(self, factory, *args, nodelay: bool = True):
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
         q = ctx.Queue()
-        self.proc = ctx.Process(target=_serve, args=(factory, args, q), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(factory, args, q, nodelay), daemon=True)
         self.proc.start()
         self.base_url = f"http://127.0.0.1:{q.get(timeout=30)}/v1"
 

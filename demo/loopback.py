@@ -70,13 +70,18 @@ class _Server(ThreadingHTTPServer):
 class LoopbackServer:
     """`with LoopbackServer(responder) as srv:` then point a role's base_url at `srv.base_url`."""
 
-    def __init__(self, responder: Responder, port: int = 0):
+    def __init__(self, responder: Responder, port: int = 0, *, nodelay: bool = True):
+        """`nodelay=False` keeps http.server's default (Nagle's algorithm on), whose ~40 ms stall per
+        response is what bench/corpus.py's first row was specified against."""
         self.responder = responder
         self.log = LoopbackLog()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes: with Nagle's algorithm the body waits for the
+            # client's delayed ACK, ~40 ms per response (uvicorn, behind vLLM, sets TCP_NODELAY too)
+            disable_nagle_algorithm = nodelay
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass

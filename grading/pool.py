@@ -14,11 +14,13 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-
-from pebble import ProcessPool
+from typing import TYPE_CHECKING
 
 from .extract import extract_answer
 from .grader import Verdict, cheap_verdict, grade, grade_answer, quick_verdict
+
+if TYPE_CHECKING:
+    from pebble import ProcessPool
 
 DEFAULT_TIMEOUT_S = 5.0
 WORKER_MEMORY_BYTES = 4 * 1024**3  # a runaway power tower fails fast instead of swapping
@@ -60,7 +62,10 @@ class Grader:
     def _get_pool(self) -> ProcessPool:
         with self._lock:
             if self._pool is None:
-                # the platform's default start method: fork on Linux (cheap), spawn on macOS
+                # imported here: a run whose answers all equal their keys never starts workers.
+                # The platform's default start method: fork on Linux (cheap), spawn on macOS.
+                from pebble import ProcessPool
+
                 self._pool = ProcessPool(max_workers=self.workers, initializer=_worker_init)
             return self._pool
 
