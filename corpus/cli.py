@@ -85,7 +85,7 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
             as_json) -> None:
     """Run Solver/Verifier conversations for the chosen problems (resumable; reruns are free)."""
     from distill.agents.team import Templates
-    from distill.corpus.runner import Budget, fingerprint, run_corpus
+    from distill.corpus.runner import Budget, fingerprint, run_corpus, run_identity
     from distill.grading.pool import Grader
 
     problems = select_problems(app, year, years, ids, source)
@@ -98,14 +98,16 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
     if max_cost is not None and not (s.solver.priced and s.verifier.priced):
         raise DistillError("--max-cost needs prices: set price_input and price_output for the solver and verifier roles "
                            "(e.g. DISTILL_SOLVER__PRICE_OUTPUT=2.19; see distill.example.toml)")
-    spent_before = [t.cost_usd for t in store.all() if t.cost_usd > 0]
+    # the mean cost of finished samples estimates the rest: read every transcript only when it is used
+    spent_before = [t.cost_usd for t in store.all() if t.cost_usd > 0] if (dry_run or max_cost is not None) else []
     per_sample = sum(spent_before) / len(spent_before) if spent_before else 0.0
     if dry_run:
         done = Counter()
+        identity = run_identity(templates, s.solver, s.verifier, max_rounds)
         for p in problems:
             for k in range(samples):
                 t = store.get(p.id, k)
-                fresh = t is not None and t.fingerprint == fingerprint(p, templates, s.solver, s.verifier, max_rounds, k)
+                fresh = t is not None and t.fingerprint == fingerprint(p, identity, k)
                 done["done" if fresh and t.status != "failed" else "stale" if t else "new"] += 1
         total = len(problems) * samples
         to_run = done["new"] + done["stale"]

@@ -74,18 +74,14 @@ class RunSummary:
         return d
 
 
-def fingerprint(problem: Problem, templates: Templates, solver: ModelRole, verifier: ModelRole, max_rounds: int, sample: int = 0) -> str:
-    return content_hash(
-        {
-            "problem": [problem.text, problem.answer],
-            "templates": templates.hashes(),
-            "solver": describe_role(solver),
-            "verifier": describe_role(verifier),
-            "max_rounds": max_rounds,
-            **({"sample": sample} if sample else {}),
-        },
-        32,
-    )
+def run_identity(templates: Templates, solver: ModelRole, verifier: ModelRole, max_rounds: int) -> dict[str, Any]:
+    """What every transcript of a run shares in its fingerprint: computed once per run, not per sample."""
+    return {"templates": templates.hashes(), "solver": describe_role(solver), "verifier": describe_role(verifier), "max_rounds": max_rounds}
+
+
+def fingerprint(problem: Problem, identity: dict[str, Any], sample: int = 0) -> str:
+    """Hash of everything that decides a transcript: the problem and its key, the run's identity, the sample."""
+    return content_hash({"problem": [problem.text, problem.answer], **identity, **({"sample": sample} if sample else {})}, 32)
 
 
 def build_transcript(problem: Problem, res: SessionResult | None, *, error: str | None, base: dict[str, Any]) -> Transcript:
@@ -136,7 +132,8 @@ async def run_corpus(
     conversation and transcript. Skip samples already done with the same fingerprint; store each once."""
     summary = RunSummary(problems=len(problems), samples=len(problems) * samples)
     t_start = time.perf_counter()
-    models = {"solver": describe_role(solver_role), "verifier": describe_role(verifier_role)}
+    identity = run_identity(templates, solver_role, verifier_role, max_rounds)
+    models = {"solver": identity["solver"], "verifier": identity["verifier"]}
 
     def count(t: Transcript, skipped: bool) -> None:
         if skipped:
@@ -150,7 +147,7 @@ async def run_corpus(
             on_done(t, skipped, summary)
 
     async def one(problem: Problem, k: int) -> None:
-        fp = fingerprint(problem, templates, solver_role, verifier_role, max_rounds, k)
+        fp = fingerprint(problem, identity, k)
         existing = store.get(problem.id, k)
         if existing and existing.fingerprint == fp and (existing.status == "accepted" or (existing.status == "rejected" and not retry_rejected)):
             count(existing, True)
@@ -181,7 +178,7 @@ async def run_corpus(
         if budget is not None:
             budget.done(cost)
         base = {
-            "sample": k, "cost_usd": round(cost, 6), "templates": templates.hashes(), "models": models, "max_rounds": max_rounds, "fingerprint": fp,
+            "sample": k, "cost_usd": round(cost, 6), "templates": identity["templates"], "models": models, "max_rounds": max_rounds, "fingerprint": fp,
             "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
             "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries,
                       "prompt_cache_hit_tokens": calls.prompt_cache_hit_tokens},
@@ -199,10 +196,14 @@ async def run_corpus(
     # after a task per sample has been created and checked
     queue = iter([(p, k) for p in problems for k in range(samples)])
 
-    async def worker() -> None:
+    async def worker(n: int) -> None:
+        # worker n starts n event-loop turns late: the first requests leave while later workers still
+        # prepare theirs, and replies come back spread out rather than all at once (the loop is one thread)
+        for _ in range(n):
+            await asyncio.sleep(0)
         for problem, k in queue:
             await one(problem, k)
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, summary.samples)))))
+    await asyncio.gather(*(worker(n) for n in range(max(1, min(concurrency, summary.samples)))))
     summary.seconds = round(time.perf_counter() - t_start, 3)
     return summary

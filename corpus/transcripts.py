@@ -111,6 +111,9 @@ class TranscriptStore:
         return _read(Transcript, self.cache.get(self._key(problem_id, sample)))
 
     def put(self, t: Transcript) -> None:
+        if t.sample == 0:  # every index already holds sample 0 (see `samples`): one write
+            self.cache.set(self._key(t.problem_id, 0), t.model_dump(mode="json"))
+            return
         with self.cache.transact():  # the transcript and the index of samples change together
             self.cache.set(self._key(t.problem_id, t.sample), t.model_dump(mode="json"))
             index = set(self.cache.get(("samples", t.problem_id), [0]))
