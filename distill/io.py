@@ -9,9 +9,12 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonlines
+
+if TYPE_CHECKING:
+    import diskcache
 
 
 def canonical_json(obj: Any) -> str:
@@ -56,7 +59,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once: os.umask is process-wide, so not while threads write
 
 
-def open_disk_store(path: Path | str) -> Any:
+def open_disk_store(path: Path | str) -> diskcache.Cache:
     """A diskcache.Cache that never evicts: each entry is a paid-for model call or a transcript, and
     diskcache's default (1 GB, least-recently-stored evicted) would drop them silently. With no
     eviction, a write also skips diskcache's size query."""
