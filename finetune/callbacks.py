@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,9 @@ import mlx.core as mx
 from mlx.utils import tree_flatten
 from mlx_lm.tuner.callbacks import TrainingCallback
 
-from distill.io import append_jsonl, atomic_write_json, read_jsonl
+from distill.io import append_jsonl, read_jsonl, write_record
+
+from .records import CheckpointState
 
 METRICS_SCHEMA_VERSION = 1
 
@@ -33,7 +36,7 @@ class BestAdapterCallback(TrainingCallback):
     `iteration - 1`, so at report time the model's weights are exactly those the loss was measured on.
     """
 
-    def __init__(self, model, out: Path, *, offset: int = 0, patience: int | None = None, state: dict[str, Any] | None = None,
+    def __init__(self, model, out: Path, *, offset: int = 0, patience: int | None = None, state: CheckpointState | None = None,
                  on_report: Callable[[dict[str, Any]], None] | None = None, writes: bool = True):
         self.model = model
         self.writes = writes  # rank 0 of a distributed run writes; the other ranks only train (losses are all-reduced alike)
@@ -41,12 +44,12 @@ class BestAdapterCallback(TrainingCallback):
         self.out = out
         self.offset = offset
         self.patience = patience
-        st = state or {}
-        self.best_val = st.get("best_val_loss", float("inf"))
-        self.best_iter = st.get("best_iteration")
-        self.bad_evals = st.get("bad_evals", 0)
-        self.last_val: float | None = st.get("final_val_loss")
-        self.last_iter = st.get("iteration", 0)
+        st = state or CheckpointState(iteration=0)
+        self.best_val = st.best_val_loss if st.best_val_loss is not None else float("inf")
+        self.best_iter = st.best_iteration
+        self.bad_evals = st.bad_evals
+        self.last_val: float | None = st.final_val_loss
+        self.last_iter = st.iteration
         self.tokens_per_s: list[float] = []
         self.on_report = on_report
         self.stopped_early = False
@@ -82,15 +85,16 @@ class BestAdapterCallback(TrainingCallback):
         self.last_val, self.last_iter = val, it
         if self.writes:
             save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
-            atomic_write_json(self.out / "checkpoints" / "state.json", self.state())
+            write_record(self.out / "checkpoints" / "state.json", self.state())
         self._write({"kind": "val", "iteration": it, "val_loss": val, "val_time": info["val_time"], "best": improved, "time": time.time()})
         if self.patience is not None and self.bad_evals >= self.patience:
             self.stopped_early = True
             raise EarlyStop(f"no new best validation loss in {self.patience} evaluations")
 
-    def state(self) -> dict[str, Any]:
-        return {"iteration": self.last_iter, "best_iteration": self.best_iter, "best_val_loss": self.best_val,
-                "final_val_loss": self.last_val, "bad_evals": self.bad_evals}
+    def state(self) -> CheckpointState:
+        finite = self.best_val if math.isfinite(self.best_val) else None  # JSON has no infinity
+        return CheckpointState(iteration=self.last_iter, best_iteration=self.best_iter, best_val_loss=finite,
+                               final_val_loss=self.last_val, bad_evals=self.bad_evals)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""The fine-tuning run's on-disk records: finetune_config.json (the resolved arguments and versions)
-and summary.json (the kept adapter and its losses), written from these models and read back through them."""
+"""The fine-tuning run's on-disk records: finetune_config.json (the resolved arguments and versions),
+checkpoints/state.json (where the run stopped) and summary.json (the kept adapter and its losses),
+written from these models and read back through them."""
 
 from __future__ import annotations
 
@@ -24,6 +25,20 @@ class FinetuneConfig(BaseModel):
     versions: dict[str, str | None]
     resumed_from_iteration: int | None = None
     ranks: int = 1
+
+
+class CheckpointState(BaseModel):
+    """checkpoints/state.json: where the run stopped, so that --resume continues from last.safetensors.
+    Written at every validation report; a file from before the schema version had the same keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    iteration: int = Field(ge=0, description="the last validated iteration: last.safetensors holds its weights")
+    best_iteration: int | None = None
+    best_val_loss: float | None = Field(None, description="None until a finite validation loss was seen")
+    final_val_loss: float | None = None
+    bad_evals: int = Field(0, ge=0, description="validations since the best one, for early stopping")
 
 
 class FinetuneSummary(BaseModel):
@@ -52,8 +67,13 @@ class FinetuneSummary(BaseModel):
     test_perplexity: float | None = None
 
 
+def read_checkpoint_state(folder: Path) -> CheckpointState:
+    return read_record(Path(folder) / "checkpoints" / "state.json", CheckpointState, "a fine-tuning checkpoint state",
+                       "start the run again without --resume")
+
+
 def read_finetune_summary(folder: Path) -> FinetuneSummary:
     return read_record(Path(folder) / "summary.json", FinetuneSummary, "a fine-tuning summary", "run `distill finetune run` again into it")
 
 
-__all__ = ["FinetuneConfig", "FinetuneSummary", "read_finetune_summary"]
+__all__ = ["CheckpointState", "FinetuneConfig", "FinetuneSummary", "read_checkpoint_state", "read_finetune_summary"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import shutil
 import time
@@ -19,7 +18,7 @@ from distill.io import atomic_write_json, atomic_write_jsonl, write_record
 from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
 from .data import Splits, load_splits, truncation_report
-from .records import FinetuneConfig, FinetuneSummary
+from .records import FinetuneConfig, FinetuneSummary, read_checkpoint_state
 
 
 def load_model(model: str, adapter: str | Path | None = None):
@@ -82,7 +81,7 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
         if n < args.batch_size:
             raise DistillError(f"{name}.jsonl has {n} examples; it needs at least --batch-size ({args.batch_size})", path=args.data)
     state_file = out / "checkpoints" / "state.json"
-    state = json.loads(state_file.read_text()) if args.resume and state_file.exists() else None
+    state = read_checkpoint_state(out) if args.resume and state_file.exists() else None
     if args.resume and state is None:
         raise DistillError("nothing to resume (no checkpoints/state.json)", path=out)
     if main and not args.resume and (out / "metrics.jsonl").exists():
@@ -102,7 +101,7 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
     offset = 0
     if state is not None:
         model.load_weights(str(out / "checkpoints" / "last.safetensors"), strict=False)
-        offset = int(state["iteration"])
+        offset = state.iteration
         # the resumed run reports everything after the checkpoint again: keep only what came before it
         if main:
             kept = [m for m in read_metrics(out / "metrics.jsonl") if m["iteration"] <= offset]

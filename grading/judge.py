@@ -12,15 +12,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import TextMessage
 from autogen_core.models import ChatCompletionClient
 from distill.prompts import load_template
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from distill.errors import EndpointError
-from distill.io import append_jsonl
+from distill.errors import DistillError, EndpointError, validation_message
+from distill.io import append_jsonl, read_jsonl
 
 from .grader import Verdict
 
@@ -52,6 +53,34 @@ def parse_reply(text: str) -> JudgeReply:
         verdict, readable = (m.group(1).lower(), True) if m else ("unsure", False)
     correct = {"correct": True, "incorrect": False}.get(verdict)
     return JudgeReply(correct, reason.splitlines()[0][:300] if reason else verdict, text or "", readable)
+
+
+class Disagreement(BaseModel):
+    """One line of logs/judge_disagreements.jsonl: an audited record where the judge and the rules differ
+    (the rules' verdict is the one kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    id: Any = Field(None, description="the record's id in its evaluation (problem id, run)")
+    key: str
+    extracted: str | None
+    rule: bool
+    rule_method: str
+    judge: bool
+    judge_reason: str
+
+
+def read_disagreements(path: Path) -> list[Disagreement]:
+    """The log's records; its torn last line (a killed run) is dropped, like every append-only log's."""
+    out = []
+    for line, row in read_jsonl(path, "a judge disagreement", log=True):
+        try:
+            out.append(Disagreement.model_validate(row))
+        except ValidationError as exc:
+            raise DistillError(f"not a judge disagreement of this version of distill ({validation_message(exc)})", path=path,
+                               where=f"line {line}") from None
+    return out
 
 
 class Judge:
@@ -88,11 +117,8 @@ class Judge:
             return rule.model_copy(update={"reason": f"{rule.reason}; judge reply held no verdict"})
         if rule.correct is not None:
             if reply.correct is not None and reply.correct != rule.correct and self.log_path:
-                append_jsonl(
-                    self.log_path,
-                    {"id": record_id, "key": key, "extracted": rule.extracted, "rule": rule.correct, "rule_method": rule.method,
-                     "judge": reply.correct, "judge_reason": reply.reason},
-                )
+                append_jsonl(self.log_path, Disagreement(id=record_id, key=key, extracted=rule.extracted, rule=rule.correct,
+                                                         rule_method=rule.method, judge=reply.correct, judge_reason=reply.reason).model_dump(mode="json"))
             return rule
         return rule.model_copy(
             update={"correct": reply.correct, "method": "judge", "reason": reply.reason, "rule_correct": rule.correct, "rule_method": rule.method}

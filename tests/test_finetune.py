@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from distill.finetune.args import FinetuneArgs
+from distill.finetune.records import read_checkpoint_state
 from distill.finetune.run import evaluate_loss, load_model, run_finetune
 
 from distill.demo.fixtures import write_chat_splits
@@ -92,6 +93,9 @@ def test_early_stop_keeps_best_not_last_when_validation_rises(tiny_model, tmp_pa
 def test_resume_continues_from_checkpoint(tiny_model, chat_data, tmp_path):
     out = tmp_path / "out"
     first = run_finetune(args(tiny_model, chat_data, out, iters=15))
+    state = read_checkpoint_state(out)  # the record --resume starts from
+    assert json.loads((out / "checkpoints" / "state.json").read_text())["schema_version"] == 1
+    assert state.iteration == 14 and state.best_val_loss == pytest.approx(first["best_val_loss"])
     resumed = run_finetune(args(tiny_model, chat_data, out, iters=30, resume=True))
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     its = [m["iteration"] for m in metrics if m["kind"] == "train"]

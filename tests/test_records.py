@@ -7,8 +7,9 @@ import json
 
 import pytest
 from distill.evaluation.records import EvalConfig, EvalSummary, read_summary
-from distill.finetune.records import FinetuneSummary, read_finetune_summary
-from distill.io import write_record
+from distill.finetune.records import FinetuneSummary, read_checkpoint_state, read_finetune_summary
+from distill.grading.judge import Disagreement, read_disagreements
+from distill.io import append_jsonl, write_record
 
 from distill.errors import DistillError
 
@@ -64,3 +65,29 @@ def test_finetune_summary_is_read_back_as_its_model(tmp_path):
 def test_report_on_a_folder_without_a_length_study_exits_2(tmp_path, run_cli):
     result = run_cli("eval", "report", "--length-study", str(tmp_path), "--out", str(tmp_path / "r.md"), ok=False)
     assert result.exit_code == 2 and "length_study.json" in result.output and "Traceback" not in result.output
+
+
+def test_checkpoint_state_reads_the_pre_record_format_and_names_a_bad_key(tmp_path):
+    ckpt = tmp_path / "checkpoints"
+    ckpt.mkdir()
+    legacy = {"iteration": 14, "best_iteration": 9, "best_val_loss": 2.5, "final_val_loss": 2.7, "bad_evals": 1}  # no schema_version
+    (ckpt / "state.json").write_text(json.dumps(legacy))
+    state = read_checkpoint_state(tmp_path)
+    assert (state.iteration, state.best_iteration, state.bad_evals, state.schema_version) == (14, 9, 1, 1)
+    (ckpt / "state.json").write_text(json.dumps({**legacy, "iteration": "fourteen"}))
+    with pytest.raises(DistillError) as err:
+        read_checkpoint_state(tmp_path)
+    assert "state.json" in err.value.message and "iteration" in err.value.message and "--resume" in err.value.message
+
+
+def test_judge_disagreements_are_records_and_a_hand_edited_line_is_named(tmp_path):
+    log = tmp_path / "judge_disagreements.jsonl"
+    row = Disagreement(id=["p1", 0], key="2/3", extracted=r"\frac{4}{6}", rule=True, rule_method="sympy", judge=False, judge_reason="no")
+    append_jsonl(log, row.model_dump(mode="json"))
+    with open(log, "a") as fh:
+        fh.write('{"id": "p2", "key": "1"')  # a run killed mid-line: dropped
+    assert read_disagreements(log) == [row]
+    log.write_text(json.dumps({**row.model_dump(mode="json"), "judge": "maybe"}) + "\n")
+    with pytest.raises(DistillError) as err:
+        read_disagreements(log)
+    assert "judge_disagreements.jsonl: line 1" in err.value.message and "judge" in err.value.message
