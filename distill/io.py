@@ -142,6 +142,22 @@ def read_jsonl(path: Path | str, what: str = "a JSON object", *, log: bool = Fal
         yield at["line"], row
 
 
+def read_jsonl_records(path: Path | str, model: Any, what: str, redo: str, *, log: bool = False) -> Iterator[tuple[int, Any]]:
+    """(line number, record) for each line of a JSONL file, read as `model` (torn lines as in
+    `read_jsonl`); a line that is not one is one DistillError naming the file, the line, the first
+    wrong key and what to do (`redo`)."""
+    from pydantic import ValidationError
+
+    from .errors import DistillError, validation_message
+
+    for lineno, row in read_jsonl(path, what, log=log):
+        try:
+            yield lineno, model.model_validate(row)
+        except ValidationError as exc:
+            raise DistillError(f"not {what} of this version of distill ({validation_message(exc)}); {redo}", path=path,
+                               where=f"line {lineno}") from None
+
+
 def write_record(path: Path | str, record: Any) -> None:
     """A pydantic record as indented JSON, written atomically."""
     atomic_write_text(path, record.model_dump_json(indent=2) + "\n")

@@ -18,10 +18,10 @@ from distill.grading.version import grader_version
 from distill.problems.schema import Problem
 from distill.problems.select import Selector, parse_years
 from distill.problems.store import ProblemStore
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from distill.errors import DistillError, validation_message
-from distill.io import append_jsonl, atomic_write_jsonl, content_hash, read_jsonl, read_record, write_record
+from distill.errors import DistillError
+from distill.io import append_jsonl, atomic_write_jsonl, content_hash, read_jsonl_records, read_record, write_record
 from distill.usage import Usage
 
 from .backends import Backend, Sampling
@@ -120,12 +120,7 @@ def read_records(path: Path) -> list[ResponseRecord]:
     if not path.exists():
         return []
     latest: dict[tuple[str, int, int], ResponseRecord] = {}
-    for lineno, row in read_jsonl(path, "a response record", log=True):
-        try:
-            rec = ResponseRecord.model_validate(row)
-        except ValidationError as exc:
-            raise DistillError(f"not a response record of this version ({validation_message(exc)}); "
-                               "evaluate into a new --out folder", path=path, where=f"line {lineno}") from None
+    for _, rec in read_jsonl_records(path, ResponseRecord, "a response record", "evaluate into a new --out folder", log=True):
         latest[(rec.problem_id, rec.run, rec.sample)] = rec
     return list(latest.values())
 

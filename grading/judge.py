@@ -18,10 +18,10 @@ from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import TextMessage
 from autogen_core.models import ChatCompletionClient
 from distill.prompts import load_template
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from distill.errors import DistillError, EndpointError, validation_message
-from distill.io import append_jsonl, read_jsonl
+from distill.errors import EndpointError
+from distill.io import append_jsonl
 
 from .grader import Verdict
 
@@ -69,18 +69,6 @@ class Disagreement(BaseModel):
     rule_method: str
     judge: bool
     judge_reason: str
-
-
-def read_disagreements(path: Path) -> list[Disagreement]:
-    """The log's records; its torn last line (a killed run) is dropped, like every append-only log's."""
-    out = []
-    for line, row in read_jsonl(path, "a judge disagreement", log=True):
-        try:
-            out.append(Disagreement.model_validate(row))
-        except ValidationError as exc:
-            raise DistillError(f"not a judge disagreement of this version of distill ({validation_message(exc)})", path=path,
-                               where=f"line {line}") from None
-    return out
 
 
 class Judge:

@@ -8,10 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from distill.errors import DistillError, validation_message
-from distill.io import atomic_write_jsonl, read_jsonl
+from distill.errors import DistillError
+from distill.io import atomic_write_jsonl, read_jsonl_records
 
 from .schema import Problem, normalise_text
 
@@ -23,13 +21,7 @@ class ProblemStore:
     def load(self) -> list[Problem]:
         if not self.path.exists():
             return []
-        out = []
-        for lineno, row in read_jsonl(self.path, "a problem record"):
-            try:
-                out.append(Problem.model_validate(row))
-            except ValidationError as exc:
-                raise DistillError(f"corrupt problem record ({validation_message(exc)})", path=self.path, where=f"line {lineno}") from None
-        return out
+        return [p for _, p in read_jsonl_records(self.path, Problem, "a problem record", "import the problems again into a new workspace")]
 
     def by_id(self) -> dict[str, Problem]:
         return {p.id: p for p in self.load()}

@@ -12,10 +12,11 @@ from distill.agents.clients import build_client
 from distill.demo.loopback import LoopbackServer, Reply, last_user_text
 from distill.grading.batch import grade_records
 from distill.grading.grader import Verdict
-from distill.grading.judge import Judge, parse_reply, read_disagreements
+from distill.grading.judge import Disagreement, Judge, parse_reply
 from distill.grading.pool import Grader
 
 from distill.config import ModelRole
+from distill.io import read_jsonl_records
 
 ROLE = ModelRole(base_url="http://127.0.0.1:9/v1", model="judge-test", api_key_env=None, temperature=0.0)
 
@@ -69,7 +70,7 @@ def test_audit_logs_disagreements_and_keeps_rule(tmp_path):
     with Grader(workers=1) as g:
         out = asyncio.run(grade_records(["2/3"], [r"\boxed{\frac{4}{6}}"], g, judge=judge, audit=True, ids=["x1"]))
     assert out[0].correct is True and out[0].method != "judge"
-    logged = read_disagreements(tmp_path / "disagreements.jsonl")
+    logged = [d for _, d in read_jsonl_records(tmp_path / "disagreements.jsonl", Disagreement, "a judge disagreement", "", log=True)]
     assert json.loads((tmp_path / "disagreements.jsonl").read_text())["schema_version"] == 1  # written as the record
     assert [d.model_dump() for d in logged] == [{"schema_version": 1, "id": "x1", "key": "2/3", "extracted": r"\frac{4}{6}", "rule": True,
                                                   "rule_method": logged[0].rule_method, "judge": False, "judge_reason": "judge thinks not"}]

@@ -8,8 +8,8 @@ import json
 import pytest
 from distill.evaluation.records import EvalConfig, EvalSummary, read_summary
 from distill.finetune.records import FinetuneSummary, read_checkpoint_state, read_finetune_summary
-from distill.grading.judge import Disagreement, read_disagreements
-from distill.io import append_jsonl, write_record
+from distill.grading.judge import Disagreement
+from distill.io import append_jsonl, read_jsonl_records, write_record
 
 from distill.errors import DistillError
 
@@ -80,14 +80,28 @@ def test_checkpoint_state_reads_the_pre_record_format_and_names_a_bad_key(tmp_pa
     assert "state.json" in err.value.message and "iteration" in err.value.message and "--resume" in err.value.message
 
 
+def _disagreements(log):
+    return [d for _, d in read_jsonl_records(log, Disagreement, "a judge disagreement", "audit again into a new log", log=True)]
+
+
 def test_judge_disagreements_are_records_and_a_hand_edited_line_is_named(tmp_path):
     log = tmp_path / "judge_disagreements.jsonl"
     row = Disagreement(id=["p1", 0], key="2/3", extracted=r"\frac{4}{6}", rule=True, rule_method="sympy", judge=False, judge_reason="no")
     append_jsonl(log, row.model_dump(mode="json"))
     with open(log, "a") as fh:
         fh.write('{"id": "p2", "key": "1"')  # a run killed mid-line: dropped
-    assert read_disagreements(log) == [row]
+    assert _disagreements(log) == [row]
     log.write_text(json.dumps({**row.model_dump(mode="json"), "judge": "maybe"}) + "\n")
     with pytest.raises(DistillError) as err:
-        read_disagreements(log)
+        _disagreements(log)
     assert "judge_disagreements.jsonl: line 1" in err.value.message and "judge" in err.value.message
+
+
+def test_a_hand_edited_problems_file_is_one_line_naming_file_line_and_key(workspace, run_cli):
+    good = {"schema_version": 1, "id": "t-2001-fs-01", "source": "t", "year": 2001, "text": "What is 1 + 1?", "answer": "2"}
+    path = workspace / "problems" / "problems.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "t-2001-fs-02", "year": "two thousand"}) + "\n")
+    result = run_cli("problems", "list", ok=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "problems.jsonl: line 2" in result.output and "year" in result.output and "problem record" in result.output
