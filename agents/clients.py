@@ -3,7 +3,7 @@
 Cache key (documented, see `client_namespace`): sha256 over
   namespace = canonical JSON of {role's base_url, model, family, temperature, top_p}
   + the sample index, for the 2nd, 3rd, ... independent sample of the same request
-  + AutoGen's ChatCompletionCache key = sha256 of the canonical JSON of the messages sent
+  + `call_key` = sha256 of the canonical JSON of the messages sent
     (the *rendered* prompts, so an edited template changes the key), tools, json_output and
     extra create args.
 So another model, endpoint or sampling parameter misses the cache, as does any prompt edit.
@@ -16,9 +16,9 @@ Truncated (finish_reason `length`), empty and failed results are never stored.
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
+import json
 import logging
-import random
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,22 +33,22 @@ from autogen_core.models import (
     LLMMessage,
     ModelFamily,
     ModelInfo,
+    RequestUsage,
 )
-from autogen_ext.models.cache import ChatCompletionCache
 
 from distill.config import ModelRole
-from distill.errors import DistillError, EndpointError
+from distill.errors import EndpointError
 from distill.io import content_hash, open_disk_store
 
 from . import provider_cache
-from .failures import UNREACHABLE_RETRIES, EmptyResponse, classify, retry_after, to_endpoint_error, where
+from .endpoint import CallStats, RetryPolicy, check_key, openai_client
+from .failures import EmptyResponse
 
 log = logging.getLogger("distill.models")
 # R1 replies from an API that returns reasoning_content carry no <think> tags; AutoGen warns each time.
 warnings.filterwarnings("ignore", message="Could not find <think>", category=UserWarning)
 
 CACHE_FORMAT = 2  # 1 had max_tokens in the namespace; its entries are still read (see DiskCallStore)
-_RETRIES_SAID: set[tuple[str, str]] = set()
 
 
 def client_namespace(role: ModelRole) -> str:
@@ -109,98 +109,107 @@ class DiskCallStore(CacheStore[CreateResult]):
             self.cache.set(self._key(key), {"result": value.model_dump(mode="json"), "max_tokens": self.max_tokens})
 
 
-@dataclass
-class CallStats:
-    network: int = 0  # calls that reached the endpoint (including failed ones)
-    cached: int = 0
-    failed: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    prompt_cache_hit_tokens: int = 0  # of prompt_tokens, served from the provider's cache (billed lower)
+def call_key(messages: Sequence[LLMMessage], tools: Sequence[Any], json_output: Any, extra_create_args: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of what is sent: the rendered messages, tools, json_output and extra
+    create args (the same formula as AutoGen's ChatCompletionCache, so caches written through it still hit)."""
+    from pydantic import BaseModel
 
-    def add(self, other: "CallStats") -> None:
-        for f in self.__dataclass_fields__:
-            setattr(self, f, getattr(self, f) + getattr(other, f))
+    if isinstance(json_output, type) and issubclass(json_output, BaseModel):
+        json_out: Any = json.dumps(json_output.model_json_schema())
+    else:
+        json_out = json_output if isinstance(json_output, bool) else None
+    data = {"messages": [m.model_dump() for m in messages], "tools": [getattr(t, "schema", t) for t in tools],
+            "json_output": json_out, "extra_create_args": extra_create_args}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-class CachedClient(ChatCompletionCache):
-    """AutoGen's ChatCompletionCache plus retries with backoff and call accounting."""
+class CachedClient(ChatCompletionClient):
+    """A role's model client: the disk cache, the shared retry/failover policy (`endpoint.RetryPolicy`)
+    and call accounting, over one AutoGen client per base URL (built on `endpoint.openai_client`)."""
 
-    def __init__(self, client: ChatCompletionClient, store: DiskCallStore, *, max_retries: int = 5, backoff_s: float = 1.0, role: str = "",
-                 settings: ModelRole | None = None):
-        super().__init__(client, store)
-        self.settings = settings  # the role's endpoint and model, named in failures
+    def __init__(self, inner: ChatCompletionClient | Mapping[str, ChatCompletionClient], store: DiskCallStore, *,
+                 policy: RetryPolicy):
+        self.inner = dict(inner) if isinstance(inner, Mapping) else {url: inner for url in policy.role.urls}
+        self.store, self.policy = store, policy
+        self.settings, self.role = policy.role, policy.role_name  # named in failures
         self.last_error: EndpointError | None = None
+        self.last_result: CreateResult | None = None
         self.stats = CallStats()
-        self.last_result: CreateResult | None = None  # the Verifier reads the Solver's finish_reason here
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.role = role
 
-    async def create(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Any] = [],
-        tool_choice: Any = "auto",
-        json_output: Any = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> CreateResult:
-        attempt = 0
-        while True:
-            # ChatCompletionCache.create, with one lookup instead of two and hits counted apart from
-            # network calls (CreateResult.cached cannot tell: AutoGen's replay client marks every reply cached).
-            cached, cache_key = self._check_cache(messages, tools, json_output, extra_create_args)
-            if isinstance(cached, CreateResult):
-                self.stats.cached += 1
-                cached.cached = True
-                self.last_result = cached
-                return cached
-            self.stats.network += 1
+    @property
+    def client(self) -> ChatCompletionClient:
+        return next(iter(self.inner.values()))
+
+    async def create(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = [], tool_choice: Any = "auto",
+                     json_output: Any = None, extra_create_args: Mapping[str, Any] = {},
+                     cancellation_token: CancellationToken | None = None) -> CreateResult:
+        key = call_key(messages, tools, json_output, extra_create_args)
+        cached = self.store.get(key)
+        if cached is not None:
             try:
-                with provider_cache.capture() as hits:
-                    result = await self.client.create(
-                        messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                        extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-                    )
-                self.store.set(cache_key, result)
-                if result.usage:
-                    self.stats.prompt_tokens += result.usage.prompt_tokens
-                    self.stats.completion_tokens += result.usage.completion_tokens
-                    self.stats.prompt_cache_hit_tokens += min(sum(hits), result.usage.prompt_tokens)
-                if result.finish_reason != "length" and not result.content:
-                    raise EmptyResponse("empty response body")
+                result = cached if isinstance(cached, CreateResult) else CreateResult.model_validate(cached)
+            except Exception:  # an unreadable entry is a miss, not a failure
+                result = None
+            if result is not None:
+                self.stats.cached += 1
+                result.cached = True
                 self.last_result = result
                 return result
-            except Exception as exc:
-                kind = classify(exc)
-                limit = min(self.max_retries, UNREACHABLE_RETRIES) if kind == "unreachable" else self.max_retries
-                if kind not in ("overloaded", "unreachable") or attempt >= limit:
-                    self.stats.failed += 1
-                    self.last_error = to_endpoint_error(exc, self.role, self.settings)
-                    log.debug("%s failed", self.last_error.where, exc_info=exc)
-                    raise self.last_error from exc
-                attempt += 1
-                self.stats.retries += 1
-                delay = retry_after(exc) or self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())
-                if kind == "unreachable":
-                    delay = min(delay, 0.5)
-                said = (where(self.role, self.settings), type(exc).__name__)
-                level = logging.DEBUG if said in _RETRIES_SAID else logging.WARNING  # one terminal line per cause
-                _RETRIES_SAID.add(said)
-                log.log(level, "%s: %s; retry %d/%d in %.1fs%s", *said, attempt, limit, delay,
-                        "" if level == logging.DEBUG else " (further retries of this kind go to the log file)")
-                await asyncio.sleep(delay)
 
+        async def attempt(url: str) -> CreateResult:
+            with provider_cache.capture() as hits:
+                result = await self.inner[url].create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                                                      extra_create_args=extra_create_args, cancellation_token=cancellation_token)
+            self.store.set(key, result)
+            if result.usage:
+                self.stats.prompt_tokens += result.usage.prompt_tokens
+                self.stats.completion_tokens += result.usage.completion_tokens
+                self.stats.prompt_cache_hit_tokens += min(sum(hits), result.usage.prompt_tokens)
+            if result.finish_reason != "length" and not result.content:
+                raise EmptyResponse("empty response body")
+            return result
+
+        try:
+            result = await self.policy.call(attempt, self.stats)
+        except EndpointError as exc:
+            self.last_error = exc
+            raise
+        self.last_result = result
+        return result
+
+    def create_stream(self, *args: Any, **kwargs: Any):
+        raise NotImplementedError("distill's model clients do not stream")
+
+    async def close(self) -> None:
+        for c in self.inner.values():
+            await c.close()
+
+    def actual_usage(self) -> RequestUsage:
+        return self.client.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self.client.total_usage()
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = []) -> int:
+        return self.client.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = []) -> int:
+        return self.client.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> Any:  # type: ignore[override]
+        return self.client.capabilities
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.client.model_info
 
     def fork(self, role: str | None = None, *, sample: int = 0) -> "CachedClient":
-        """A client sharing the HTTP connection and the disk cache, with its own accounting; `sample` k > 0
-        keys the cache apart, so repeating a request gives (and keeps) an independent k-th sample."""
-        store = self.store.for_sample(sample)  # type: ignore[attr-defined]
-        return CachedClient(self.client, store, max_retries=self.max_retries, backoff_s=self.backoff_s, role=role or self.role,
-                            settings=self.settings)
+        """A client sharing the HTTP connections, the endpoints' health and the disk cache, with its own
+        accounting; `sample` k > 0 keys the cache apart, so repeating a request gives (and keeps) an
+        independent k-th sample."""
+        policy = self.policy if role is None or role == self.role else RetryPolicy(self.settings, role, self.policy.pool)
+        return CachedClient(self.inner, self.store.for_sample(sample), policy=policy)
 
 
 def model_info_for(role: ModelRole) -> ModelInfo:
@@ -219,31 +228,23 @@ def build_client(
     inner: ChatCompletionClient | None = None,
     http_client: Any = None,
 ) -> CachedClient:
-    """An OpenAI-compatible client for `role`, cached on disk. `inner` replaces the HTTP client in tests;
-    `http_client` (an httpx AsyncClient) lets roles on one endpoint share a connection pool."""
+    """An OpenAI-compatible client for `role` (one AutoGen client per base URL), cached on disk. `inner`
+    replaces the HTTP clients in tests; `http_client` (an httpx AsyncClient) lets roles on one endpoint
+    share a connection pool."""
+    policy = RetryPolicy.of(role, role_name)
     if inner is None:
-        from autogen_ext.models.openai import OpenAIChatCompletionClient
+        from autogen_ext.models.openai import BaseOpenAIChatCompletionClient
 
         provider_cache.install()
-        key = role.api_key()
-        if role.api_key_env and not key and "127.0.0.1" not in role.base_url and "localhost" not in role.base_url:
-            hint = ", or pass --no-judge" if role_name == "judge" else ""
-            raise DistillError(f"the {role_name or 'model'} role needs an API key in ${role.api_key_env} "
-                               f"(set it, or set api_key_env = \"\" for a keyless endpoint{hint})")
-        inner = OpenAIChatCompletionClient(
-            model=role.model,
-            base_url=role.base_url,
-            api_key=key or "not-needed",
-            temperature=role.temperature,
-            top_p=role.top_p,
-            max_tokens=role.max_tokens,
-            timeout=role.timeout_s,
-            max_retries=0,  # retries happen in CachedClient, which also retries empty bodies
-            model_info=model_info_for(role),
-            **({"http_client": http_client} if http_client is not None else {}),
-        )
+        key = check_key(role, role_name)
+        create_args = {"model": role.model, "temperature": role.temperature, "top_p": role.top_p, "max_tokens": role.max_tokens}
+        inners: Any = {url: BaseOpenAIChatCompletionClient(openai_client(role, url, key, http_client if url == role.base_url else None),
+                                                           create_args=create_args, model_info=model_info_for(role))
+                       for url in role.urls}
+    else:
+        inners = inner
     store = DiskCallStore(cache, client_namespace(role), max_tokens=role.max_tokens, legacy=legacy_namespace(role))
-    return CachedClient(inner, store, max_retries=role.max_retries, backoff_s=role.backoff_s, role=role_name, settings=role)
+    return CachedClient(inners, store, policy=policy)
 
 
 def build_role_clients(roles: Mapping[str, ModelRole], cache: diskcache.Cache) -> dict[str, CachedClient]:
@@ -258,8 +259,7 @@ def build_role_clients(roles: Mapping[str, ModelRole], cache: diskcache.Cache) -
         endpoint = role.base_url.rstrip("/")
         if endpoint not in pools:
             pools[endpoint] = DefaultAsyncHttpxClient()
-        pool = pools[endpoint]
-        clients[name] = build_client(role, cache, role_name=name, http_client=pool)
+        clients[name] = build_client(role, cache, role_name=name, http_client=pools[endpoint])
     return clients
 
 

@@ -53,6 +53,22 @@ class Templates:
         return {n: getattr(self, n).sha256 for n in TEMPLATE_NAMES}
 
 
+class Solver(AssistantAgent):
+    """The Solver: an AssistantAgent whose reply carries its model call's finish_reason in the message's
+    metadata, so the Verifier reads it from the conversation, not from the Solver's client."""
+
+    def __init__(self, client: CachedClient, system_message: str | None):
+        super().__init__("solver", model_client=client, system_message=system_message)
+        self._client = client
+
+    async def on_messages_stream(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken):
+        async for item in super().on_messages_stream(messages, cancellation_token):
+            last = self._client.last_result
+            if isinstance(item, Response) and last is not None:
+                item.chat_message.metadata["finish_reason"] = str(last.finish_reason)
+            yield item
+
+
 @dataclass
 class VerifierLog:
     verdicts: list[RoundVerdict] = field(default_factory=list)
@@ -67,13 +83,12 @@ class VerifierLog:
 class VerifierFormatter(BaseChatAgent):
     """Checks the Solver's answer with the grader; formats accepted solutions with the verifier model."""
 
-    def __init__(self, problem: Problem, grader: Grader, clients: tuple[CachedClient, CachedClient], templates: Templates, *,
+    def __init__(self, problem: Problem, grader: Grader, formatter_client: CachedClient, templates: Templates, *,
                  max_rounds: int = 3, format_attempts: int = 2):
-        """`clients` = (the Solver's, whose last finish_reason is checked; the formatter's)."""
         super().__init__("verifier", "Checks the Solver's final answer against the official key and formats accepted solutions.")
         self.problem = problem
         self.grader = grader
-        self.solver_client, self.formatter_client = clients
+        self.formatter_client = formatter_client
         self.templates = templates
         self.max_rounds = max_rounds
         self.format_attempts = format_attempts
@@ -102,8 +117,7 @@ class VerifierFormatter(BaseChatAgent):
         if solver_msg is None:
             return self._say(f"{REJECTED}: no message from the solver")
         self.rounds += 1
-        last = self.solver_client.last_result
-        if last is not None and last.finish_reason == "length":
+        if solver_msg.metadata.get("finish_reason") == "length":
             self.log.verdicts.append(RoundVerdict(round=self.rounds, truncated=True))
             return self._feedback_or_reject("truncated", "your response was cut off before a final answer; be more concise")
         verdict = await self.grader.agrade(self.problem.answer, solver_msg.content)
@@ -177,8 +191,8 @@ async def solve_problem(
     """Run one Solver/Verifier conversation; raises if a model call fails for good."""
     t0 = time.perf_counter()
     system = templates.solver_system.render().strip()
-    solver = AssistantAgent("solver", model_client=solver_client, system_message=system or None)
-    verifier = VerifierFormatter(problem, grader, (solver_client, formatter_client), templates, max_rounds=max_rounds)
+    solver = Solver(solver_client, system or None)
+    verifier = VerifierFormatter(problem, grader, formatter_client, templates, max_rounds=max_rounds)
     result = await converse([solver, verifier], templates.solver_user.render(problem=problem.text), termination(max_rounds))
     return SessionResult(result, verifier.log, verifier.rounds, time.perf_counter() - t0)
 
@@ -190,4 +204,4 @@ def thought_of(messages: Sequence[Any], index: int) -> str | None:
     return None
 
 
-__all__ = ["APPROVED", "REJECTED", "SessionResult", "Templates", "VerifierFormatter", "solve_problem", "termination"]
+__all__ = ["APPROVED", "REJECTED", "SessionResult", "Solver", "Templates", "VerifierFormatter", "solve_problem", "termination"]

@@ -14,7 +14,7 @@ import click
 
 from . import __version__
 from .context import AppContext, LazyGroup, pass_app
-from .errors import EndpointError, Interrupted, endpoint_exit
+from .errors import EndpointError, ExitError, Interrupted, endpoint_exit
 
 STAGES = {  # each stage's group, imported only when it runs
     "problems": "distill.problems.cli:problems_group",
@@ -27,16 +27,34 @@ STAGES = {  # each stage's group, imported only when it runs
 }
 
 
+class CommandFailed(click.ClickException):
+    """A kernel error (ExitError) as click reports it: the same line and exit code."""
+
+    def __init__(self, exc: ExitError):
+        super().__init__(exc.format_message())
+        self.exit_code = exc.exit_code
+        self.plain = isinstance(exc, Interrupted)
+
+    def show(self, file=None) -> None:
+        if self.plain:  # no "Error:" prefix: the user asked for it
+            click.echo(self.format_message(), file=file, err=file is None)
+        else:
+            super().show(file)
+
+
 class DistillGroup(LazyGroup):
-    """The root group: one error model for every command (README, "Exit codes")."""
+    """The root group: one error model for every command (README, "Exit codes"). The stages raise
+    the kernel's errors; only here do they become click's."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, click.exceptions.Abort):
-            raise Interrupted() from None
+            raise CommandFailed(Interrupted()) from None
         except EndpointError as exc:
-            raise endpoint_exit(exc, log_file(ctx.obj)) from None
+            raise CommandFailed(endpoint_exit(exc, log_file(ctx.obj))) from None
+        except ExitError as exc:
+            raise CommandFailed(exc) from None
 
 
 def log_file(app: object) -> object | None:
@@ -94,7 +112,7 @@ def main() -> None:
     try:
         cli.main(prog_name="distill")
     except KeyboardInterrupt:  # Ctrl-C outside a command (while click parses, or at exit)
-        Interrupted().show()
+        CommandFailed(Interrupted()).show()
         sys.exit(130)
     finally:
         # The process is ending and everything is written: spare the interpreter's final sweep over every

@@ -46,6 +46,8 @@ class ModelRole(BaseModel):
     price_output: float | None = Field(None, ge=0, description="USD per million completion tokens (reasoning included)")
     discount: float = Field(0.0, ge=0, lt=1, description="fraction off every price, e.g. an off-peak discount")
     family: str | None = Field(None, description="AutoGen model family (r1, unknown, ...); guessed if unset")
+    extra_urls: list[str] = Field(default_factory=list, description="more base URLs serving the same model: calls go to the "
+                                  "least busy healthy one and fail over when one fails")
 
     @property
     def priced(self) -> bool:
@@ -65,10 +67,17 @@ class ModelRole(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        parsed = urlparse(v.strip())
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"{v!r} is not an http(s) URL like https://api.deepseek.com/v1")
-        return v.strip()
+        return check_url(v)
+
+    @field_validator("extra_urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        return [check_url(u) for u in v]
+
+    @property
+    def urls(self) -> list[str]:
+        """Every base URL of the role, the configured one first."""
+        return [self.base_url, *(u for u in self.extra_urls if u != self.base_url)]
 
     def api_key(self) -> str | None:
         """The key itself, read from the environment at call time only."""
@@ -81,6 +90,13 @@ class ModelRole(BaseModel):
         key = self.api_key()
         d["api_key"] = ("set (" + _mask(key) + ")") if key else "not set"
         return d
+
+
+def check_url(v: str) -> str:
+    parsed = urlparse(v.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{v!r} is not an http(s) URL like https://api.deepseek.com/v1")
+    return v.strip()
 
 
 def _mask(secret: str) -> str:
@@ -126,6 +142,7 @@ class Settings(BaseSettings):
     concurrency: int = Field(8, ge=1, description="concurrent model conversations")
     max_rounds: int = Field(3, ge=1, description="solver attempts per problem before rejecting")
     prompts_dir: Path | None = Field(None, description="folder of prompt templates overriding the bundled ones")
+    grader_workers: int = Field(2, ge=1, description="grading processes (math-verify runs in them, with a time limit per verdict)")
 
     @classmethod
     def settings_customise_sources(

@@ -1,22 +1,32 @@
-"""User-facing errors: one line, exit code 2, never a traceback."""
+"""Errors the user sees: one line, an exit code, never a traceback.
+
+The kernel raises these plain exceptions; only the CLI layer (`distill.cli`) turns them into
+click's, so the stages' pure cores can be called from Python (the study, tests) without click.
+"""
 
 from __future__ import annotations
 
-import click
+
+class ExitError(Exception):
+    """A one-line failure with the process exit code it stands for."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def format_message(self) -> str:
+        return self.message
 
 
-class DistillError(click.ClickException):
-    """A mistake in the user's input or setup, reported as one line."""
+class DistillError(ExitError):
+    """A mistake in the user's input or setup, reported as one line: exit code 2."""
 
     exit_code = 2
 
     def __init__(self, message: str, *, path: object | None = None, where: str | None = None):
-        parts = []
-        if path is not None:
-            parts.append(str(path))
-        if where:
-            parts.append(where)
-        prefix = ": ".join(parts)
+        prefix = ": ".join(str(p) for p in (path, where) if p is not None and p != "")
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
@@ -48,13 +58,13 @@ class EndpointError(Exception):
         return f"{self.where}: {self.detail}"
 
 
-class WorkFailed(click.ClickException):
+class WorkFailed(ExitError):
     """Work was attempted and some of it failed (the summary above says what): exit code 1."""
 
     exit_code = 1
 
 
-class Interrupted(click.ClickException):
+class Interrupted(ExitError):
     """Ctrl-C: finished work is saved; exit code 130."""
 
     exit_code = 130
@@ -62,11 +72,8 @@ class Interrupted(click.ClickException):
     def __init__(self, message: str = "interrupted: finished work is saved; run the same command again to resume"):
         super().__init__(message)
 
-    def show(self, file=None) -> None:  # no "Error:" prefix: the user asked for it
-        click.echo(self.format_message(), file=file, err=file is None)
 
-
-def endpoint_exit(exc: EndpointError, log_path: object | None = None, suffix: str = "") -> click.ClickException:
+def endpoint_exit(exc: EndpointError, log_path: object | None = None, suffix: str = "") -> ExitError:
     """A classified endpoint failure as the CLI reports it: one line, exit 2 for a configuration
     problem (key, model, URL), 1 otherwise; details in the log file."""
     line = exc.line() + suffix + (f" (details: {log_path})" if log_path else "")

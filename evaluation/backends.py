@@ -107,15 +107,17 @@ class MlxBackend:
             first = run(chunk, first_limit)
             gens = [Generation(text, len(ids), "length" if len(ids) >= first_limit else "stop") for text, ids in first]
             if budget and sampling.max_tokens > budget:
-                # still thinking at the budget: close the block, ask for the answer, let it finish
-                todo = [i for i, (g, (_, ids)) in enumerate(zip(gens, first))
-                        if g.finish_reason == "length" and thinking_open(g.text, tok.decode(chunk[i][-8:]))]
+                # cut at the budget: a reply still thinking is forced (close the block, ask for the answer),
+                # any other one continues as it was; either way the answer gets the rest of max_tokens
+                todo = [i for i, g in enumerate(gens) if g.finish_reason == "length"]
+                force = tok.encode(FORCE_ANSWER, add_special_tokens=False)
+                forced = {i: thinking_open(gens[i].text, tok.decode(chunk[i][-8:])) for i in todo}
                 if todo:
-                    force = tok.encode(FORCE_ANSWER, add_special_tokens=False)
-                    more = run([chunk[i] + list(first[i][1]) + force for i in todo], sampling.max_tokens - budget)
+                    more = run([chunk[i] + list(first[i][1]) + (force if forced[i] else []) for i in todo], sampling.max_tokens - budget)
                     for i, (text, ids) in zip(todo, more):
-                        gens[i] = Generation(gens[i].text + FORCE_ANSWER + text, gens[i].tokens + len(force) + len(ids),
-                                             "length" if len(ids) >= sampling.max_tokens - budget else "stop", forced=True)
+                        head = gens[i].text + (FORCE_ANSWER if forced[i] else "")
+                        gens[i] = Generation(head + text, gens[i].tokens + len(force) * forced[i] + len(ids),
+                                             "length" if len(ids) >= sampling.max_tokens - budget else "stop", forced=forced[i])
             out.extend(gens)
             if on_batch:
                 on_batch(start, gens)
@@ -142,71 +144,65 @@ class MlxBackend:
 
 
 class EndpointBackend:
-    """Any OpenAI-compatible chat endpoint, through the `student` role (or another role)."""
+    """Any OpenAI-compatible chat endpoint (or several serving one model: the role's `extra_urls`, or
+    `--urls`), through `distill.agents.endpoint`: the key check, retries and failover every role uses.
+    A fatal failure (a refused key, an unknown model, no endpoint reachable) stops the run; any
+    other failed request is recorded as an error and asked again when the evaluation resumes."""
 
     def __init__(self, role: ModelRole, concurrency: int = 8, role_name: str = "student"):
+        from distill.agents.endpoint import EndpointPool
+
         self.role, self.concurrency, self.role_name = role, concurrency, role_name
+        self.pool = EndpointPool(role.urls)  # health outlives each chunk's event loop
 
     def describe(self) -> dict[str, Any]:
+        if len(self.role.urls) > 1:
+            return {"backend": "endpoints", "role": self.role_name, "base_urls": self.role.urls, "model": self.role.model}
         return {"backend": "endpoint", "role": self.role_name, "base_url": self.role.base_url, "model": self.role.model}
 
-    def _client(self):
-        from openai import AsyncOpenAI
-
-        key = self.role.api_key()
-        if self.role.api_key_env and not key and "127.0.0.1" not in self.role.base_url and "localhost" not in self.role.base_url:
-            raise DistillError(f"the {self.role_name} role needs an API key in ${self.role.api_key_env}")
-        return AsyncOpenAI(base_url=self.role.base_url, api_key=key or "not-needed", timeout=self.role.timeout_s, max_retries=self.role.max_retries)
-
     def check(self) -> None:
-        import urllib.error
-        import urllib.request
+        from distill.agents.endpoint import preflight
 
-        self._client()
-        req = urllib.request.Request(self.role.base_url.rstrip("/") + "/models",
-                                     headers={"Authorization": f"Bearer {self.role.api_key() or 'not-needed'}"})
-        try:
-            urllib.request.urlopen(req, timeout=10).close()
-        except urllib.error.HTTPError as exc:
-            if exc.code in (401, 403):
-                raise DistillError(f"endpoint refused the key (HTTP {exc.code})", path=self.role.base_url) from None
-            # any other HTTP answer means something is listening; /models is optional on some servers
-        except (urllib.error.URLError, OSError) as exc:
-            raise DistillError(f"endpoint unreachable ({getattr(exc, 'reason', exc)})", path=self.role.base_url) from None
+        asyncio.run(preflight(self.role, self.role_name))
 
-    async def complete(self, client, messages: Messages, sampling: Sampling, seed: int) -> Generation:
-        """One chat completion (with budget forcing when asked); raises when the endpoint fails."""
+    async def complete(self, endpoint, messages: Messages, sampling: Sampling, seed: int) -> Generation:
+        """One chat completion. With a thinking budget, the first call stops at the budget: a reply still
+        thinking there is forced (s1: close the block, ask for the answer); any other reply is continued
+        as it was, so the answer gets the rest of max_tokens either way."""
         budget = sampling.thinking_budget
         first_limit = min(budget, sampling.max_tokens) if budget else sampling.max_tokens
 
         async def call(msgs: Messages, limit: int, extra: dict | None = None):
-            r = await client.chat.completions.create(model=self.role.model, messages=msgs, temperature=sampling.temperature,
-                                                     top_p=sampling.top_p, max_tokens=limit, seed=seed, extra_body=extra)
-            choice = r.choices[0]
-            text = choice.message.content or ""
-            return text, (r.usage.completion_tokens if r.usage else len(text.split())), choice.finish_reason or "stop"
+            return await endpoint.complete(msgs, max_tokens=limit, temperature=sampling.temperature, top_p=sampling.top_p,
+                                           seed=seed, extra_body=extra)
 
-        text, tokens, finish = await call(messages, first_limit)
-        forced = False
-        if budget and sampling.max_tokens > budget and finish == "length" and thinking_open(text):
-            # continue the assistant turn after a forced end of thinking (vLLM, mlx_lm.server: continue_final_message)
-            partial = text + FORCE_ANSWER
-            more, n, finish = await call([*messages, {"role": "assistant", "content": partial}], sampling.max_tokens - budget,
-                                         {"continue_final_message": True, "add_generation_prompt": False})
-            text, tokens, forced = partial + more, tokens + n, True
-        return Generation(text, tokens, finish, forced=forced, endpoint=self.role.base_url)
+        r = await call(messages, first_limit)
+        text, tokens, finish, forced = r.text, r.tokens, r.finish_reason, False
+        if budget and sampling.max_tokens > budget and finish == "length":
+            # continue the assistant turn (vLLM, mlx_lm.server: continue_final_message)
+            forced = thinking_open(text)
+            partial = text + FORCE_ANSWER if forced else text
+            more = await call([*messages, {"role": "assistant", "content": partial}], max(1, sampling.max_tokens - tokens),
+                              {"continue_final_message": True, "add_generation_prompt": False})
+            text, tokens, finish = partial + more.text, tokens + more.tokens, more.finish_reason
+        return Generation(text, tokens, finish, forced=forced, endpoint=r.url)
 
     def generate(self, prompts, sampling, seed, on_batch=None):
+        from distill.agents.endpoint import ChatEndpoint
+        from distill.errors import EndpointError
+
         async def main():
-            client = self._client()
-            sem = asyncio.Semaphore(self.concurrency)
+            endpoint = ChatEndpoint(self.role, self.role_name, self.pool)
+            sem = asyncio.Semaphore(self.concurrency * len(self.role.urls))
 
             async def one(i: int, messages: Messages) -> Generation:
                 async with sem:
                     try:
-                        gen = await self.complete(client, messages, sampling, seed + i)
-                    except Exception as exc:
-                        return Generation(f"[generation failed: {type(exc).__name__}]", 0, "error", endpoint=self.role.base_url)
+                        gen = await self.complete(endpoint, messages, sampling, seed + i)
+                    except EndpointError as exc:
+                        if exc.fatal:
+                            raise
+                        return Generation(f"[generation failed: {exc.detail}]", 0, "error")
                 if on_batch:
                     on_batch(i, [gen])
                 return gen
@@ -214,6 +210,6 @@ class EndpointBackend:
             try:
                 return await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts)))
             finally:
-                await client.close()
+                await endpoint.close()
 
         return asyncio.run(main())

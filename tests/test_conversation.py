@@ -17,7 +17,7 @@ from autogen_core import CancellationToken
 from autogen_ext.models.replay import ReplayChatCompletionClient
 from distill.agents.clients import build_client
 from distill.agents.conversation import converse
-from distill.agents.team import Templates, VerifierFormatter, termination
+from distill.agents.team import Solver, Templates, VerifierFormatter, termination
 from distill.errors import EndpointError
 from distill.grading.pool import Grader
 
@@ -35,8 +35,8 @@ def team_agents(tmp_path, grader, solver_replies, formatter_replies, max_rounds)
     templates = Templates.load()
     solver_client = build_client(SOLVER, cache, inner=ReplayChatCompletionClient(list(solver_replies)), role_name="solver")
     fmt = build_client(VERIFIER, cache, inner=ReplayChatCompletionClient(list(formatter_replies)), role_name="verifier")
-    solver = AssistantAgent("solver", model_client=solver_client, system_message=templates.solver_system.render().strip())
-    verifier = VerifierFormatter(PROBLEM, grader, (solver_client, fmt), templates, max_rounds=max_rounds)
+    solver = Solver(solver_client, templates.solver_system.render().strip())
+    verifier = VerifierFormatter(PROBLEM, grader, fmt, templates, max_rounds=max_rounds)
     return solver, verifier, templates.solver_user.render(problem=PROBLEM.text)
 
 
@@ -130,7 +130,7 @@ def test_a_failing_model_call_propagates_as_the_endpoint_error(tmp_path, grader)
     templates = Templates.load()
     solver_client = build_client(SOLVER.model_copy(update={"max_retries": 0}), cache, inner=Down([]), role_name="solver")
     fmt = build_client(VERIFIER, cache, inner=ReplayChatCompletionClient([]), role_name="verifier")
-    agents = [AssistantAgent("solver", model_client=solver_client), VerifierFormatter(PROBLEM, grader, (solver_client, fmt), templates)]
+    agents = [Solver(solver_client, None), VerifierFormatter(PROBLEM, grader, fmt, templates)]
     with pytest.raises(EndpointError) as err:
         asyncio.run(converse(agents, "What is 8 + 9?", termination(3)))
     assert "solver" in err.value.line()
