@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter, defaultdict
 
@@ -51,13 +50,6 @@ def _stores(app: AppContext) -> TranscriptStore:
     return TranscriptStore(app.workspace.ensure().transcripts_dir)
 
 
-def _clients(app: AppContext):
-    from distill.agents.clients import build_role_clients, open_cache
-
-    clients = build_role_clients({"solver": app.settings.solver, "verifier": app.settings.verifier}, open_cache(app.workspace.ensure().cache_dir))
-    return clients["solver"], clients["verifier"]
-
-
 @click.group("corpus", cls=LazyGroup, lazy={"export": "distill.corpus.export_cli:export_cmd",
                                             "decontaminate": "distill.corpus.export_cli:decontaminate_cmd"})
 def corpus_group() -> None:
@@ -84,81 +76,76 @@ def corpus_group() -> None:
 def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, max_cost, samples, prompts, dry_run, quiet,
             as_json) -> None:
     """Run Solver/Verifier conversations for the chosen problems (resumable; reruns are free)."""
-    from distill.agents.team import Templates
-    from distill.corpus.runner import Budget, fingerprint, run_corpus, run_identity
-    from distill.grading.pool import Grader
+    from distill.corpus.service import CorpusRequest, run_corpus_stage
 
     problems = select_problems(app, year, years, ids, source)
     s = app.settings
     app.start_log()
-    max_rounds = max_rounds or s.max_rounds
-    concurrency = concurrency or s.concurrency
-    templates = Templates.load(app.prompts_dir(prompts))
-    store = _stores(app)
-    if max_cost is not None and not (s.solver.priced and s.verifier.priced):
-        raise DistillError("--max-cost needs prices: set price_input and price_output for the solver and verifier roles "
-                           "(e.g. DISTILL_SOLVER__PRICE_OUTPUT=2.19; see distill.example.toml)")
-    # the mean cost of finished samples estimates the rest: read every transcript only when it is used
-    spent_before = [t.cost_usd for t in store.all() if t.cost_usd > 0] if (dry_run or max_cost is not None) else []
-    per_sample = sum(spent_before) / len(spent_before) if spent_before else 0.0
+    req = CorpusRequest(problems, max_rounds=max_rounds or s.max_rounds, concurrency=concurrency or s.concurrency, samples=samples,
+                        retry_rejected=retry_rejected, max_cost=max_cost, prompts_dir=app.prompts_dir(prompts))
     if dry_run:
-        done = Counter()
-        identity = run_identity(templates, s.solver, s.verifier, max_rounds)
-        for p in problems:
-            for k in range(samples):
-                t = store.get(p.id, k)
-                fresh = t is not None and t.fingerprint == fingerprint(p, identity, k)
-                done["done" if fresh and t.status != "failed" else "stale" if t else "new"] += 1
-        total = len(problems) * samples
-        to_run = done["new"] + done["stale"]
-        estimate = round(per_sample * to_run, 4) if spent_before else None
-        info = {"problems": len(problems), "samples": total, "done": done["done"], "to_run": to_run,
-                "changed_since_last_run": done["stale"], "cached_share": round(done["done"] / total, 3),
-                "estimated_cost_usd": estimate, "estimated_from": len(spent_before)}
-        cost_line = (f"; about ${estimate:.2f} at ${per_sample:.4f} per sample (mean of {len(spent_before)} finished)" if estimate is not None
-                     else "; no finished, priced samples to estimate the cost from")
-        click.echo(json.dumps(info) if as_json else
-                   f"{info['problems']} problems x {samples} samples: {info['done']} done (no calls), {to_run} to run "
-                   f"({info['changed_since_last_run']} changed since their last run){cost_line}")
-        return
-    solver_client, formatter_client = _clients(app)
+        return _dry_run(app, req, as_json)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[counts]}"), console=app.console, disable=quiet or as_json)
+    with progress:
+        task = progress.add_task("corpus", total=len(problems) * samples, counts="")
 
-    async def main():
-        with Grader(workers=2) as grader, progress:
-            task = progress.add_task("corpus", total=len(problems) * samples, counts="")
+        def on_done(t: Transcript, skipped: bool, summ) -> None:
+            progress.update(task, advance=1, counts=f"[green]{summ.accepted} ok[/] [yellow]{summ.rejected} rejected[/] "
+                            f"[red]{summ.failed} failed[/] {summ.tokens:,} tokens")
 
-            def on_done(t: Transcript, skipped: bool, summ) -> None:
-                progress.update(task, advance=1, counts=f"[green]{summ.accepted} ok[/] [yellow]{summ.rejected} rejected[/] "
-                                f"[red]{summ.failed} failed[/] {summ.tokens:,} tokens")
-
-            try:
-                return await run_corpus(problems, store=store, grader=grader, solver_client=solver_client, formatter_client=formatter_client,
-                                        solver_role=s.solver, verifier_role=s.verifier, templates=templates, max_rounds=max_rounds,
-                                        concurrency=concurrency, retry_rejected=retry_rejected, samples=samples, on_done=on_done,
-                                        budget=Budget(max_cost, estimate_usd=per_sample) if max_cost is not None else None)
-            finally:  # close HTTP connections inside the loop that opened them
-                await solver_client.close()
-                await formatter_client.close()
-
-    summary = asyncio.run(main())
+        summary = run_corpus_stage(app.workspace, s, req, on_done=on_done)
     d = summary.as_dict()
     if samples > 1:
         from distill.corpus.samples import pass_rate_histogram, problem_samples
 
+        store = _stores(app)
         d["pass_rates"] = pass_rate_histogram([problem_samples(store, p.id, samples) for p in problems])
     if as_json:
         click.echo(json.dumps(d))
     else:
         _print_summary(app, d)
+    _raise_for(summary, app, max_cost)
+
+
+def _raise_for(summary, app: AppContext, max_cost: float | None) -> None:
+    """The run's exit code: a fatal endpoint failure, the cost cap, failed samples."""
     if summary.stopped_by is not None:
-        raise endpoint_exit(summary.stopped_by, app.log_path, suffix=f"; stopped, {summary.not_started} problems not started")
+        raise endpoint_exit(summary.stopped_by, app.log_path, suffix=f"; stopped, {summary.not_started} samples not started")
     if summary.over_budget:
         raise WorkFailed(f"stopped at the cost cap: ${summary.cost_usd:.4f} spent of --max-cost ${max_cost:g}; "
                          f"{summary.over_budget} samples not started (rerun with a higher cap to continue)")
     if summary.failed:
-        raise WorkFailed(f"{summary.failed} of {summary.problems} problems failed; rerun the same command to retry them (details: {app.log_path})")
+        raise WorkFailed(f"{summary.failed} of {summary.samples} samples failed; rerun the same command to retry them (details: {app.log_path})")
+
+
+def _dry_run(app: AppContext, req, as_json: bool) -> None:
+    """What a run would do: samples done, changed, new; the cost estimate from finished samples."""
+    from distill.agents.team import Templates
+    from distill.corpus.runner import fingerprint, run_identity
+    from distill.corpus.service import finished_costs
+
+    store, s = _stores(app), app.settings
+    spent = finished_costs(store)
+    per_sample = sum(spent) / len(spent) if spent else 0.0
+    done: Counter = Counter()
+    identity = run_identity(Templates.load(req.prompts_dir), s.solver, s.verifier, req.max_rounds)
+    for p in req.problems:
+        for k in range(req.samples):
+            t = store.get(p.id, k)
+            fresh = t is not None and t.fingerprint == fingerprint(p, identity, k)
+            done["done" if fresh and t.status != "failed" else "stale" if t else "new"] += 1
+    total = len(req.problems) * req.samples
+    to_run = done["new"] + done["stale"]
+    estimate = round(per_sample * to_run, 4) if spent else None
+    info = {"problems": len(req.problems), "samples": total, "done": done["done"], "to_run": to_run,
+            "changed_since_last_run": done["stale"], "cached_share": round(done["done"] / total, 3),
+            "estimated_cost_usd": estimate, "estimated_from": len(spent)}
+    cost_line = (f"; about ${estimate:.2f} at ${per_sample:.4f} per sample (mean of {len(spent)} finished)" if estimate is not None
+                 else "; no finished, priced samples to estimate the cost from")
+    click.echo(json.dumps(info) if as_json else
+               f"{info['problems']} problems x {req.samples} samples: {info['done']} done (no calls), {to_run} to run "
+               f"({info['changed_since_last_run']} changed since their last run){cost_line}")
 
 
 def _print_summary(app: AppContext, d: dict) -> None:
@@ -189,8 +176,8 @@ def _print_summary(app: AppContext, d: dict) -> None:
 @pass_app
 def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurrency, band, quiet, prompts, as_json) -> None:
     """Restate accepted solutions at length levels R1 (full) .. R6 (~30 words)."""
-    from distill.corpus.levels import parse_band, parse_levels, run_levels
-    from distill.grading.pool import Grader
+    from distill.corpus.levels import parse_band, parse_levels
+    from distill.corpus.service import LevelsRequest, accepted_count, run_levels_stage
 
     problems = select_problems(app, year, years, ids, source)
     levels = parse_levels(levels_spec)
@@ -198,41 +185,24 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
         word_band = parse_band(band)
     except ValueError:
         raise DistillError(f"--band {band!r}: expected LOW,HIGH, e.g. 0.5,1.5") from None
-    store = _stores(app)
-    transcripts = [t for p in problems if (t := store.get(p.id)) is not None]
-    if not any(t.status == "accepted" for t in transcripts):
-        raise DistillError("no accepted transcripts for that selection; run `distill corpus run` first")
-    _, client = _clients(app)
     app.start_log()
-    n_items = sum(t.status == "accepted" for t in transcripts) * len(levels)
+    req = LevelsRequest(problems, levels, concurrency=concurrency or app.settings.concurrency, band=word_band, prompts_dir=app.prompts_dir(prompts))
     progress = Progress(TextColumn("[bold]levels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console,
                         disable=quiet or as_json)
-
-    async def main():
-        with Grader(workers=2) as grader, progress:
-            task = progress.add_task("levels", total=n_items)
-            try:
-                return await run_levels(transcripts, {p.id: p for p in problems}, levels, store=store, client=client, grader=grader,
-                                        role=app.settings.verifier, prompts_dir=app.prompts_dir(prompts),
-                                        concurrency=concurrency or app.settings.concurrency, band=word_band,
-                                        on_done=lambda _: progress.update(task, advance=1))
-            finally:
-                await client.close()
-
-    table = asyncio.run(main())
-    result = {"levels": table, "model_calls": client.stats.network, "cached": client.stats.cached}
+    with progress:
+        task = progress.add_task("levels", total=accepted_count(app.workspace, problems) * len(levels))
+        res = run_levels_stage(app.workspace, app.settings, req, on_done=lambda _: progress.update(task, advance=1))
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps({"levels": res.levels, "model_calls": res.model_calls, "cached": res.cached}))
         return
     t = Table("level", "texts", "ok", "off target", "failed", "target words", "mean words", title="length levels")
-    for lv, row in table.items():
+    for lv, row in res.levels.items():
         t.add_row(lv, str(row["texts"]), str(row["ok"]), str(row["off_target"]), str(row["failed"]),
                   "–" if row["target_words"] is None else str(row["target_words"]), f"{row['mean_words']:.1f}")
     app.out.print(t)
-    app.out.print(f"model calls: {client.stats.network} over the network, {client.stats.cached} from cache")
-    failed = sum(row["failed"] for row in table.values())
-    if failed:
-        raise WorkFailed(f"{failed} level texts failed (see `distill transcripts show`); rerun the same command to retry them")
+    app.out.print(f"model calls: {res.model_calls} over the network, {res.cached} from cache")
+    if res.failed:
+        raise WorkFailed(f"{res.failed} level texts failed (see `distill transcripts show`); rerun the same command to retry them")
 
 
 @corpus_group.command("status")

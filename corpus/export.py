@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,14 @@ from distill.errors import DistillError
 from distill.io import atomic_write_jsonl, write_record
 from distill.problems.schema import Problem
 
-from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, find_contamination
+from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, Contamination, find_contamination
 from .manifest import Decontamination, ExportManifest, PassRateReport, TokenReport
 from .prompt import StudentPrompt
 from .samples import problem_samples
 from .transcripts import Transcript, TranscriptStore
 
 SPLITS = ("train", "valid", "test")
+ESTIMATE_NOTE = "estimated (4 characters a token; pass --tokenizer for exact counts)"
 
 
 def assign_splits(problems: Sequence[Problem], valid_years: set[int], test_years: set[int]) -> dict[str, str]:
@@ -59,117 +61,160 @@ def token_counter(tokenizer: str | None) -> tuple[Callable[[str], int], str]:
 
         tok = AutoTokenizer.from_pretrained(tokenizer)
         return (lambda text: len(tok.encode(text))), f"tokenizer {tokenizer}"
-    return (lambda text: (len(text) + 3) // 4), "estimated (4 characters a token; pass --tokenizer for exact counts)"
+    return (lambda text: (len(text) + 3) // 4), ESTIMATE_NOTE
 
 
-def export_corpus(
-    problems: Sequence[Problem],
-    store: TranscriptStore,
-    out_dir: Path,
-    *,
-    level: str = "R1",
-    valid_years: Sequence[int] = (),
-    test_years: Sequence[int] = (),
-    seed: int = 0,
-    prompts_dir=None,
-    pick: str = "first",
-    min_pass_rate: float | None = None,
-    max_pass_rate: float | None = None,
-    evaluation: Sequence[Problem] = (),
-    keep_contaminated: bool = False,
-    ngram: int = DEFAULT_N,
-    overlap: float = DEFAULT_THRESHOLD,
-    max_seq_length: int = 2048,
-    tokenizer: str | None = None,
-    fmt: str = "mlx",
-) -> dict[str, Any]:
-    """Export one level (R1..R6, or `trace`) by year. `pick` chooses among verified samples for R1 and
-    trace; training problems that overlap `evaluation` (or the test years) are left out unless kept."""
-    if set(valid_years) & set(test_years):
-        raise DistillError(f"years {sorted(set(valid_years) & set(test_years))} are in both --valid-years and --test-years")
+@dataclass(frozen=True)
+class ExportOptions:
+    """How one level is exported (the options of `distill corpus export`)."""
+
+    level: str = "R1"
+    valid_years: Sequence[int] = ()
+    test_years: Sequence[int] = ()
+    seed: int = 0
+    prompts_dir: Path | None = None
+    pick: str = "first"
+    min_pass_rate: float | None = None
+    max_pass_rate: float | None = None
+    keep_contaminated: bool = False
+    ngram: int = DEFAULT_N
+    overlap: float = DEFAULT_THRESHOLD
+    max_seq_length: int = 2048
+    tokenizer: str | None = None
+    fmt: str = "mlx"
+
+
+@dataclass
+class ContaminationCheck:
+    flagged: list[Contamination]
+    training_problems: int
+    evaluation_problems: int
+
+
+def check_contamination(problems: Sequence[Problem], evaluation: Sequence[Problem], valid_years: Sequence[int], test_years: Sequence[int],
+                        *, ngram: int = DEFAULT_N, overlap: float = DEFAULT_THRESHOLD) -> ContaminationCheck:
+    """Training candidates (the train split of `problems`) against every problem not trained on: the
+    `evaluation` problems and the valid/test splits. `corpus export` and `corpus decontaminate` both ask this."""
     split_of = assign_splits(problems, set(valid_years), set(test_years))
-    held_out = [p for p in problems if split_of[p.id] == "test"] + [e for e in evaluation if e.id not in split_of]
-    trainable = [p for p in problems if split_of[p.id] != "test"]
-    contaminated = {c.problem_id: c for c in find_contamination(trainable, held_out, n=ngram, threshold=overlap)}
-    count_tokens, token_note = token_counter(tokenizer)
-    student = StudentPrompt.load(prompts_dir)
-    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    sources: dict[str, list[str]] = {s: [] for s in SPLITS}
-    years: dict[str, set[int]] = {s: set() for s in SPLITS}
-    words: dict[str, list[int]] = {s: [] for s in SPLITS}
-    tokens: list[int] = []
-    meta: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}  # per example: what the HF columns hold
-    templates: dict[str, str] = {}
-    skipped: dict[str, int] = defaultdict(int)
-    pass_rates: dict[str, float | None] = {}
-    seen_groups: set[str] = set()
+    train = [p for p in problems if split_of[p.id] == "train"]
+    held = {p.id: p for p in evaluation} | {p.id: p for p in problems if split_of[p.id] != "train"}
+    found = find_contamination(train, list(held.values()), n=ngram, threshold=overlap)
+    return ContaminationCheck(found, len(train), len(held))
+
+
+@dataclass
+class Examples:
+    """What one export writes, per split: the chat rows, their problems, words and per-row metadata."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    sources: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    years: dict[str, set[int]] = field(default_factory=lambda: {s: set() for s in SPLITS})
+    words: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    meta: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    tokens: list[int] = field(default_factory=list)
+    templates: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    pass_rates: dict[str, float | None] = field(default_factory=dict)
+
+    def add(self, split: str, row: dict[str, Any], meta: dict[str, Any], words: int, tokens: int) -> None:
+        self.rows[split].append(row)
+        self.sources[split].append(meta["problem_id"])
+        self.words[split].append(words)
+        self.tokens.append(tokens)
+        self.meta[split].append({**meta, "words": words, "tokens": tokens})
+
+    def shuffle_train(self, seed: int) -> None:
+        order = list(range(len(self.rows["train"])))
+        random.Random(seed).shuffle(order)
+        for table in (self.rows, self.sources, self.meta):
+            table["train"] = [table["train"][i] for i in order]
+
+
+def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: Path, options: ExportOptions = ExportOptions(), *,
+                  evaluation: Sequence[Problem] = ()) -> ExportManifest:
+    """Export one level (R1..R6, or `trace`) by year: select, build the examples, write them and the manifest."""
+    o = options
+    if set(o.valid_years) & set(o.test_years):
+        raise DistillError(f"years {sorted(set(o.valid_years) & set(o.test_years))} are in both --valid-years and --test-years")
+    check = check_contamination(problems, evaluation, o.valid_years, o.test_years, ngram=o.ngram, overlap=o.overlap)
+    ex = _build_examples(problems, store, o, {c.problem_id for c in check.flagged})
+    if not ex.rows["train"]:
+        why = ", ".join(f"{k} {v}" for k, v in ex.skipped.items()) or "no accepted transcripts outside the held-out years"
+        raise DistillError(f"nothing to export for training at level {o.level} (skipped: {why})")
+    ex.shuffle_train(o.seed)
+    return _write_export(out_dir, ex, o, check, _level_words(store, problems, o.level, ex.skipped))
+
+
+def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str]) -> Examples:
+    split_of = assign_splits(problems, set(o.valid_years), set(o.test_years))
+    count_tokens, _ = token_counter(o.tokenizer)
+    student = StudentPrompt.load(o.prompts_dir)
+    ex, seen_groups = Examples(), set()
     for p in sorted(problems, key=lambda q: q.id):
         ps = problem_samples(store, p.id)
-        pass_rates[p.id] = ps.pass_rate
-        chosen = ps.pick(pick)  # type: ignore[arg-type]
-        if not chosen:
-            skipped["not accepted" if ps.decided or store.get(p.id) else "not run"] += 1
+        ex.pass_rates[p.id] = rate = ps.pass_rate
+        chosen = ps.pick(o.pick)  # type: ignore[arg-type]
+        reason = _skip_reason(p, ps, chosen, store, seen_groups, contaminated, o)
+        if reason:
+            ex.skipped[reason] += 1
             continue
-        if p.group_key in seen_groups:
-            skipped["twin already exported"] += 1
-            continue
-        if p.id in contaminated and split_of[p.id] != "test" and not keep_contaminated:
-            skipped["overlaps an evaluation problem"] += 1
-            continue
-        rate = ps.pass_rate
-        if rate is not None and ((min_pass_rate is not None and rate < min_pass_rate) or (max_pass_rate is not None and rate > max_pass_rate)):
-            skipped["pass rate outside the asked range"] += 1
-            continue
-        texts = _level_texts(store, p.id, level, chosen, skipped, templates)
+        texts = _level_texts(store, p.id, o.level, chosen, ex.skipped, ex.templates)
         if not texts:
             continue
         seen_groups.add(p.group_key)
         split = split_of[p.id]
         for text in texts:
-            rows[split].append(student.example(p, text))
-            sources[split].append(p.id)
-            words[split].append(len(text.split()))
-            tokens.append(count_tokens(text))
-            meta[split].append({"problem_id": p.id, "year": p.year, "level": level, "pass_rate": ps.pass_rate,
-                                "words": words[split][-1], "tokens": tokens[-1]})
+            ex.add(split, student.example(p, text), {"problem_id": p.id, "year": p.year, "level": o.level, "pass_rate": rate},
+                   len(text.split()), count_tokens(text))
         if p.year is not None:
-            years[split].add(p.year)
-        templates.update(chosen[0].templates)
-    if not rows["train"]:
-        why = ", ".join(f"{k} {v}" for k, v in skipped.items()) or "no accepted transcripts outside the held-out years"
-        raise DistillError(f"nothing to export for training at level {level} (skipped: {why})")
-    order = list(range(len(rows["train"])))
-    random.Random(seed).shuffle(order)
-    rows["train"] = [rows["train"][i] for i in order]
-    sources["train"] = [sources["train"][i] for i in order]
-    meta["train"] = [meta["train"][i] for i in order]
+            ex.years[split].add(p.year)
+        ex.templates.update(chosen[0].templates)
+    ex.templates.update(student.hashes)
+    return ex
+
+
+def _skip_reason(p: Problem, ps, chosen: list[Transcript], store: TranscriptStore, seen_groups: set[str], contaminated: set[str],
+                 o: ExportOptions) -> str | None:
+    if not chosen:
+        return "not accepted" if ps.decided or store.get(p.id) else "not run"
+    if p.group_key in seen_groups:
+        return "twin already exported"
+    if p.id in contaminated and not o.keep_contaminated:
+        return "overlaps an evaluation problem"
+    rate = ps.pass_rate
+    if rate is not None and ((o.min_pass_rate is not None and rate < o.min_pass_rate) or (o.max_pass_rate is not None and rate > o.max_pass_rate)):
+        return "pass rate outside the asked range"
+    return None
+
+
+def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: ContaminationCheck, level_words: dict[str, Any]) -> ExportManifest:
     out_dir.mkdir(parents=True, exist_ok=True)
-    if fmt == "mlx":
+    if o.fmt == "mlx":
         for s in SPLITS:
-            atomic_write_jsonl(out_dir / f"{s}.jsonl", rows[s])
-    templates.update(student.hashes)
-    rates = [r for r in pass_rates.values() if r is not None]
+            atomic_write_jsonl(out_dir / f"{s}.jsonl", ex.rows[s])
+    rates = [r for r in ex.pass_rates.values() if r is not None]
+    tokens = ex.tokens
     record = ExportManifest(
-        level=level, pick=pick, seed=seed,
-        counts={s: len(rows[s]) for s in SPLITS},
-        years={s: sorted(years[s]) for s in SPLITS},
-        valid_years=sorted(valid_years), test_years=sorted(test_years),
-        mean_words={s: round(sum(w) / len(w), 1) if w else 0.0 for s, w in words.items()},
-        tokens=TokenReport(counted_by=token_note, max=max(tokens, default=0), mean=round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
-                           max_seq_length=max_seq_length, over_max_seq_length=sum(t > max_seq_length for t in tokens)),
-        level_words=_level_words(store, problems, level, skipped),
-        pass_rate=PassRateReport(filter=[min_pass_rate, max_pass_rate], mean=round(sum(rates) / len(rates), 3) if rates else None),
-        decontamination=Decontamination(ngram=ngram, threshold=overlap, evaluation_problems=len(held_out),
-                                        flagged=list(contaminated.values()), excluded=not keep_contaminated),
-        skipped=dict(skipped), templates=templates, transcripts=sources,
+        level=o.level, pick=o.pick, seed=o.seed,
+        counts={s: len(ex.rows[s]) for s in SPLITS},
+        years={s: sorted(ex.years[s]) for s in SPLITS},
+        valid_years=sorted(o.valid_years), test_years=sorted(o.test_years),
+        mean_words={s: round(sum(w) / len(w), 1) if w else 0.0 for s, w in ex.words.items()},
+        tokens=TokenReport(counted_by=f"tokenizer {o.tokenizer}" if o.tokenizer else ESTIMATE_NOTE, max=max(tokens, default=0),
+                           mean=round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
+                           max_seq_length=o.max_seq_length, over_max_seq_length=sum(t > o.max_seq_length for t in tokens)),
+        level_words=level_words,
+        pass_rate=PassRateReport(filter=[o.min_pass_rate, o.max_pass_rate], mean=round(sum(rates) / len(rates), 3) if rates else None),
+        decontamination=Decontamination(ngram=o.ngram, threshold=o.overlap, evaluation_problems=check.evaluation_problems,
+                                        training_problems=check.training_problems, flagged=check.flagged, excluded=not o.keep_contaminated),
+        skipped=dict(ex.skipped), templates=ex.templates, transcripts=ex.sources,
     )
     write_record(out_dir / "manifest.json", record)
-    manifest = record.model_dump(mode="json")
-    if fmt == "hf":
+    if o.fmt == "hf":
         from .hf import write_hf
 
-        write_hf(out_dir, rows, meta, manifest)
-    return manifest
+        write_hf(out_dir, ex.rows, ex.meta, record.model_dump(mode="json"))
+    return record
 
 
 def _level_words(store: TranscriptStore, problems: Sequence[Problem], level: str, skipped: dict[str, int]) -> dict[str, Any]:

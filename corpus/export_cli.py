@@ -11,9 +11,7 @@ from rich.table import Table
 from distill.context import AppContext, pass_app
 from distill.errors import DistillError
 from distill.problems.select import parse_years
-from distill.problems.store import ProblemStore
 
-from .cli import _stores
 from .samples import PICKS
 
 
@@ -33,7 +31,7 @@ from .samples import PICKS
 @click.option("--tokenizer", help="Model (path or id) whose tokenizer counts tokens; default: an estimate.")
 @click.option("--format", "fmt", type=click.Choice(["mlx", "hf"]), default="mlx", show_default=True,
               help="mlx: train/valid/test.jsonl for mlx-lm; hf: parquet + dataset card that datasets.load_dataset(DIR) reads.")
-@click.option("--source", default=None, help="Only this source (default: every source with transcripts).")
+@click.option("--source", default=None, help="Train on this source only (default: every source that has transcripts).")
 @click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")
 @click.option("--test-years", default="", help="Held-out years for testing, e.g. 2021-2025.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed for the training order.")
@@ -43,64 +41,59 @@ from .samples import PICKS
 def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_rate, keep_contaminated, ngram, overlap, max_seq_length,
                tokenizer, fmt, source, valid_years, test_years, seed, prompts, as_json) -> None:
     """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest; leave out contaminated problems."""
-    from distill.corpus.export import export_corpus
+    from distill.corpus.export import ExportOptions
     from distill.corpus.levels import parse_levels
+    from distill.corpus.service import ExportRequest, export_stage
 
     lv = ["trace"] if level.strip().lower() == "trace" else parse_levels(level)
     if len(lv) != 1:
         raise DistillError("--level takes one level, e.g. R3 or trace")
     if min_pass_rate is not None and max_pass_rate is not None and min_pass_rate > max_pass_rate:
         raise DistillError("--min-pass-rate is above --max-pass-rate")
-    every = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable]
-    problems = [p for p in every if source is None or p.source == source]
-    evaluation = [p for p in every if source is not None and p.source != source]
-    manifest = export_corpus(problems, _stores(app), out_dir, level=lv[0], valid_years=parse_years(valid_years) if valid_years else [],
-                             test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts),
-                             pick=pick, min_pass_rate=min_pass_rate, max_pass_rate=max_pass_rate, evaluation=evaluation,
-                             keep_contaminated=keep_contaminated, ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer,
-                             fmt=fmt)
+    options = ExportOptions(level=lv[0], valid_years=parse_years(valid_years) if valid_years else [],
+                            test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts),
+                            pick=pick, min_pass_rate=min_pass_rate, max_pass_rate=max_pass_rate, keep_contaminated=keep_contaminated,
+                            ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer, fmt=fmt)
+    m = export_stage(app.workspace, ExportRequest(out_dir, options, source=source))
     if as_json:
-        click.echo(json.dumps(manifest))
+        click.echo(m.model_dump_json())
         return
-    c = manifest["counts"]
-    app.out.print(f"exported level {manifest['level']}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
-    if manifest["skipped"]:
-        app.out.print("skipped: " + ", ".join(f"{k} {v}" for k, v in manifest["skipped"].items()))
-    tk, dc = manifest["tokens"], manifest["decontamination"]
-    app.out.print(f"tokens per example: max {tk['max']}, mean {tk['mean']} ({tk['counted_by']}); "
-                  f"{tk['over_max_seq_length']} over --max-seq-length {tk['max_seq_length']}")
-    app.out.print(f"decontamination: {len(dc['flagged'])} problems overlap one of {dc['evaluation_problems']} evaluation problems"
-                  + (" (left out)" if dc["excluded"] and dc["flagged"] else ""))
+    c = m.counts
+    app.out.print(f"exported level {m.level}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
+    if m.skipped:
+        app.out.print("skipped: " + ", ".join(f"{k} {v}" for k, v in m.skipped.items()))
+    tk, dc = m.tokens, m.decontamination
+    app.out.print(f"tokens per example: max {tk.max}, mean {tk.mean} ({tk.counted_by}); "
+                  f"{tk.over_max_seq_length} over --max-seq-length {tk.max_seq_length}")
+    app.out.print(f"decontamination: {len(dc.flagged)} of {dc.training_problems} training problems overlap one of "
+                  f"{dc.evaluation_problems} problems not trained on" + (" (left out)" if dc.excluded and dc.flagged else ""))
 
 
 @click.command("decontaminate")
 @click.option("--source", help="The training source (default: every source with transcripts).")
+@click.option("--valid-years", default="", help="Validation years of that source (not trained on, so checked against).")
 @click.option("--test-years", default="", help="Held-out years of that source, which count as evaluation problems.")
 @click.option("--ngram", type=click.IntRange(min=3), default=8, show_default=True, help="n for the n-gram overlap check.")
 @click.option("--overlap", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
               help="Share of a problem's n-grams found in an evaluation problem that flags it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the flagged problems as JSON.")
 @pass_app
-def decontaminate_cmd(app: AppContext, source, test_years, ngram, overlap, as_json) -> None:
+def decontaminate_cmd(app: AppContext, source, valid_years, test_years, ngram, overlap, as_json) -> None:
     """List training problems that overlap an evaluation problem (other sources, held-out years)."""
-    from distill.corpus.decontaminate import find_contamination
+    from distill.corpus.export import check_contamination
+    from distill.corpus.service import open_store, training_split, usable_problems
 
-    every = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable]
-    if not every:
-        raise DistillError(f"no problems in the workspace {app.workspace.root}; run `distill problems import` first")
-    store = _stores(app)
-    sources = {source} if source else {p.source for p in every if store.get(p.id) is not None}
-    held = set(parse_years(test_years)) if test_years else set()
-    train = [p for p in every if p.source in sources and p.year not in held]
-    evaluation = [p for p in every if p.source not in sources or p.year in held]
-    found = find_contamination(train, evaluation, n=ngram, threshold=overlap)
-    result = {"training_problems": len(train), "evaluation_problems": len(evaluation), "ngram": ngram, "threshold": overlap,
-              "flagged": [c.as_dict() for c in found]}
+    valid, test = (parse_years(valid_years) if valid_years else []), (parse_years(test_years) if test_years else [])
+    split = training_split(usable_problems(app.workspace), open_store(app.workspace), source, valid, test)
+    check = check_contamination(split.problems, split.evaluation, valid, test, ngram=ngram, overlap=overlap)
+    found = check.flagged
+    result = {"training_problems": check.training_problems, "evaluation_problems": check.evaluation_problems, "ngram": ngram,
+              "threshold": overlap, "flagged": [c.as_dict() for c in found]}
     if as_json:
         click.echo(json.dumps(result))
         return
-    table = Table("training problem", "evaluation problem", "overlap", "exact", title=f"{len(found)} of {len(train)} training problems overlap "
-                  f"one of {len(evaluation)} evaluation problems")
+    table = Table("training problem", "evaluation problem", "overlap", "exact", title=f"{len(found)} of {check.training_problems} training "
+                  f"problems overlap one of {check.evaluation_problems} evaluation problems")
     for c in found:
         table.add_row(c.problem_id, c.eval_id, f"{c.overlap:.2f}", "yes" if c.exact else "")
     app.out.print(table)

@@ -31,6 +31,7 @@ class Decontamination(BaseModel):
     ngram: int
     threshold: float
     evaluation_problems: int
+    training_problems: int | None = Field(None, description="training candidates checked (absent in older manifests)")
     flagged: list[Contamination]
     excluded: bool
 

@@ -19,7 +19,8 @@ def eval_group() -> None:
     """Grade answers against official keys and evaluate students."""
 
 
-def read_jsonl_records(path: Path, required: tuple[str, ...]) -> list[dict]:
+def read_rows_with(path: Path, required: tuple[str, ...]) -> list[dict]:
+    """The lines of a JSONL file to grade, each with every `required` field set."""
     from distill.io import read_jsonl
 
     rows = []
@@ -36,13 +37,9 @@ def read_jsonl_records(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 
 def make_judge(app: AppContext, prompts: str | None, concurrency: int):
-    from distill.agents.clients import build_client, describe_role, open_cache
-    from distill.grading.judge import Judge
+    from distill.evaluation.service import make_judge as build
 
-    ws = app.workspace.ensure()
-    client = build_client(app.settings.judge, open_cache(ws.cache_dir), role_name="judge")
-    return Judge(client, prompts_dir=app.prompts_dir(prompts), concurrency=concurrency, log_path=ws.logs_dir / "judge_disagreements.jsonl",
-                 role=describe_role(app.settings.judge))
+    return build(app.workspace, app.settings, app.prompts_dir(prompts), concurrency)
 
 
 @eval_group.command("grade")
@@ -53,7 +50,7 @@ def make_judge(app: AppContext, prompts: str | None, concurrency: int):
 @click.option("--problem-field", default="problem", show_default=True, help="Field holding the problem text (shown to the judge).")
 @click.option("--no-judge", is_flag=True, help="Rules only: undecided verdicts stay null.")
 @click.option("--audit", is_flag=True, help="Ask the judge about every record and log where it disagrees with the rules.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Grading processes.")
+@click.option("--workers", type=click.IntRange(min=1), help="Grading processes (default: config grader_workers, 2).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds allowed per verdict.")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -66,13 +63,13 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
 
     if no_judge and audit:
         raise DistillError("--audit needs the judge; drop --no-judge")
-    rows = read_jsonl_records(in_path, (gold_field, response_field))
+    rows = read_rows_with(in_path, (gold_field, response_field))
     keys = [str(r[gold_field]) for r in rows]
     responses = [str(r[response_field]) for r in rows]
     app.start_log()
 
     async def run():
-        with Grader(workers=workers, timeout_s=timeout_s) as grader:
+        with Grader(workers=workers or app.settings.grader_workers, timeout_s=timeout_s) as grader:
             verdicts = await grade_records(keys, responses, grader)
             if no_judge or not (audit or any(v.correct is None for v in verdicts)):
                 return verdicts, None  # the judge (and its key) only when some line needs it
@@ -109,33 +106,6 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
         raise endpoint_exit(judge.failure, app.log_path, suffix=f"; every rule verdict is written, {summary['undecided']} lines left null")
 
 
-def _backend(app: AppContext, model: str | None, adapter: Path | None, endpoint: str | None, batch_size: int, concurrency: int,
-             urls: str | None = None):
-    from distill.evaluation.backends import EndpointBackend, MlxBackend
-
-    if bool(model) == bool(endpoint):
-        raise DistillError("choose one of --model PATH (local mlx-lm) or --endpoint ROLE (an OpenAI-compatible server)")
-    if adapter and not model:
-        raise DistillError("--adapter goes with --model")
-    if model:
-        if urls:
-            raise DistillError("--urls goes with --endpoint")
-        return MlxBackend(model, adapter, batch_size=batch_size)
-    role = app.settings.role(endpoint)
-    if urls:
-        from distill.config import ModelRole
-        from distill.evaluation.multi import MultiEndpointBackend
-
-        listed = [u.strip() for u in urls.split(",") if u.strip()]
-        for u in listed:
-            try:
-                ModelRole(base_url=u)
-            except Exception:
-                raise DistillError(f"--urls: {u!r} is not an http(s) URL like http://host:8080/v1") from None
-        return MultiEndpointBackend(role, listed, concurrency=concurrency, role_name=endpoint)
-    return EndpointBackend(role, concurrency=concurrency, role_name=endpoint)
-
-
 def _sampling_options(fn):
     fn = click.option("--max-tokens", type=FieldType(ModelRole, "max_tokens"), default=1024, show_default=True, help="Generation limit per response.")(fn)
     fn = click.option("--top-p", type=FieldType(ModelRole, "top_p"), default=1.0, show_default=True, help="Nucleus sampling (1.0: off).")(fn)
@@ -166,42 +136,40 @@ def _sampling_options(fn):
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
               temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False, samples: int = 1,
-              pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None) -> dict:
+              pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None):
+    """The command's options as an EvalRequest, run by the service with a progress bar."""
     from distill.evaluation.backends import Sampling
-    from distill.evaluation.evaluate import resolve_spec, run_evaluation
-    from distill.grading.pool import Grader
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from distill.evaluation.evaluate import resolve_spec
+    from distill.evaluation.service import EvalRequest, ModelSpec, evaluate_stage
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     ws = app.workspace
-    problems = resolve_spec(spec, ws.problems_file, ws.exports_dir, export_dir)
-    if limit is not None:
-        problems = problems[:limit]
-    backend = _backend(app, model, adapter, endpoint, batch_size, concurrency, urls)
-    judge = None if no_judge else make_judge(app, prompts, concurrency)
+    problems = resolve_spec(spec, ws.problems_file, ws.exports_dir, export_dir)[:limit]
+    who = ModelSpec(model=model, adapter=adapter, endpoint=endpoint, urls=tuple(u.strip() for u in (urls or "").split(",") if u.strip()))
+    who.check()
+    ks = parse_ks(pass_k, samples)
+    dropped = [k for k in ks if k > samples]
+    if samples > 1 and dropped:
+        app.console.print(f"note: pass@{', pass@'.join(map(str, dropped))} need(s) at least that many --samples; not reported")
     app.start_log()
-    backend.check()  # an unreachable endpoint or a mismatched adapter fails here, before any generation
-    if thinking_budget is not None and thinking_budget >= max_tokens:
-        raise DistillError(f"--thinking-budget {thinking_budget} leaves no room for the answer under --max-tokens {max_tokens}")
+    req = EvalRequest(problems, out, who, Sampling(temperature, top_p, max_tokens, thinking_budget), runs=runs, seed=seed, level=level,
+                      samples=samples, ks=ks, judge=not no_judge, concurrency=concurrency, batch_size=batch_size,
+                      prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec)
+    progress = Progress(TextColumn(f"[bold]eval {out.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console, disable=quiet)
+    with progress:
+        task = progress.add_task("eval", total=len(problems) * runs * samples)
+        return evaluate_stage(ws, app.settings, req, on_progress=lambda done, total: progress.update(task, completed=done))
+
+
+def parse_ks(pass_k: str, samples: int) -> list[int]:
+    """--pass-k values (a k above --samples cannot be estimated: the caller says it is not reported)."""
     try:
         ks = sorted({int(k) for k in pass_k.split(",") if k.strip()})
     except ValueError:
         raise DistillError(f"--pass-k {pass_k!r}: expected numbers like 1,4,8") from None
     if not ks or ks[0] < 1:
         raise DistillError(f"--pass-k {pass_k!r}: k must be at least 1")
-    sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens, thinking_budget=thinking_budget)
-    progress = Progress(TextColumn(f"[bold]eval {out.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console, disable=quiet)
-    with progress, Grader(workers=2) as grader:
-        task = progress.add_task("eval", total=len(problems) * runs * samples)
-        return run_evaluation(problems, backend, out, runs=runs, seed=seed, level=level, sampling=sampling, grader=grader, judge=judge,
-                              prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec, samples=samples, ks=ks,
-                              chunk=batch_size * 2 if model else concurrency * 4 * max(1, len((urls or "").split(","))),
-                              on_progress=lambda done, total: progress.update(task, completed=done))
+    return ks
 
 
 @eval_group.command("run")
@@ -213,10 +181,11 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
 @pass_app
 def run_cmd(app: AppContext, out_dir: Path, quiet: bool, as_json: bool, **opts) -> None:
     """Generate and grade student answers over N runs; write responses.jsonl and summary.json."""
-    s = _evaluate(app, out=out_dir, quiet=quiet or as_json, **opts)
+    rec = _evaluate(app, out=out_dir, quiet=quiet or as_json, **opts)
     if as_json:
-        click.echo(json.dumps(s))
+        click.echo(rec.model_dump_json())
         return
+    s = rec.model_dump(mode="json")
     app.out.print(f"{out_dir.name}: accuracy {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over {len(s['runs'])} runs of {s['n_problems']} problems "
                   f"(95% CI {100 * s['ci95'][0]:.1f}–{100 * s['ci95'][1]:.1f}); mean {s['mean_words']:.0f} words; "
                   f"undecided {100 * s['undecided_rate']:.1f}% (counted wrong), judged {100 * s['judge_rate']:.1f}%, truncated {100 * s['truncated_rate']:.1f}%")
@@ -283,7 +252,7 @@ def length_cmd(app: AppContext, adapters: str | None, prompt_levels: bool, level
     results = {}
     for lv, adapter in per_level.items():
         o = dict(opts, adapter=adapter) if adapters else dict(opts)
-        results[lv] = _evaluate(app, out=out_dir / lv, level=lv, prompt_levels=prompt_levels, quiet=quiet or as_json, **o)
+        results[lv] = _evaluate(app, out=out_dir / lv, level=lv, prompt_levels=prompt_levels, quiet=quiet or as_json, **o).model_dump(mode="json")
     table = {lv: {k: s[k] for k in ("mean", "std", "mean_words", "runs", "n_problems", "ci95")} for lv, s in results.items()}
     record = LengthStudy(mode="adapters" if adapters else "prompt-levels", levels=table)
     write_record(out_dir / "length_study.json", record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -125,6 +126,24 @@ def read_records(path: Path) -> list[ResponseRecord]:
     return list(latest.values())
 
 
+@dataclass
+class Loop:
+    """What the generate-and-grade loop shares: the backend, prompts, grader and judge, and the
+    event loop in which the judge's HTTP connections live."""
+
+    backend: Backend
+    prompts: dict[str, Any]
+    sampling: Sampling
+    seed: int
+    level: str
+    grader: Grader
+    judge: Judge | None
+    resp_path: Path
+    chunk: int
+    loop: asyncio.AbstractEventLoop
+    timing: dict[str, float] = field(default_factory=lambda: {"generation_s": 0.0, "grading_s": 0.0, "generated": 0})
+
+
 def run_evaluation(
     problems: Sequence[Problem],
     backend: Backend,
@@ -143,17 +162,45 @@ def run_evaluation(
     samples: int = 1,
     ks: Sequence[int] = (1, 4, 8, 16),
     on_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
+) -> EvalSummary:
     """Generate `samples` answers per problem in each of `runs` seeded runs, grade them, write
     responses.jsonl line by line (resumable) and summary.json (recomputed from the records)."""
     out.mkdir(parents=True, exist_ok=True)
     student = StudentPrompt.load(prompts_dir, level_instruction=prompt_levels)
-    prompts = {p.id: student.messages(p, level) for p in problems}
-    template_hashes = student.hashes
     config = EvalConfig(spec=spec, problems=sorted(p.id for p in problems), backend=backend.describe(), sampling=sampling.as_dict(),
-                        samples=samples, runs=runs, seed=seed, level=level, prompt_levels=prompt_levels, templates=template_hashes,
+                        samples=samples, runs=runs, seed=seed, level=level, prompt_levels=prompt_levels, templates=student.hashes,
                         grader=grader_version(),
                         judge={"role": judge.role, "templates": judge.template_hashes} if judge is not None else None)
+    _check_resume(out, config)
+    resp_path = out / "responses.jsonl"
+    done = _resume_records(resp_path)
+    todo = [(p, k, j) for k in range(runs) for p in problems for j in range(samples) if (p.id, k, j) not in done]
+    total, finished = len(problems) * runs * samples, len(done)
+    t_all = time.perf_counter()
+    ctx = Loop(backend, {p.id: student.messages(p, level) for p in problems}, sampling, seed, level, grader, judge, resp_path, chunk,
+               asyncio.new_event_loop())  # one loop for every chunk: the judge's HTTP connections live in it
+    try:
+        _generate_and_grade(ctx, todo, runs, lambda n: on_progress(finished + n, total) if on_progress else None)
+    finally:
+        ctx.loop.close()
+    wall = time.perf_counter() - t_all
+    final = read_records(resp_path)
+    summary = summarise_records(final)
+    if samples > 1:
+        summary["sample_metrics"] = sample_metrics(final, ks)
+    summary["decoding"] = decoding_setup(backend, sampling, samples=samples, runs=runs, seed=seed, templates=student.hashes,
+                                         grader=config.grader, judge=config.judge, level=level, prompt_levels=prompt_levels)
+    timing = ctx.timing
+    summary.update({"spec": spec, "level": level, "backend": config.backend, "sampling": config.sampling,
+                    "seed": seed, "templates": student.hashes, "grader": config.grader, "judge": config.judge, "prompt_levels": prompt_levels,
+                    "this_session": {**timing, "wall_s": wall,
+                                     "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
+    record = EvalSummary.model_validate(summary)
+    write_record(out / "summary.json", record)
+    return record
+
+
+def _check_resume(out: Path, config: EvalConfig) -> None:
     cfg_path = out / "eval_config.json"
     if cfg_path.exists():
         old = read_record(cfg_path, EvalConfig, "an evaluation's settings", "choose another --out")
@@ -161,38 +208,16 @@ def run_evaluation(
         if changed:
             raise DistillError(f"holds an evaluation with other settings ({', '.join(changed)}); choose another --out", path=out)
     write_record(cfg_path, config)
-    resp_path = out / "responses.jsonl"
+
+
+def _resume_records(resp_path: Path) -> set[tuple[str, int, int]]:
+    """The (problem, run, sample) already answered; a torn last line and replaced records are dropped first."""
     records = read_records(resp_path)
     raw = resp_path.read_text(encoding="utf-8") if resp_path.exists() else ""
     if raw and (not raw.endswith("\n") or sum(1 for ln in raw.splitlines() if ln.strip()) != len(records)):
-        atomic_write_jsonl(resp_path, (r.model_dump(mode="json") for r in records))  # drop a torn last line and replaced records
+        atomic_write_jsonl(resp_path, (r.model_dump(mode="json") for r in records))
     # a generation error (endpoint down, HTTP 500) is not an answer: resuming asks again
-    done = {(r.problem_id, r.run, r.sample) for r in records if r.finish_reason != "error"}
-    todo = [(p, k, j) for k in range(runs) for p in problems for j in range(samples) if (p.id, k, j) not in done]
-    total, finished = len(problems) * runs * samples, len(done)
-    timing = {"generation_s": 0.0, "grading_s": 0.0, "generated": 0}
-    t_all = time.perf_counter()
-    loop = asyncio.new_event_loop()  # one loop for every chunk: the judge's HTTP connections live in it
-    try:
-        _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, level, grader, judge, resp_path, timing, loop,
-                            lambda n: on_progress(finished + n, total) if on_progress else None)
-    finally:
-        loop.close()
-    wall = time.perf_counter() - t_all
-    final = read_records(resp_path)
-    summary = summarise_records(final)
-    if samples > 1:
-        summary["sample_metrics"] = sample_metrics(final, ks)
-    summary["decoding"] = decoding_setup(backend, sampling, samples=samples, runs=runs, seed=seed, templates=template_hashes,
-                                         grader=config.grader, judge=config.judge, level=level, prompt_levels=prompt_levels)
-    summary.update({"spec": spec, "level": level, "backend": config.backend, "sampling": config.sampling,
-                    "seed": seed, "templates": template_hashes, "grader": config.grader, "judge": config.judge, "prompt_levels": prompt_levels,
-                    "this_session": {**timing, "wall_s": wall,
-                                     "outside_generation_share": (wall - timing["generation_s"]) / wall if wall > 0 and timing["generated"] else None}})
-    record = EvalSummary.model_validate(summary)
-    write_record(out / "summary.json", record)
-    summary = record.model_dump(mode="json")
-    return summary
+    return {(r.problem_id, r.run, r.sample) for r in records if r.finish_reason != "error"}
 
 
 def decoding_setup(backend: Backend, sampling: Sampling, **rest: Any) -> dict[str, Any]:
@@ -214,26 +239,30 @@ def split_thinking(text: str) -> tuple[int, int]:
     return 0, len(text.split())
 
 
-def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, level, grader, judge, resp_path, timing, loop, progress) -> None:
+def _grade_and_write(ctx: Loop, k: int, part, gens) -> None:
+    t1 = time.perf_counter()
+    verdicts = ctx.loop.run_until_complete(grade_records([p.answer for p, _ in part], [g.text for g in gens], ctx.grader, judge=ctx.judge,
+                                                         problems=[p.text for p, _ in part], ids=[p.id for p, _ in part]))
+    ctx.timing["grading_s"] += time.perf_counter() - t1
+    for (p, j), g, v in zip(part, gens, verdicts):
+        thinking, answer = split_thinking(g.text)
+        rec = ResponseRecord(problem_id=p.id, run=k, sample=j, seed=ctx.seed + k, level=ctx.level, source=p.source,
+                             year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
+                             words=len(g.text.split()), usage=Usage(completion_tokens=g.tokens), finish_reason=g.finish_reason,
+                             forced=g.forced, thinking_words=thinking, answer_words=answer, endpoint=g.endpoint, verdict=v)
+        append_jsonl(ctx.resp_path, rec.model_dump(mode="json"))
+
+
+def _generate_and_grade(ctx: Loop, todo, runs: int, progress: Callable[[int], None]) -> None:
     """Generate chunk after chunk; grade each chunk in a helper thread while the next one generates.
     Chunks are graded and written in order, so responses.jsonl grows run by run, problem by problem."""
     from concurrent.futures import ThreadPoolExecutor
 
     done = 0
 
-    def grade_and_write(k: int, part, gens) -> None:
+    def grade(k: int, part, gens) -> None:
         nonlocal done
-        t1 = time.perf_counter()
-        verdicts = loop.run_until_complete(grade_records([p.answer for p, _ in part], [g.text for g in gens], grader, judge=judge,
-                                                         problems=[p.text for p, _ in part], ids=[p.id for p, _ in part]))
-        timing["grading_s"] += time.perf_counter() - t1
-        for (p, j), g, v in zip(part, gens, verdicts):
-            thinking, answer = split_thinking(g.text)
-            rec = ResponseRecord(problem_id=p.id, run=k, sample=j, seed=seed + k, level=level, source=p.source,
-                                 year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
-                                 words=len(g.text.split()), usage=Usage(completion_tokens=g.tokens), finish_reason=g.finish_reason,
-                                 forced=g.forced, thinking_words=thinking, answer_words=answer, endpoint=g.endpoint, verdict=v)
-            append_jsonl(resp_path, rec.model_dump(mode="json"))
+        _grade_and_write(ctx, k, part, gens)
         done += len(part)
         progress(done)
 
@@ -242,18 +271,18 @@ def _generate_and_grade(todo, runs, chunk, backend, prompts, sampling, seed, lev
         try:
             for k in range(runs):
                 pending = [(p, j) for p, r, j in todo if r == k]
-                for start in range(0, len(pending), chunk):
-                    part = pending[start : start + chunk]
+                for start in range(0, len(pending), ctx.chunk):
+                    part = pending[start : start + ctx.chunk]
                     t0 = time.perf_counter()
                     # each run has its own seed; chunks of a run draw from seeds derived from it
-                    gens = backend.generate([prompts[p.id] for p, _ in part], sampling, (seed + k) * 1000 + start // chunk)
-                    timing["generation_s"] += time.perf_counter() - t0
-                    timing["generated"] += len(part)
+                    gens = ctx.backend.generate([ctx.prompts[p.id] for p, _ in part], ctx.sampling, (ctx.seed + k) * 1000 + start // ctx.chunk)
+                    ctx.timing["generation_s"] += time.perf_counter() - t0
+                    ctx.timing["generated"] += len(part)
                     if grading is not None:
                         grading.result()  # the previous chunk is written before this one
-                    grading = pool.submit(grade_and_write, k, part, gens)
+                    grading = pool.submit(grade, k, part, gens)
         finally:
             if grading is not None:
                 grading.result()
-            if judge is not None:
-                pool.submit(loop.run_until_complete, judge.client.close()).result()
+            if ctx.judge is not None:
+                pool.submit(ctx.loop.run_until_complete, ctx.judge.client.close()).result()

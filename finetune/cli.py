@@ -92,10 +92,12 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
 
     with progress:
         task = progress.add_task("lora", total=args.iters, losses="loading model")
-        summary = run_finetune(args, on_report=on_report)
+        record = run_finetune(args, on_report=on_report)
+    assert record is not None  # this process is rank 0
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(record.model_dump_json())
         return
+    summary = record.model_dump(mode="json")
     trunc = sum(summary["truncated_examples"].values())
     app.out.print(
         f"best adapter: iteration {summary['best_iteration']} (val loss {summary['best_val_loss']:.4f}); "

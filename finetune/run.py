@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -64,17 +65,40 @@ def evaluate_loss(model, dataset, batch_size: int, max_seq_length: int) -> float
                           max_seq_length=max_seq_length))
 
 
-def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train, keep the best adapter, write metrics, summary and plot. Returns the summary."""
-    import mlx.core as mx
-    import mlx.optimizers as optim
-    import numpy as np
-    from mlx_lm.tuner import TrainingArgs, linear_to_lora_layers, train
+@dataclass
+class Prepared:
+    """A run ready to train: the model with LoRA layers (weights resumed), the data and where to write."""
 
-    args.validate_paths()
-    out = Path(args.out)
-    world = mx.distributed.init()  # a group of one without a launcher
-    main = world.rank() == 0  # only rank 0 writes adapters, metrics, plots and summaries
+    out: Path
+    model: Any
+    tokenizer: Any
+    splits: Splits
+    num_layers: int
+    truncation: dict[str, dict[str, Any]]
+    offset: int
+    state: Any
+    world: Any
+
+    @property
+    def main(self) -> bool:
+        return self.world.rank() == 0  # only rank 0 writes adapters, metrics, plots and summaries
+
+
+def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | None = None) -> FinetuneSummary | None:
+    """Train, keep the best adapter, write metrics, summary and plot. Returns the summary (None on ranks other than 0)."""
+    run = _prepare(args)
+    cb = BestAdapterCallback(run.model, run.out, offset=run.offset, patience=args.early_stop_patience, state=run.state, on_report=on_report,
+                             writes=run.main)
+    t0 = time.perf_counter()
+    _train(args, run, cb)
+    wall = time.perf_counter() - t0
+    test_loss = _test_loss(args, run, cb)
+    if not run.main:
+        return None
+    return _summarise(args, run, cb, wall, test_loss)
+
+
+def _check_data(args: FinetuneArgs, out: Path, main: bool):
     splits = load_splits(Path(args.data))
     for name in ("train", "valid"):
         n = len(getattr(splits, name))
@@ -86,91 +110,100 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
         raise DistillError("nothing to resume (no checkpoints/state.json)", path=out)
     if main and not args.resume and (out / "metrics.jsonl").exists():
         raise DistillError("already holds a run; pass --resume to continue it or choose another --out", path=out)
+    return splits, state
 
+
+def _prepare(args: FinetuneArgs) -> Prepared:
+    import mlx.core as mx
+    import numpy as np
+    from mlx_lm.tuner import linear_to_lora_layers
+
+    args.validate_paths()
+    out = Path(args.out)
+    world = mx.distributed.init()  # a group of one without a launcher
+    splits, state = _check_data(args, out, world.rank() == 0)
     model, tokenizer = load_model(args.model)
     n_layers = len(model.layers)
     num_layers = n_layers if args.num_layers == -1 else args.num_layers
     if num_layers > n_layers:
         raise DistillError(f"the model has {n_layers} layers; --num-layers {args.num_layers} asks for more (use -1 for all)")
-    trunc = truncation_report(splits, tokenizer, args.max_seq_length)
-
     mx.random.seed(args.seed)
     np.random.seed(args.seed)
     model.freeze()
     linear_to_lora_layers(model, num_layers, {"rank": args.lora_rank, "scale": args.lora_scale, "dropout": args.lora_dropout})
-    offset = 0
+    run = Prepared(out, model, tokenizer, splits, num_layers, truncation_report(splits, tokenizer, args.max_seq_length),
+                   state.iteration if state is not None else 0, state, world)
     if state is not None:
         model.load_weights(str(out / "checkpoints" / "last.safetensors"), strict=False)
-        offset = state.iteration
         # the resumed run reports everything after the checkpoint again: keep only what came before it
-        if main:
-            kept = [m for m in read_metrics(out / "metrics.jsonl") if m["iteration"] <= offset]
-            atomic_write_jsonl(out / "metrics.jsonl", kept)
-    remaining = args.iters - offset
-    if main:
+        if run.main:
+            atomic_write_jsonl(out / "metrics.jsonl", [m for m in read_metrics(out / "metrics.jsonl") if m["iteration"] <= run.offset])
+    if run.main:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "adapter_config.json", adapter_config(args, num_layers))
-        resolved = FinetuneConfig(args=args.to_dict(), num_layers_resolved=num_layers, model_layers=n_layers, truncation=trunc,
-                                  versions={p: version(p) for p in ("mlx", "mlx-lm")}, resumed_from_iteration=offset or None,
-                                  ranks=world.size())
-        write_record(out / "finetune_config.json", resolved)
+        write_record(out / "finetune_config.json", FinetuneConfig(
+            args=args.to_dict(), num_layers_resolved=num_layers, model_layers=n_layers, truncation=run.truncation,
+            versions={p: version(p) for p in ("mlx", "mlx-lm")}, resumed_from_iteration=run.offset or None, ranks=world.size()))
+    return run
 
-    train_ds, val_ds, test_ds = _datasets(splits, tokenizer, args.mask_prompt)
-    cb = BestAdapterCallback(model, out, offset=offset, patience=args.early_stop_patience, state=state, on_report=on_report, writes=main)
-    t0 = time.perf_counter()
-    if remaining > 0:
-        targs = TrainingArgs(batch_size=args.batch_size, iters=remaining, val_batches=args.val_batches,
-                             steps_per_report=args.steps_per_report, steps_per_eval=args.steps_per_eval,
-                             steps_per_save=args.save_every, max_seq_length=args.max_seq_length,
-                             adapter_file=str(out / "checkpoints" / "adapters.safetensors"), grad_checkpoint=args.grad_checkpoint)
-        # mlx-lm prints its own progress UI; ours (or none, with --quiet) replaces it
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:
-                train(model=model, optimizer=optim.Adam(learning_rate=args.learning_rate), train_dataset=train_ds,
-                      val_dataset=val_ds, args=targs, training_callback=cb)
-            except EarlyStop:
-                pass
-    wall = time.perf_counter() - t0
 
-    test_loss = None
-    best_file = out / "adapters.safetensors"
-    if test_ds is not None and (cb.best_weights or best_file.exists()):
-        # every rank holds the best adapter in memory (or, after a resume that found no better one, reads the kept file)
-        model.load_weights(list(cb.best_weights.items()) if cb.best_weights else str(best_file), strict=False)
-        test_loss = evaluate_loss(model, test_ds, args.batch_size, args.max_seq_length)  # a collective: every rank takes part
-    if not main:
-        return {"rank": world.rank(), "best_iteration": cb.best_iter, "best_val_loss": cb.best_val}
-    metrics = read_metrics(out / "metrics.jsonl")
+def _train(args: FinetuneArgs, run: Prepared, cb: BestAdapterCallback) -> None:
+    import mlx.optimizers as optim
+    from mlx_lm.tuner import TrainingArgs, train
+
+    remaining = args.iters - run.offset
+    if remaining <= 0:
+        return
+    train_ds, val_ds, _ = _datasets(run.splits, run.tokenizer, args.mask_prompt)
+    targs = TrainingArgs(batch_size=args.batch_size, iters=remaining, val_batches=args.val_batches,
+                         steps_per_report=args.steps_per_report, steps_per_eval=args.steps_per_eval,
+                         steps_per_save=args.save_every, max_seq_length=args.max_seq_length,
+                         adapter_file=str(run.out / "checkpoints" / "adapters.safetensors"), grad_checkpoint=args.grad_checkpoint)
+    # mlx-lm prints its own progress UI; ours (or none, with --quiet) replaces it
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            train(model=run.model, optimizer=optim.Adam(learning_rate=args.learning_rate), train_dataset=train_ds,
+                  val_dataset=val_ds, args=targs, training_callback=cb)
+        except EarlyStop:
+            pass
+
+
+def _test_loss(args: FinetuneArgs, run: Prepared, cb: BestAdapterCallback) -> float | None:
+    _, _, test_ds = _datasets(run.splits, run.tokenizer, args.mask_prompt)
+    best_file = run.out / "adapters.safetensors"
+    if test_ds is None or not (cb.best_weights or best_file.exists()):
+        return None
+    # every rank holds the best adapter in memory (or, after a resume that found no better one, reads the kept file)
+    run.model.load_weights(list(cb.best_weights.items()) if cb.best_weights else str(best_file), strict=False)
+    return evaluate_loss(run.model, test_ds, args.batch_size, args.max_seq_length)  # a collective: every rank takes part
+
+
+def _summarise(args: FinetuneArgs, run: Prepared, cb: BestAdapterCallback, wall: float, test_loss: float | None) -> FinetuneSummary:
+    import numpy as np
+
+    metrics = read_metrics(run.out / "metrics.jsonl")
     train_rows = [m for m in metrics if m["kind"] == "train"]
-    summary: dict[str, Any] = {
-        "best_iteration": cb.best_iter,
-        "best_val_loss": cb.best_val if cb.best_iter is not None else None,
-        "final_val_loss": cb.last_val,
+    record = FinetuneSummary(
+        best_iteration=cb.best_iter,
+        best_val_loss=cb.best_val if cb.best_iter is not None else None,
+        final_val_loss=cb.last_val,
         # mlx-lm validates before the first update, when LoRA's zero-initialised B leaves the base model unchanged
-        "base_val_loss": next((m["val_loss"] for m in metrics if m["kind"] == "val" and m["iteration"] == 0), None),
-        "iterations_run": max([m["iteration"] for m in train_rows] + [offset]),
-        "iterations_planned": args.iters,
-        "stopped_early": cb.stopped_early,
-        "train_examples": len(splits.train),
-        "valid_examples": len(splits.valid),
-        "test_examples": len(splits.test or []),
-        "truncated_examples": {k: v["truncated"] for k, v in trunc.items()},
-        "wall_seconds": round(wall, 3),
-        "tokens_per_second": round(sum(cb.tokens_per_s) / len(cb.tokens_per_s), 1) if cb.tokens_per_s else None,
-        "peak_memory_gb": max((m["peak_memory_gb"] for m in train_rows), default=None),
-        "adapter": str(out / "adapters.safetensors"),
-        "ranks": world.size(),
-    }
-    if test_loss is not None:
-        summary["test_loss"] = test_loss
-        summary["test_perplexity"] = float(np.exp(test_loss))
-    record = FinetuneSummary.model_validate(summary)
-    write_record(out / "summary.json", record)
-    summary = record.model_dump(mode="json")
+        base_val_loss=next((m["val_loss"] for m in metrics if m["kind"] == "val" and m["iteration"] == 0), None),
+        iterations_run=max([m["iteration"] for m in train_rows] + [run.offset]),
+        iterations_planned=args.iters, stopped_early=cb.stopped_early,
+        train_examples=len(run.splits.train), valid_examples=len(run.splits.valid), test_examples=len(run.splits.test or []),
+        truncated_examples={k: v["truncated"] for k, v in run.truncation.items()},
+        wall_seconds=round(wall, 3),
+        tokens_per_second=round(sum(cb.tokens_per_s) / len(cb.tokens_per_s), 1) if cb.tokens_per_s else None,
+        peak_memory_gb=max((m["peak_memory_gb"] for m in train_rows), default=None),
+        adapter=str(run.out / "adapters.safetensors"), ranks=run.world.size(),
+        test_loss=test_loss, test_perplexity=float(np.exp(test_loss)) if test_loss is not None else None,
+    )
+    write_record(run.out / "summary.json", record)
     from .plot import plot_losses
 
-    plot_losses(metrics, out / "loss.png", cb.best_iter, title=f"{args.title or 'LoRA'} on {Path(args.model).name}: best iteration {cb.best_iter}")
-    return summary
+    plot_losses(metrics, run.out / "loss.png", cb.best_iter, title=f"{args.title or 'LoRA'} on {Path(args.model).name}: best iteration {cb.best_iter}")
+    return record
 
 
 def fuse_adapter(model: str, adapter: Path, out: Path, prompts: list[str], max_tokens: int = 24) -> dict[str, Any]:

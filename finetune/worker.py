@@ -6,7 +6,6 @@ import json
 import os
 import sys
 
-os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
 
 
 def main(args_file: str) -> int:

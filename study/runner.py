@@ -9,7 +9,6 @@ outdated one is never mixed with a new one.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import shutil
 from collections.abc import Callable
@@ -86,7 +85,8 @@ class Study:
         student_t = self._templates(["student_system", "student_user"])
         fp_ft = {}
         for lv in c.levels.train:
-            fp_exp = content_hash({"levels": fp_levels[lv], "split": c.split.model_dump(), "templates": student_t}, 24)
+            fp_exp = content_hash({"levels": fp_levels[lv], "split": c.split.model_dump(), "templates": student_t,
+                                   "decontamination": "every problem not trained on"}, 24)
             out.append(("export", f"export:{lv}", fp_exp, {"level": lv}))
             fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
             out.append(("finetune", f"finetune:{lv}", fp_ft[lv], {"level": lv}))
@@ -168,12 +168,6 @@ class Study:
         self.log(f"  imported {len(probs)} problems ({result['added']} new)")
         return {"imported": len(probs), **result}
 
-    def _clients(self):
-        from distill.agents.clients import build_role_clients, open_cache
-
-        clients = build_role_clients({"solver": self.settings.solver, "verifier": self.settings.verifier}, open_cache(self.ws.cache_dir))
-        return clients["solver"], clients["verifier"]
-
     def _problems_of_source(self):
         return [p for p in self._problems() if p.source == self.cfg.problems.source]
 
@@ -182,72 +176,48 @@ class Study:
         return [p for p in self._problems() if p.source == self.cfg.problems.source and p.year in years and p.usable]
 
     def _step_corpus(self, fp: str) -> dict[str, Any]:
-        from distill.agents.team import Templates
-        from distill.corpus.runner import run_corpus
-        from distill.corpus.transcripts import TranscriptStore
-        from distill.grading.pool import Grader
+        from distill.corpus.service import CorpusRequest, run_corpus_stage
 
         problems = self._corpus_problems()
         if not problems:
             raise DistillError("no usable problems in the training and validation years; run the import step or check [split]")
-        solver, fmt = self._clients()
-
-        async def main():
-            try:
-                with Grader(workers=2) as grader:
-                    return await run_corpus(problems, store=TranscriptStore(self.ws.transcripts_dir), grader=grader, solver_client=solver,
-                                            formatter_client=fmt, solver_role=self.settings.solver, verifier_role=self.settings.verifier,
-                                            templates=Templates.load(self.prompts_dir), max_rounds=self.cfg.corpus.max_rounds,
-                                            concurrency=self.cfg.corpus.concurrency)
-            finally:  # close HTTP connections inside the loop that opened them
-                await solver.close()
-                await fmt.close()
-
-        result = asyncio.run(main())
-        summary = result.as_dict()
-        self.log(f"  corpus: {summary['accepted']} accepted, {summary['rejected']} rejected, {summary['failed']} failed; "
-                 f"{summary['model_calls']} model calls ({summary['cached']} cached)")
-        if result.stopped_by is not None:
-            raise result.stopped_by
-        if summary["failed"]:
-            raise WorkFailed(f"{summary['failed']} problems failed ({'; '.join(summary['failed_reasons'])}); rerun `distill study run` to retry them")
-        return summary
+        summary = run_corpus_stage(self.ws, self.settings, CorpusRequest(problems, max_rounds=self.cfg.corpus.max_rounds,
+                                                                         concurrency=self.cfg.corpus.concurrency, prompts_dir=self.prompts_dir))
+        self.log(f"  corpus: {summary.accepted} accepted, {summary.rejected} rejected, {summary.failed} failed; "
+                 f"{summary.model_calls} model calls ({summary.cached} cached)")
+        if summary.stopped_by is not None:
+            raise summary.stopped_by
+        if summary.failed:
+            raise WorkFailed(f"{summary.failed} samples failed ({'; '.join(summary.failed_reasons)}); rerun `distill study run` to retry them")
+        return summary.as_dict()
 
     def _step_levels(self, fp: str, level: str) -> dict[str, Any]:
-        from distill.corpus.levels import run_levels
-        from distill.corpus.transcripts import TranscriptStore
-        from distill.grading.pool import Grader
+        from distill.corpus.service import LevelsRequest, run_levels_stage
 
-        store = TranscriptStore(self.ws.transcripts_dir)
-        problems = self._corpus_problems()
-        transcripts = [t for p in problems if (t := store.get(p.id)) is not None]
-        _, client = self._clients()
-
-        async def main():
-            try:
-                with Grader(workers=2) as grader:
-                    return await run_levels(transcripts, {p.id: p for p in problems}, [level], store=store, client=client, grader=grader,
-                                            role=self.settings.verifier, prompts_dir=self.prompts_dir, concurrency=self.cfg.corpus.concurrency,
-                                            band=tuple(self.cfg.levels.band))
-            finally:
-                await client.close()
-
-        table = asyncio.run(main())[level]
+        req = LevelsRequest(self._corpus_problems(), [level], concurrency=self.cfg.corpus.concurrency, band=tuple(self.cfg.levels.band),
+                            prompts_dir=self.prompts_dir)
+        table = run_levels_stage(self.ws, self.settings, req).levels[level]
         self.log(f"  {level}: {table['ok']} texts, mean {table['mean_words']} words")
         return table
 
+    def export_request(self, level: str, out: Path):
+        """The export step as `distill corpus export` would be asked it (the test of the two front doors uses this)."""
+        from distill.corpus.export import ExportOptions
+        from distill.corpus.service import ExportRequest
+
+        c = self.cfg
+        return ExportRequest(out, ExportOptions(level=level, valid_years=sorted(self._years(c.split.valid_years)),
+                                                test_years=sorted(self._years(c.split.test_years)), seed=c.evaluation.seed,
+                                                prompts_dir=self.prompts_dir), source=c.problems.source)
+
     def _step_export(self, fp: str, level: str) -> dict[str, Any]:
-        from distill.corpus.export import export_corpus
-        from distill.corpus.transcripts import TranscriptStore
+        from distill.corpus.service import export_stage
 
         out = self.dir / "exports" / f"{level}-{fp[:8]}"
-        problems = [p for p in self._problems() if p.source == self.cfg.problems.source and p.usable]
-        manifest = export_corpus(problems, TranscriptStore(self.ws.transcripts_dir), out, level=level,
-                                 valid_years=sorted(self._years(self.cfg.split.valid_years)), test_years=sorted(self._years(self.cfg.split.test_years)),
-                                 seed=self.cfg.evaluation.seed, prompts_dir=self.prompts_dir)
-        self.log(f"  {level}: train {manifest['counts']['train']}, valid {manifest['counts']['valid']} examples; "
-                 f"test years {self.cfg.split.test_years} are evaluated from the problem set (no transcripts needed)")
-        return {"dir": str(out), "counts": manifest["counts"], "mean_words": manifest["mean_words"]}
+        m = export_stage(self.ws, self.export_request(level, out))
+        self.log(f"  {level}: train {m.counts['train']}, valid {m.counts['valid']} examples; {len(m.decontamination.flagged)} left out "
+                 f"as overlapping a problem not trained on; test years {self.cfg.split.test_years} are evaluated from the problem set")
+        return {"dir": str(out), "counts": m.counts, "mean_words": m.mean_words, "decontaminated": len(m.decontamination.flagged)}
 
     def _step_finetune(self, fp: str, level: str) -> dict[str, Any]:
         from distill.finetune.run import run_finetune
@@ -259,22 +229,15 @@ class Study:
             shutil.rmtree(out)  # a run killed before its first checkpoint: start it again
         args = self.cfg.finetune.model_copy(update={"data": export, "out": str(out), "resume": resume, "title": f"{level} student"})
         s = run_finetune(args)
-        self.log(f"  {level}: best iteration {s['best_iteration']} (val {s['best_val_loss']:.3f}) of {s['iterations_run']}")
-        return {"dir": str(out), **{k: s.get(k) for k in ("best_iteration", "best_val_loss", "base_val_loss", "final_val_loss", "iterations_run",
-                                                       "stopped_early")}}
+        assert s is not None  # the study trains in this process, rank 0
+        self.log(f"  {level}: best iteration {s.best_iteration} (val {s.best_val_loss:.3f}) of {s.iterations_run}")
+        return {"dir": str(out), **s.model_dump(include={"best_iteration", "best_val_loss", "base_val_loss", "final_val_loss", "iterations_run",
+                                                          "stopped_early"})}
 
-    def _backend(self, kind: str, level: str | None):
-        from distill.evaluation.backends import EndpointBackend, MlxBackend
-
-        if kind == "teacher":
-            return EndpointBackend(self.settings.solver, concurrency=self.cfg.corpus.concurrency, role_name="solver")
-        adapter = self._output(f"finetune:{level}")["dir"] if kind == "tuned" else None
-        return MlxBackend(self.cfg.finetune.model, adapter, batch_size=self.cfg.evaluation.batch_size)
-
-    def _step_evaluate(self, fp: str, kind: str, level: str | None = None, math500: bool = False) -> dict[str, Any]:
+    def eval_request(self, fp: str, kind: str, level: str | None = None, math500: bool = False):
+        """The evaluate step as `distill eval run` would be asked it."""
         from distill.evaluation.backends import Sampling
-        from distill.evaluation.evaluate import run_evaluation
-        from distill.grading.pool import Grader
+        from distill.evaluation.service import EvalRequest, ModelSpec
 
         e = self.cfg.evaluation
         if math500:
@@ -285,23 +248,21 @@ class Study:
         if not problems:
             raise DistillError("no test problems for the evaluation step (check [split] test_years)")
         name = ("math500-" if math500 else "") + (f"{kind}-{level}" if kind == "tuned" else kind)
-        out = self.dir / "evaluations" / f"{name}-{fp[:8]}"
-        backend = self._backend(kind, level)
-        backend.check()
-        judge = None
-        if e.judge:
-            from distill.agents.clients import build_client, describe_role, open_cache
-            from distill.grading.judge import Judge
+        if kind == "teacher":
+            who = ModelSpec(endpoint="solver")
+        else:
+            who = ModelSpec(model=self.cfg.finetune.model, adapter=Path(self._output(f"finetune:{level}")["dir"]) if kind == "tuned" else None)
+        return name, EvalRequest(problems, self.dir / "evaluations" / f"{name}-{fp[:8]}", who, Sampling(e.temperature, e.top_p, e.max_tokens),
+                                 runs=e.runs, seed=e.seed, level=level or "R1", judge=e.judge, concurrency=self.cfg.corpus.concurrency,
+                                 batch_size=e.batch_size, prompts_dir=self.prompts_dir, spec=name)
 
-            judge = Judge(build_client(self.settings.judge, open_cache(self.ws.cache_dir), role_name="judge"), prompts_dir=self.prompts_dir,
-                          role=describe_role(self.settings.judge),
-                          log_path=self.ws.logs_dir / "judge_disagreements.jsonl")
-        with Grader(workers=2) as grader:
-            s = run_evaluation(problems, backend, out, runs=e.runs, seed=e.seed, level=level or "R1",
-                               sampling=Sampling(e.temperature, e.top_p, e.max_tokens), grader=grader, judge=judge,
-                               prompts_dir=self.prompts_dir, spec=name, chunk=e.batch_size * 2)
-        self.log(f"  {name}: {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over {len(s['runs'])} runs of {s['n_problems']} problems")
-        return {"dir": str(out), "name": name, "kind": kind, "level": level, "math500": math500, "mean": s["mean"], "std": s["std"]}
+    def _step_evaluate(self, fp: str, kind: str, level: str | None = None, math500: bool = False) -> dict[str, Any]:
+        from distill.evaluation.service import evaluate_stage
+
+        name, req = self.eval_request(fp, kind, level, math500)
+        s = evaluate_stage(self.ws, self.settings, req)
+        self.log(f"  {name}: {100 * s.mean:.2f} ± {100 * s.std:.2f} over {len(s.runs)} runs of {s.n_problems} problems")
+        return {"dir": str(req.out), "name": name, "kind": kind, "level": level, "math500": math500, "mean": s.mean, "std": s.std}
 
     def _step_report(self, fp: str) -> dict[str, Any]:
         from distill.study.report import write_study_report

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from distill.corpus.export import export_corpus
+from distill.corpus.export import ExportOptions, export_corpus
 from distill.corpus.prompt import StudentPrompt
 from distill.corpus.transcripts import Transcript, TranscriptStore
 from distill.problems.schema import Problem
@@ -46,7 +46,7 @@ def test_trained_prompt_is_byte_identical_to_the_evaluated_prompt(tmp_path, run_
     problems = _sum_problems({2001: 6, 2002: 2, 2003: 3})
     ws_problems = workspace / "problems" / "problems.jsonl"
     ProblemStore(ws_problems).merge(problems)
-    export_corpus(problems, _accepted_store(tmp_path / "t", problems), tmp_path / "exp", valid_years=[2002], test_years=[2003])
+    export_corpus(problems, _accepted_store(tmp_path / "t", problems), tmp_path / "exp", ExportOptions(valid_years=[2002], test_years=[2003]))
     trained = {}
     for split in ("train", "valid", "test"):
         for line in (tmp_path / "exp" / f"{split}.jsonl").read_text().splitlines():
@@ -77,7 +77,7 @@ def test_an_adapter_trained_on_an_export_lowers_held_out_loss_as_evaluation_pres
     from distill.finetune.run import run_finetune
 
     problems = _sum_problems({2001: 48, 2002: 12, 2003: 10})
-    export_corpus(problems, _accepted_store(tmp_path / "t", problems), tmp_path / "exp", valid_years=[2002], test_years=[2003])
+    export_corpus(problems, _accepted_store(tmp_path / "t", problems), tmp_path / "exp", ExportOptions(valid_years=[2002], test_years=[2003]))
     run_finetune(FinetuneArgs(model=str(tiny_model), data=str(tmp_path / "exp"), out=str(tmp_path / "ft"), iters=40, num_layers=-1,
                               steps_per_eval=10, learning_rate=1e-2, batch_size=4))
     held_out = [p for p in problems if p.year == 2003]
