@@ -204,8 +204,8 @@ async def preflight(role: ModelRole, role_name: str) -> None:
         try:
             await client.models.list()
         except Exception as exc:
-            if classify(exc) in ("auth", "unreachable"):
-                raise to_endpoint_error(exc, role_name, role.model_copy(update={"base_url": url})) from None
+            if classify(exc) in ("auth", "unreachable"):  # before any work: a setup problem, exit 2
+                raise DistillError(to_endpoint_error(exc, role_name, role.model_copy(update={"base_url": url})).line()) from None
         finally:
             await client.close()
 

@@ -22,6 +22,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))  # the case table lives with the tests (tests/grading_cases.py)
 from common import save  # noqa: E402
 
 
@@ -64,7 +65,7 @@ def _mv_reply(args: tuple[str, str]) -> bool | None:
 
 def per_class(workers: int) -> dict:
     """Agreement with the expected verdict per class of case, distill and math-verify alone, on whole replies."""
-    from distill.demo.grading_cases import CLASSES
+    from tests.grading_cases import CLASSES
 
     rows = [(cls, k, r, e) for cls, table in CLASSES.items() for k, r, e in table]
     with Grader(workers=workers) as g:

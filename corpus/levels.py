@@ -8,7 +8,6 @@ counts fall to ~30 at R6. Each restatement is checked to keep the correct boxed 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 
 from autogen_core.models import AssistantMessage, SystemMessage, UserMessage
@@ -56,13 +55,6 @@ def r1_level(t: Transcript) -> LevelText:
 
 
 DEFAULT_BAND = (0.5, 1.5)
-TARGET = re.compile(r"about\s+(\d+)\s+words", re.I)
-
-
-def target_words(template_text: str) -> int | None:
-    """The word target a level template states ("about 160 words"); None when it states none."""
-    m = TARGET.search(template_text)
-    return int(m.group(1)) if m else None
 
 
 def parse_band(spec: str | tuple[float, float] | None) -> tuple[float, float]:
@@ -102,7 +94,7 @@ async def restate(
     tpl = load_template(f"levels/{level.lower()}", prompts_dir)
     system = load_template("formatter_system", prompts_dir)
     fp = level_fingerprint(t, level, prompts_dir, role, band)
-    target = target_words(tpl.text)
+    target = tpl.number("target_words")  # declared in the template's front matter, and rendered into its prose
     prompt = tpl.render(problem=problem.text, solution=t.solution, answer=t.final_answer or problem.answer)
     messages: list = [SystemMessage(content=system.render()), UserMessage(content=prompt, source="verifier")]
     usage = Usage()

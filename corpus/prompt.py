@@ -12,8 +12,14 @@ from distill.prompts import Template, load_template
 
 Messages = list[dict[str, str]]
 
-# Target words per level (the published study's R1..R6 means), for length instructions.
-LEVEL_WORDS = {"R1": 220, "R2": 160, "R3": 115, "R4": 80, "R5": 50, "R6": 30}
+
+
+def level_words(level: str, prompts_dir: str | Path | None = None) -> int | None:
+    """A level's word target as its template declares it: `target_words` in levels/rN.md, and
+    `full_solution_words` in student_level.md for R1 (the full solution, which has no restatement)."""
+    if level == "R1":
+        return load_template("student_level", prompts_dir).number("full_solution_words")
+    return load_template(f"levels/{level.lower()}", prompts_dir).number("target_words")
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class StudentPrompt:
     user: Template
     level: Template | None = None
     hashes: dict[str, str] = field(default_factory=dict)
+    prompts_dir: str | Path | None = None
 
     @classmethod
     def load(cls, prompts_dir: str | Path | None = None, *, level_instruction: bool = False) -> "StudentPrompt":
@@ -32,12 +39,12 @@ class StudentPrompt:
         hashes = {"student_system": system.sha256, "student_user": user.sha256}
         if lvl is not None:
             hashes["student_level"] = lvl.sha256
-        return cls(system, user, lvl, hashes)
+        return cls(system, user, lvl, hashes, prompts_dir)
 
     def messages(self, problem: Problem, level: str = "R1") -> Messages:
         text = self.user.render(problem=problem.text).strip()
         if self.level is not None:
-            text = text + "\n\n" + self.level.render(level=level, words=LEVEL_WORDS[level]).strip()
+            text = text + "\n\n" + self.level.render(level=level, words=level_words(level, self.prompts_dir)).strip()
         return [{"role": "system", "content": self.system.render().strip()}, {"role": "user", "content": text}]
 
     def example(self, problem: Problem, assistant: str) -> dict[str, Any]:

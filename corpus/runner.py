@@ -111,6 +111,94 @@ def build_transcript(problem: Problem, res: SessionResult | None, *, error: str 
     )
 
 
+@dataclass
+class _Run:
+    """One corpus run's shared state: what every sample's conversation needs, and the running summary."""
+
+    store: TranscriptStore
+    grader: Grader
+    solver_client: CachedClient
+    formatter_client: CachedClient
+    solver_role: ModelRole
+    verifier_role: ModelRole
+    templates: Templates
+    max_rounds: int
+    retry_rejected: bool
+    budget: Budget | None
+    on_done: Callable[[Transcript, bool, RunSummary], None] | None
+    summary: RunSummary
+    identity: dict[str, Any]
+
+    def count(self, t: Transcript, skipped: bool) -> None:
+        s = self.summary
+        if skipped:
+            s.skipped += 1
+        setattr(s, t.status, getattr(s, t.status) + 1)
+        if t.status == "rejected" and t.rejection is not None:
+            s.rejected_reasons[t.rejection.kind] = s.rejected_reasons.get(t.rejection.kind, 0) + 1
+        if t.status == "failed" and not skipped:
+            s.failed_reasons[t.error or "?"] = s.failed_reasons.get(t.error or "?", 0) + 1
+        if self.on_done:
+            self.on_done(t, skipped, s)
+
+    def done_already(self, problem: Problem, k: int, fp: str) -> Transcript | None:
+        existing = self.store.get(problem.id, k)
+        if existing and existing.fingerprint == fp and (existing.status == "accepted" or (existing.status == "rejected" and not self.retry_rejected)):
+            return existing
+        return None
+
+    async def one(self, problem: Problem, k: int) -> None:
+        fp = fingerprint(problem, self.identity, k)
+        if (existing := self.done_already(problem, k, fp)) is not None:
+            self.count(existing, True)
+            return
+        if self.summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
+            self.summary.not_started += 1
+            return
+        if self.budget is not None and not self.budget.admit():
+            self.summary.over_budget += 1
+            return
+        solver, fmt = self.solver_client.fork("solver", sample=k), self.formatter_client.fork("verifier")
+        started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        res, error = None, None
+        try:
+            res = await solve_problem(problem, solver_client=solver, formatter_client=fmt, grader=self.grader,
+                                      templates=self.templates, max_rounds=self.max_rounds)
+        except Exception as exc:  # one problem's failure must not stop the year
+            endpoint = exc if isinstance(exc, EndpointError) else solver.last_error or fmt.last_error
+            error = endpoint.line() if endpoint else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+            if endpoint is not None and endpoint.fatal and self.summary.stopped_by is None:
+                self.summary.stopped_by = endpoint
+        self.finish(problem, k, fp, res, error, solver, fmt, started, time.perf_counter() - t0)
+
+    def finish(self, problem: Problem, k: int, fp: str, res: SessionResult | None, error: str | None, solver: CachedClient,
+               fmt: CachedClient, started: str, seconds: float) -> None:
+        calls = CallStats()
+        calls.add(solver.stats)
+        calls.add(fmt.stats)
+        cost = self.solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens, solver.stats.prompt_cache_hit_tokens) \
+            + self.verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens, fmt.stats.prompt_cache_hit_tokens)
+        if self.budget is not None:
+            self.budget.done(cost)
+        base = {
+            "sample": k, "cost_usd": round(cost, 6), "templates": self.identity["templates"], "fingerprint": fp,
+            "models": {"solver": self.identity["solver"], "verifier": self.identity["verifier"]}, "max_rounds": self.max_rounds,
+            "started_at": started, "seconds": round(seconds, 3),
+            "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries,
+                      "prompt_cache_hit_tokens": calls.prompt_cache_hit_tokens},
+        }
+        transcript = build_transcript(problem, res, error=error, base=base)
+        self.store.put(transcript)  # one transaction: the problem is done, or it was never started
+        s = self.summary
+        s.model_calls += calls.network
+        s.cached += calls.cached
+        s.retries += calls.retries
+        s.tokens += calls.prompt_tokens + calls.completion_tokens
+        s.cost_usd = round(s.cost_usd + cost, 6)
+        self.count(transcript, False)
+
+
 async def run_corpus(
     problems: Sequence[Problem],
     *,
@@ -130,68 +218,10 @@ async def run_corpus(
 ) -> RunSummary:
     """Ask the Solver `samples` independent times per problem, each sample with its own Verifier/Formatter
     conversation and transcript. Skip samples already done with the same fingerprint; store each once."""
-    summary = RunSummary(problems=len(problems), samples=len(problems) * samples)
     t_start = time.perf_counter()
-    identity = run_identity(templates, solver_role, verifier_role, max_rounds)
-    models = {"solver": identity["solver"], "verifier": identity["verifier"]}
-
-    def count(t: Transcript, skipped: bool) -> None:
-        if skipped:
-            summary.skipped += 1
-        setattr(summary, t.status, getattr(summary, t.status) + 1)
-        if t.status == "rejected" and t.rejection is not None:
-            summary.rejected_reasons[t.rejection.kind] = summary.rejected_reasons.get(t.rejection.kind, 0) + 1
-        if t.status == "failed" and not skipped:
-            summary.failed_reasons[t.error or "?"] = summary.failed_reasons.get(t.error or "?", 0) + 1
-        if on_done:
-            on_done(t, skipped, summary)
-
-    async def one(problem: Problem, k: int) -> None:
-        fp = fingerprint(problem, identity, k)
-        existing = store.get(problem.id, k)
-        if existing and existing.fingerprint == fp and (existing.status == "accepted" or (existing.status == "rejected" and not retry_rejected)):
-            count(existing, True)
-            return
-        if summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
-            summary.not_started += 1
-            return
-        if budget is not None and not budget.admit():
-            summary.over_budget += 1
-            return
-        solver, fmt = solver_client.fork("solver", sample=k), formatter_client.fork("verifier")
-        started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        t0 = time.perf_counter()
-        res, error = None, None
-        try:
-            res = await solve_problem(problem, solver_client=solver, formatter_client=fmt, grader=grader,
-                                      templates=templates, max_rounds=max_rounds)
-        except Exception as exc:  # one problem's failure must not stop the year
-            endpoint = exc if isinstance(exc, EndpointError) else solver.last_error or fmt.last_error
-            error = endpoint.line() if endpoint else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
-            if endpoint is not None and endpoint.fatal and summary.stopped_by is None:
-                summary.stopped_by = endpoint
-        calls = CallStats()
-        calls.add(solver.stats)
-        calls.add(fmt.stats)
-        cost = solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens, solver.stats.prompt_cache_hit_tokens) \
-            + verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens, fmt.stats.prompt_cache_hit_tokens)
-        if budget is not None:
-            budget.done(cost)
-        base = {
-            "sample": k, "cost_usd": round(cost, 6), "templates": identity["templates"], "models": models, "max_rounds": max_rounds, "fingerprint": fp,
-            "started_at": started, "seconds": round(time.perf_counter() - t0, 3),
-            "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries,
-                      "prompt_cache_hit_tokens": calls.prompt_cache_hit_tokens},
-        }
-        transcript = build_transcript(problem, res, error=error, base=base)
-        store.put(transcript)  # one transaction: the problem is done, or it was never started
-        summary.model_calls += calls.network
-        summary.cached += calls.cached
-        summary.retries += calls.retries
-        summary.tokens += calls.prompt_tokens + calls.completion_tokens
-        summary.cost_usd = round(summary.cost_usd + cost, 6)
-        count(transcript, False)
-
+    run = _Run(store, grader, solver_client, formatter_client, solver_role, verifier_role, templates, max_rounds, retry_rejected, budget,
+               on_done, RunSummary(problems=len(problems), samples=len(problems) * samples),
+               run_identity(templates, solver_role, verifier_role, max_rounds))
     # `concurrency` workers share one queue: the first request goes out after one skip check, not
     # after a task per sample has been created and checked
     queue = iter([(p, k) for p in problems for k in range(samples)])
@@ -202,8 +232,8 @@ async def run_corpus(
         for _ in range(n):
             await asyncio.sleep(0)
         for problem, k in queue:
-            await one(problem, k)
+            await run.one(problem, k)
 
-    await asyncio.gather(*(worker(n) for n in range(max(1, min(concurrency, summary.samples)))))
-    summary.seconds = round(time.perf_counter() - t_start, 3)
-    return summary
+    await asyncio.gather(*(worker(n) for n in range(max(1, min(concurrency, run.summary.samples)))))
+    run.summary.seconds = round(time.perf_counter() - t_start, 3)
+    return run.summary

@@ -112,7 +112,6 @@ def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> 
     """Run the whole pipeline offline on the bundled sample problems (no keys, no GPU)."""
     from distill.study.runner import Study, load_study_config
 
-    os.environ.setdefault("MLX_DISABLE_COMPILE", "1")
     t0 = time.perf_counter()
     root = (demo_dir or Path(tempfile.mkdtemp(prefix="distill-demo-"))).resolve()
     ws = Workspace(root).ensure()

@@ -8,6 +8,9 @@ A template file starts with a front-matter block naming its variables, then the 
     ---
     Solve: {{ problem }}
 
+Other front-matter lines declare constants (`target_words: 115`): a placeholder may name one, and
+code reads them from `Template.meta`, so a value stated in a template's prose has one source.
+
 `--prompts DIR` (or `prompts_dir` in distill.toml) points at a folder whose files override the
 bundled ones of the same name.
 """
@@ -15,7 +18,7 @@ bundled ones of the same name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -33,12 +36,19 @@ class Template:
     variables: tuple[str, ...]
     path: str
     sha256: str  # of the whole file: any edit changes it, and with it every cache key that used it
+    meta: dict[str, int | str] = field(default_factory=dict)  # declared constants (front matter)
 
     def render(self, **values: object) -> str:
         missing = [v for v in self.variables if v not in values]
         if missing:
             raise DistillError(f"template {self.name!r} needs {', '.join(missing)}; got {', '.join(sorted(values)) or 'nothing'}", path=self.path)
-        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), self.text)
+        merged = {**self.meta, **values}
+        return PLACEHOLDER.sub(lambda m: str(merged[m.group(1)]), self.text)
+
+    def number(self, key: str) -> int | None:
+        """A declared integer constant, e.g. a level template's `target_words`."""
+        value = self.meta.get(key)
+        return value if isinstance(value, int) else None
 
 
 def bundled_dir() -> Path:
@@ -54,14 +64,21 @@ def parse_template(name: str, raw: str, path: str) -> Template:
     if not vm:
         raise DistillError("front matter has no `variables: [...]` line", path=path)
     declared = tuple(v.strip() for v in vm.group(1).split(",") if v.strip())
-    used = set(PLACEHOLDER.findall(body))
+    meta: dict[str, int | str] = {}
+    for line in header.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() != "variables" and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
+            v = value.strip()
+            meta[key.strip()] = int(v) if v.isdigit() else v
+    used = set(PLACEHOLDER.findall(body)) - set(meta)
     undeclared = sorted(used - set(declared))
     if undeclared:
         raise DistillError(f"placeholder(s) {', '.join(undeclared)} not declared in variables", path=path)
     unused = sorted(set(declared) - used)
     if unused:
         raise DistillError(f"declared variable(s) {', '.join(unused)} never used", path=path)
-    return Template(name=name, text=body.strip() + "\n", variables=declared, path=path, sha256=content_hash(raw.encode("utf-8"), 64))
+    return Template(name=name, text=body.strip() + "\n", variables=declared, path=path, sha256=content_hash(raw.encode("utf-8"), 64),
+                    meta=meta)
 
 
 def load_template(name: str, prompts_dir: Path | str | None = None) -> Template:

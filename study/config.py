@@ -91,11 +91,6 @@ class EvalCfg(_Strict):
     math500_limit: int | None = Field(None, ge=1)
 
 
-class CostCfg(_Strict):
-    prompt_usd_per_mtok: float | None = None
-    completion_usd_per_mtok: float | None = None
-
-
 class StudyConfig(_Strict):
     name: str = "study"
     problems: ProblemsCfg
@@ -104,7 +99,6 @@ class StudyConfig(_Strict):
     levels: LevelsCfg = Field(default_factory=LevelsCfg)
     finetune: FinetuneArgs
     evaluation: EvalCfg = Field(default_factory=EvalCfg)
-    cost: CostCfg = Field(default_factory=CostCfg)
     prompts_dir: str | None = None
     notes: str | None = Field(None, description="a paragraph printed under the report's title")
     solver: dict[str, Any] = Field(default_factory=dict)
@@ -120,6 +114,9 @@ def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
         raise DistillError("study config not found", path=path) from None
     except tomllib.TOMLDecodeError as exc:
         raise DistillError(f"not valid TOML ({exc})", path=path) from None
+    if "cost" in data:
+        raise DistillError("[cost] is no longer read: prices are per role, as in distill.toml; set price_input and price_output "
+                           "in [solver] and [verifier] (USD per million tokens)", path=path)
     ft = data.get("finetune")
     for key in ("data", "out", "resume"):
         if isinstance(ft, dict) and key in ft:

@@ -18,7 +18,7 @@ class CorpusTotals(BaseModel):
     failed: int
     rejected_reasons: dict[str, int]
     tokens: dict[str, int]
-    cost_usd: float | None = Field(description="at the roles' prices as recorded per transcript, else the [cost] table's")
+    cost_usd: float | None = Field(description="at the roles' prices as recorded per transcript, else at the roles' current prices")
 
 
 class FinetuneStep(BaseModel):

@@ -54,12 +54,18 @@ def collect(study) -> dict[str, Any]:
     tokens = {"prompt": sum(t.usage.prompt_tokens for t in ts), "completion": sum(t.usage.completion_tokens for t in ts)}
     spent = sum(t.cost_usd for p in problems for t in store.samples(p.id))
     cost = round(spent, 4) if spent > 0 else None  # the roles' prices, recorded per transcript
-    if cost is None and study.cfg.cost.prompt_usd_per_mtok is not None and study.cfg.cost.completion_usd_per_mtok is not None:
-        cost = tokens["prompt"] / 1e6 * study.cfg.cost.prompt_usd_per_mtok + tokens["completion"] / 1e6 * study.cfg.cost.completion_usd_per_mtok
+    if cost is None and study.settings.solver.priced and study.settings.verifier.priced:  # priced after the run: the same per-role prices
+        cost = round(sum(_priced(study.settings, t) for p in problems for t in store.samples(p.id)), 4)
     corpus = {"problems": len(problems), "accepted": sum(t.status == "accepted" for t in ts), "rejected": sum(t.status == "rejected" for t in ts),
               "failed": sum(t.status == "failed" for t in ts), "rejected_reasons": dict(reasons), "tokens": tokens, "cost_usd": cost}
     levels = {k.split(":")[1]: v for k, v in steps.items() if k.startswith("levels:")}
     return {"evaluations": summaries, "eval_dirs": {k: v["dir"] for k, v in evals.items()}, "finetune": finetunes, "corpus": corpus, "levels": levels}
+
+
+def _priced(settings, t) -> float:
+    """A transcript's cost at the roles' current prices: Solver turns at the solver's, the rest at the verifier's."""
+    role = {"solver": settings.solver}
+    return sum(role.get(m.source, settings.verifier).cost(m.usage.prompt_tokens, m.usage.completion_tokens) for m in t.messages)
 
 
 def _cell(s: dict[str, Any] | None) -> str:
@@ -94,36 +100,55 @@ def _significance(loaded: dict[str, dict[str, Any]], pairs: list[tuple[str, str]
 
 
 def write_study_report(study) -> Path:
-    from distill.evaluation.plots import plot_by_year, plot_length, plot_spread, plot_val_loss
-    from distill.evaluation.report import decoding_markdown, load_eval
-    from distill.finetune.callbacks import read_metrics
-    from distill.study.config import PUBLISHED
-
+    """report.md, report.html, the figures and study.json from the study's recorded steps."""
     data = collect(study)
-    ev, c = data["evaluations"], study.cfg
+    c = study.cfg
     out_dir = study.dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
-    first = c.levels.train[0]
-    base, teacher, tuned = ev.get("evaluate:base"), ev.get("evaluate:teacher"), ev.get(f"evaluate:tuned:{first}")
-    m_base, m_tuned = ev.get("evaluate:math500:base"), ev.get("evaluate:math500:tuned")
     lines = [f"# Study report: {c.name}", ""]
     notes = _differences(study)
     if notes:
         lines += ["> **This run differs from the published setup:** " + "; ".join(notes) + ". Its numbers are not the study's.", ""]
     if c.notes:
         lines += [c.notes.strip(), ""]
+    lines += _headline(c, data["evaluations"])
+    loaded = _loaded_evals(c, data)
+    first = c.levels.train[0]
+    sig_lines, sig = _significance(loaded, [("base", f"tuned-{lv}") for lv in c.levels.train] + [(f"tuned-{first}", "teacher")])
+    if sig:
+        lines += ["## Significance", "", *sig_lines, "", "Paired over the problems both evaluated; McNemar on per-problem majority votes.", ""]
+    lines += _length_section(c, data, out_dir) + _year_section(list(loaded.values()), out_dir) + _corpus_section(data["corpus"])
+    lines += _finetune_section(c, data["finetune"], out_dir)
+    report = out_dir / "report.md"
+    atomic_write_text(report, "\n".join(lines) + "\n")
+    write_html(study, report, lines)
+    write_record(out_dir / "study.json", StudyResult.model_validate({"name": c.name, "differences_from_published": notes, "significance": sig, **data}))
+    return report
+
+
+def _headline(c, ev: dict[str, Any]) -> list[str]:
+    from distill.study.config import PUBLISHED
+
+    first = c.levels.train[0]
+    base, teacher, tuned = ev.get("evaluate:base"), ev.get("evaluate:teacher"), ev.get(f"evaluate:tuned:{first}")
+    m_base, m_tuned = ev.get("evaluate:math500:base"), ev.get("evaluate:math500:tuned")
     greedy = c.evaluation.temperature == 0
-    lines += ["## Headline", "",
-              "| model | n (problems x runs) | O'Bryan test years: accuracy % (mean ± std over runs; 95% CI over problems) | answer format | MATH-500 | published |",
-              "|---|---|---|---|---|---|",
-              f"| base student | {_n(base)} | {_cell(base)} | {_fmt(base)} | {_cell(m_base)} | {100 * PUBLISHED['base']:.2f} |",
-              f"| teacher | {_n(teacher)} | {_cell(teacher)} | {_fmt(teacher)} | – | {100 * PUBLISHED['teacher']:.2f} |",
-              f"| tuned student ({first}) | {_n(tuned)} | {_cell(tuned)} | {_fmt(tuned)} | {_cell(m_tuned)} | "
-              f"{100 * PUBLISHED['tuned']:.2f} ± {100 * PUBLISHED['tuned_std']:.2f}; MATH-500 {100 * PUBLISHED['math500']:.1f} |",
-              "", f"Test years: {c.split.test_years}; {c.evaluation.runs} runs; undecided verdicts count as wrong; "
-                  "answer format = share of responses with a boxed or `Final answer:` answer (a student can learn the format without the maths)."
-              + (" At temperature 0 every run repeats the first, so ± 0.00 shows no sampling variation, not precision: the CI over problems "
-                 "is the uncertainty." if greedy else ""), ""]
+    return ["## Headline", "",
+            "| model | n (problems x runs) | O'Bryan test years: accuracy % (mean ± std over runs; 95% CI over problems) | answer format | MATH-500 | published |",
+            "|---|---|---|---|---|---|",
+            f"| base student | {_n(base)} | {_cell(base)} | {_fmt(base)} | {_cell(m_base)} | {100 * PUBLISHED['base']:.2f} |",
+            f"| teacher | {_n(teacher)} | {_cell(teacher)} | {_fmt(teacher)} | – | {100 * PUBLISHED['teacher']:.2f} |",
+            f"| tuned student ({first}) | {_n(tuned)} | {_cell(tuned)} | {_fmt(tuned)} | {_cell(m_tuned)} | "
+            f"{100 * PUBLISHED['tuned']:.2f} ± {100 * PUBLISHED['tuned_std']:.2f}; MATH-500 {100 * PUBLISHED['math500']:.1f} |",
+            "", f"Test years: {c.split.test_years}; {c.evaluation.runs} runs; undecided verdicts count as wrong; "
+                "answer format = share of responses with a boxed or `Final answer:` answer (a student can learn the format without the maths)."
+            + (" At temperature 0 every run repeats the first, so ± 0.00 shows no sampling variation, not precision: the CI over problems "
+               "is the uncertainty." if greedy else ""), ""]
+
+
+def _loaded_evals(c, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    from distill.evaluation.report import load_eval
+
     names = {"evaluate:base": "base", "evaluate:teacher": "teacher", **{f"evaluate:tuned:{lv}": f"tuned-{lv}" for lv in c.levels.train}}
     loaded = {}
     for key, label in names.items():
@@ -131,42 +156,61 @@ def write_study_report(study) -> Path:
             e = load_eval(Path(data["eval_dirs"][key]))
             e["name"] = label
             loaded[label] = e
-    pairs = [("base", f"tuned-{lv}") for lv in c.levels.train] + [(f"tuned-{first}", "teacher")]
-    sig_lines, sig = _significance(loaded, pairs)
-    if sig:
-        lines += ["## Significance", "", *sig_lines, "", "Paired over the problems both evaluated; McNemar on per-problem majority votes.", ""]
-    if len(c.levels.train) > 1:
-        table = {lv: ev[f"evaluate:tuned:{lv}"] for lv in c.levels.train if f"evaluate:tuned:{lv}" in ev}
-        plot = plot_length(table, out_dir / "length_vs_accuracy.png", title=f"Accuracy against length: tuned students R1..R6 ({Path(c.finetune.model).name})")
-        lines += ["## Response length (R1..R6)", "", "| level | training words (mean) | response words (mean) | accuracy % (95% CI) | answer format |",
-                  "|---|---|---|---|---|"]
-        for lv, s in table.items():
-            words = data["levels"].get(lv, {}).get("mean_words", 0)
-            lines.append(f"| {lv} | {words:.1f} | {s['mean_words']:.1f} | {_cell(s)} | {_fmt(s)} |")
-        lines += ["", f"![accuracy against length]({plot.name})", ""]
-    evals = list(loaded.values())
-    if evals:
-        by_year = plot_by_year(evals, out_dir / "accuracy_by_year.png")
-        spread = plot_spread(evals, out_dir / "per_run_spread.png")
-        lines += ["## Accuracy by year and section", ""]
-        if by_year:
-            lines += [f"![accuracy by year]({by_year.name})", ""]
-        sections = sorted({s for e in evals for s in e["summary"]["by_section"]})
-        lines += ["| section | " + " | ".join(e["name"] for e in evals) + " |", "|---|" + "---|" * len(evals)]
-        for sec in sections:
-            lines.append(f"| {sec} | " + " | ".join(_pm(e["summary"]["by_section"].get(sec)) for e in evals) + " |")
-        lines += ["", f"![per-run spread]({spread.name})", "", "## Decoding setup", "", decoding_markdown(evals), ""]
-    cp = data["corpus"]
-    lines += ["## Corpus", "", f"- problems in training years: {cp['problems']}; accepted {cp['accepted']}, rejected {cp['rejected']}, failed {cp['failed']}",
-              f"- tokens: {cp['tokens']['prompt']:,} prompt, {cp['tokens']['completion']:,} completion"
-              + (f"; cost ${cp['cost_usd']:.2f} (${cp['cost_usd'] / max(1, cp['accepted']):.4f} per accepted problem)" if cp["cost_usd"] is not None
-                 else "; cost: set price_input/price_output on the solver and verifier roles to see it")]
+    return loaded
+
+
+def _length_section(c, data: dict[str, Any], out_dir: Path) -> list[str]:
+    from distill.evaluation.plots import plot_length
+
+    if len(c.levels.train) < 2:
+        return []
+    ev = data["evaluations"]
+    table = {lv: ev[f"evaluate:tuned:{lv}"] for lv in c.levels.train if f"evaluate:tuned:{lv}" in ev}
+    plot = plot_length(table, out_dir / "length_vs_accuracy.png", title=f"Accuracy against length: tuned students R1..R6 ({Path(c.finetune.model).name})")
+    lines = ["## Response length (R1..R6)", "", "| level | training words (mean) | response words (mean) | accuracy % (95% CI) | answer format |",
+             "|---|---|---|---|---|"]
+    for lv, s in table.items():
+        words = data["levels"].get(lv, {}).get("mean_words", 0)
+        lines.append(f"| {lv} | {words:.1f} | {s['mean_words']:.1f} | {_cell(s)} | {_fmt(s)} |")
+    return lines + ["", f"![accuracy against length]({plot.name})", ""]
+
+
+def _year_section(evals: list[dict[str, Any]], out_dir: Path) -> list[str]:
+    from distill.evaluation.plots import plot_by_year, plot_spread
+    from distill.evaluation.report import decoding_markdown
+
+    if not evals:
+        return []
+    by_year = plot_by_year(evals, out_dir / "accuracy_by_year.png")
+    spread = plot_spread(evals, out_dir / "per_run_spread.png")
+    lines = ["## Accuracy by year and section", ""]
+    if by_year:
+        lines += [f"![accuracy by year]({by_year.name})", ""]
+    sections = sorted({s for e in evals for s in e["summary"]["by_section"]})
+    lines += ["| section | " + " | ".join(e["name"] for e in evals) + " |", "|---|" + "---|" * len(evals)]
+    for sec in sections:
+        lines.append(f"| {sec} | " + " | ".join(_pm(e["summary"]["by_section"].get(sec)) for e in evals) + " |")
+    return lines + ["", f"![per-run spread]({spread.name})", "", "## Decoding setup", "", decoding_markdown(evals), ""]
+
+
+def _corpus_section(cp: dict[str, Any]) -> list[str]:
+    lines = ["## Corpus", "", f"- problems in training years: {cp['problems']}; accepted {cp['accepted']}, rejected {cp['rejected']}, failed {cp['failed']}",
+             f"- tokens: {cp['tokens']['prompt']:,} prompt, {cp['tokens']['completion']:,} completion"
+             + (f"; cost ${cp['cost_usd']:.2f} (${cp['cost_usd'] / max(1, cp['accepted']):.4f} per accepted problem)" if cp["cost_usd"] is not None
+                else "; cost: set price_input/price_output on the solver and verifier roles to see it")]
     for reason, n in sorted(cp["rejected_reasons"].items(), key=lambda kv: -kv[1]):
         lines.append(f"- rejected x{n}: {reason}")
-    lines += ["", "## Fine-tuning", "", "| level | held-out loss: base | held-out loss: tuned (best) | best iteration | final val loss | iterations | stopped early |",
-              "|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def _finetune_section(c, finetune: dict[str, Any], out_dir: Path) -> list[str]:
+    from distill.evaluation.plots import plot_val_loss
+    from distill.finetune.callbacks import read_metrics
+
+    lines = ["", "## Fine-tuning", "", "| level | held-out loss: base | held-out loss: tuned (best) | best iteration | final val loss | iterations | stopped early |",
+             "|---|---|---|---|---|---|---|"]
     curves, bases = {}, {}
-    for lv, f in data["finetune"].items():
+    for lv, f in finetune.items():
         b = f.get("base_val_loss")
         lines.append(f"| {lv} | {'–' if b is None else f'{b:.4f}'} | {f['best_val_loss']:.4f} | {f['best_iteration']} | {f['final_val_loss']:.4f} | "
                      f"{f['iterations_run']} | {f['stopped_early']} |")
@@ -180,14 +224,10 @@ def write_study_report(study) -> Path:
         lines += ["", "Held-out loss is the validation split's loss: the base model's before the first update, the tuned one's at the kept adapter.",
                   "", f"![validation loss by level]({overlay.name})"]
     lines.append("")
-    for lv in data["finetune"]:
+    for lv in finetune:
         if (out_dir / f"loss_{lv}.png").exists():
             lines += [f"![loss {lv}](loss_{lv}.png)", ""]
-    report = out_dir / "report.md"
-    atomic_write_text(report, "\n".join(lines) + "\n")
-    write_html(study, report, lines)
-    write_record(out_dir / "study.json", StudyResult.model_validate({"name": c.name, "differences_from_published": notes, "significance": sig, **data}))
-    return report
+    return lines
 
 
 def _fmt(s: dict[str, Any] | None) -> str:

@@ -48,3 +48,61 @@ def test_grader_version_follows_the_rule_code(tmp_path):
     assert rules_hash(copy) == grader_version()
     (copy / "normalize.py").write_text((copy / "normalize.py").read_text() + "\n# a changed rule\n")
     assert rules_hash(copy) != grader_version()
+
+
+PRODUCT = ("distill", "problems", "grading", "agents", "corpus", "finetune", "evaluation", "study", "demo", "prompts")
+KERNEL = ("config.py", "errors.py", "io.py", "usage.py", "workspace.py")
+
+
+def _product_files():
+    for folder in PRODUCT:
+        yield from sorted((ROOT / folder).rglob("*.py"))
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("module", KERNEL)
+def test_the_kernel_does_not_depend_on_click(module):
+    """Only the CLI layer turns the kernel's errors into click's."""
+    assert "click" not in _imports(ROOT / "distill" / module)
+
+
+def test_one_product_module_builds_openai_clients():
+    """Every role reaches its endpoint through agents/endpoint.py: one retry and failover policy."""
+    builders = [str(p.relative_to(ROOT)) for p in _product_files() if "AsyncOpenAI(" in p.read_text(encoding="utf-8")]
+    assert builders == ["agents/endpoint.py"]
+
+
+def test_no_product_function_is_longer_than_80_lines():
+    import ast
+
+    long = []
+    for path in _product_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long
+
+
+def test_product_code_sets_no_test_settings():
+    """MLX_DISABLE_COMPILE belongs to the Makefile, CI and the tests, not to what a user runs."""
+    setters = [str(p.relative_to(ROOT)) for p in _product_files() if 'environ.setdefault("MLX_DISABLE_COMPILE"' in p.read_text(encoding="utf-8")
+               or 'environ["MLX_DISABLE_COMPILE"]' in p.read_text(encoding="utf-8")]
+    assert setters == []
+
+
+def test_study_runner_builds_no_clients_loops_or_graders():
+    """The study is a sequence of the commands' own service calls."""
+    text = (ROOT / "study" / "runner.py").read_text(encoding="utf-8")
+    for built in ("asyncio.run", "Grader(", "build_client", "build_role_clients", "Backend(", "AsyncOpenAI"):
+        assert built not in text, built

@@ -1,4 +1,4 @@
-"""Grading by class of case (distill/demo/grading_cases.py), against math-verify alone, and the
+"""Grading by class of case (tests/grading_cases.py), against math-verify alone, and the
 self-consistency of the real benchmark keys in ../shared/data (skipped when absent)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from distill.demo.fixtures import perturb
 from distill.grading.extract import last_boxed
 from distill.grading.grader import grade
 
-from distill.demo.grading_cases import CLASSES
+from .grading_cases import CLASSES
 
 ROWS = [(cls, *row) for cls, rows in CLASSES.items() for row in rows]
 

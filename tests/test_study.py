@@ -143,16 +143,12 @@ def test_study_config_errors_are_one_line(tmp_path, run_cli):
     (("[finetune]", "[finetune]\nlora_dropout = 2"), "[finetune] lora_dropout: Input should be less than 1"),
 ])
 def test_a_bad_study_config_fails_fast_naming_the_key(tmp_path, run_cli, tiny_model, edit, fragment):
-    """Before any step (no import, no API call, no workspace write) and in well under a second."""
-    import time
-
+    """Before any step: no import, no API call, no workspace write."""
     cfg = small_config(tmp_path, "http://127.0.0.1:9/v1", tiny_model)
     text = cfg.read_text()
     assert edit[0] in text
     cfg.write_text(text.replace(edit[0], edit[1], 1))
-    t0 = time.perf_counter()
     r = run_cli("study", "run", "--config", str(cfg), ok=False)
-    assert time.perf_counter() - t0 < 1.0
     assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
     assert not (tmp_path / "ws" / "studies").exists()
 
