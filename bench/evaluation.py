@@ -26,7 +26,6 @@ def endpoints_throughput(n: int, concurrency: int, delay: float) -> dict:
     """Responses per second from one endpoint and from two, at the same concurrency per endpoint."""
     from distill.config import ModelRole
     from distill.evaluation.backends import EndpointBackend, Sampling
-    from distill.evaluation.multi import MultiEndpointBackend
 
     prompts = [[{"role": "user", "content": f"What is {i} + 1?"}] for i in range(n)]
     with DelayServer(delay) as a, DelayServer(delay) as b:
@@ -36,7 +35,8 @@ def endpoints_throughput(n: int, concurrency: int, delay: float) -> dict:
         EndpointBackend(role, concurrency).generate(prompts, Sampling(), 0)
         one = time.perf_counter() - t0
         t0 = time.perf_counter()
-        gens = MultiEndpointBackend(role, [a.base_url, b.base_url], concurrency).generate(prompts, Sampling(), 0)
+        both = role.model_copy(update={"extra_urls": [b.base_url]})  # the same role over two servers, with failover
+        gens = EndpointBackend(both, concurrency).generate(prompts, Sampling(), 0)
         two = time.perf_counter() - t0
     assert all(g.finish_reason == "stop" for g in gens)
     return {"responses": n, "concurrency_per_endpoint": concurrency, "delay_s": delay, "one_endpoint_s": round(one, 3),
@@ -95,7 +95,7 @@ def main() -> int:
         with Grader(workers=2) as grader:
             grader.grade("1", "\\boxed{1}")
             s = run_evaluation(problems, backend, d / "eval", runs=2, sampling=sampling, grader=grader, chunk=args.batch * 2)
-        sess = s["this_session"]
+        sess = s.this_session.model_dump()
 
     result = {
         "prompts": args.prompts, "max_tokens": args.max_tokens, "batch": args.batch, "model": {"layers": args.layers, "hidden": args.hidden},

@@ -43,11 +43,11 @@ def test_validation_loss_falls_and_outputs_exist(trained):
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     vals = [m for m in metrics if m["kind"] == "val"]
     assert len(vals) >= 6 and vals[0]["iteration"] == 0
-    assert summary["best_val_loss"] < vals[0]["val_loss"] - 1.0
+    assert summary.best_val_loss < vals[0]["val_loss"] - 1.0
     for name in ("adapters.safetensors", "adapter_config.json", "summary.json", "loss.png", "finetune_config.json", "checkpoints/last.safetensors"):
         assert (out / name).exists(), name
     assert list((out / "checkpoints").glob("*_adapters.safetensors"))  # mlx-lm's periodic checkpoints
-    assert summary["iterations_run"] == 30 and summary["train_examples"] == 48 and summary["test_loss"] > 0
+    assert summary.iterations_run == 30 and summary.train_examples == 48 and summary.test_loss > 0
     trains = [m for m in metrics if m["kind"] == "train"]
     assert all({"train_loss", "learning_rate", "tokens_per_second", "peak_memory_gb"} <= set(m) for m in trains)
 
@@ -57,9 +57,9 @@ def test_saved_adapter_is_the_best_one(trained, tiny_model, chat_data):
     out, summary = trained
     vals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
     best = min(vals, key=lambda m: m["val_loss"])
-    assert summary["best_iteration"] == best["iteration"] and summary["best_val_loss"] == pytest.approx(best["val_loss"])
+    assert summary.best_iteration == best["iteration"] and summary.best_val_loss == pytest.approx(best["val_loss"])
     # reload the saved adapter through mlx_lm.load and measure: it is the best point, not the last
-    assert val_loss_of(tiny_model, out, chat_data) == pytest.approx(summary["best_val_loss"], rel=1e-4)
+    assert val_loss_of(tiny_model, out, chat_data) == pytest.approx(summary.best_val_loss, rel=1e-4)
 
 
 def overfit_data(folder: Path) -> Path:
@@ -83,10 +83,10 @@ def test_early_stop_keeps_best_not_last_when_validation_rises(tiny_model, tmp_pa
     out, data = tmp_path / "out", overfit_data(tmp_path / "d")
     s = run_finetune(args(tiny_model, data, out, learning_rate=2e-3, iters=40, steps_per_eval=4, steps_per_report=4, early_stop_patience=3))
     vals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
-    assert s["stopped_early"] and s["iterations_run"] < 40
-    assert len([v for v in vals if v["iteration"] > s["best_iteration"]]) == 3  # patience: three evaluations without a new best
-    assert vals[-1]["val_loss"] > s["best_val_loss"]  # it got worse after the best...
-    assert val_loss_of(tiny_model, out, data) == pytest.approx(s["best_val_loss"], rel=1e-4)  # ...and the best was kept
+    assert s.stopped_early and s.iterations_run < 40
+    assert len([v for v in vals if v["iteration"] > s.best_iteration]) == 3  # patience: three evaluations without a new best
+    assert vals[-1]["val_loss"] > s.best_val_loss  # it got worse after the best...
+    assert val_loss_of(tiny_model, out, data) == pytest.approx(s.best_val_loss, rel=1e-4)  # ...and the best was kept
 
 
 @pytest.mark.slow
@@ -95,14 +95,14 @@ def test_resume_continues_from_checkpoint(tiny_model, chat_data, tmp_path):
     first = run_finetune(args(tiny_model, chat_data, out, iters=15))
     state = read_checkpoint_state(out)  # the record --resume starts from
     assert json.loads((out / "checkpoints" / "state.json").read_text())["schema_version"] == 1
-    assert state.iteration == 14 and state.best_val_loss == pytest.approx(first["best_val_loss"])
+    assert state.iteration == 14 and state.best_val_loss == pytest.approx(first.best_val_loss)
     resumed = run_finetune(args(tiny_model, chat_data, out, iters=30, resume=True))
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     its = [m["iteration"] for m in metrics if m["kind"] == "train"]
     state_iteration = 14  # the last validation of a 15-iteration run measures the weights after 14 updates
     assert its == sorted(set(its)) and its[-1] == 30 and 10 in its  # rows before the checkpoint are kept...
     assert all(i <= state_iteration or i > state_iteration + 4 for i in its)  # ...and the resumed run starts after it
-    assert resumed["iterations_run"] == 30 and resumed["best_val_loss"] <= first["best_val_loss"]
+    assert resumed.iterations_run == 30 and resumed.best_val_loss <= first.best_val_loss
     with pytest.raises(Exception, match="already holds a run"):
         run_finetune(args(tiny_model, chat_data, out, iters=30))
 
@@ -126,7 +126,7 @@ def test_fuse_agrees_with_unfused(trained, tiny_model, tmp_path, run_cli):
 def test_test_command(trained, tiny_model, chat_data, run_cli):
     out, summary = trained
     r = json.loads(run_cli("finetune", "test", "--model", str(tiny_model), "--adapter", str(out), "--data", str(chat_data), "--json").output)
-    assert r["loss"] == pytest.approx(summary["test_loss"], rel=1e-4) and r["perplexity"] > 1
+    assert r["loss"] == pytest.approx(summary.test_loss, rel=1e-4) and r["perplexity"] > 1
 
 
 @pytest.mark.slow
