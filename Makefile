@@ -34,9 +34,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python tools/lint_imports.py
 	$(BIN)/python -m pytest -q
 
-# Under 30 s: no model training, no real mlx_lm.server, no demo.
+# Under 30 s of pytest time on 2 cores: no model training, no real mlx_lm.server, no demo, no
+# subprocess sweeps, no browser (those are marked slow). The slowest tests are printed.
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" --durations=10
 
 lint-imports: $(VENV)/.installed-dev
 	$(BIN)/python tools/lint_imports.py

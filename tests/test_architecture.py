@@ -29,6 +29,7 @@ def test_contracts_hold_on_this_tree():
     ("distill", "io.py", "from distill.problems import schema  # the kernel reaching into a stage"),
     ("corpus", "prompt.py", "from distill.study import runner"),
 ])
+@pytest.mark.slow
 def test_an_upward_import_breaks_the_contracts(tmp_path, folder, module, line):
     repo = _copy_repo(tmp_path / "repo")
     target = repo / folder / module

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -22,6 +24,7 @@ def test_every_stage_resolves_to_a_click_command_and_is_listed_in_help():
         assert f"  {name} " in corpus_help, name
 
 
+@pytest.mark.slow
 def test_a_corpus_command_does_not_import_the_other_stages():
     code = (
         "import sys\n"

@@ -62,6 +62,7 @@ def corpus_json(run_cli, *args, exit_code: int = 0):
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_faults_are_retried_and_nothing_bad_enters_the_corpus(teacher_env, run_cli, workspace, monkeypatch):
     fast_backoff(monkeypatch)
     faults = [Reply(status=429), Reply(status=500), Reply(empty_body=True), Reply(status=503)]
@@ -74,6 +75,7 @@ def test_faults_are_retried_and_nothing_bad_enters_the_corpus(teacher_env, run_c
     assert s["model_calls"] == srv.log.count  # every request is counted, faults included
 
 
+@pytest.mark.slow
 def test_permanent_failure_and_truncation_never_accepted(teacher_env, run_cli, workspace, monkeypatch):
     fast_backoff(monkeypatch)
 
@@ -105,6 +107,7 @@ def fast_backoff(monkeypatch):
         monkeypatch.setenv(f"DISTILL_{role}__BACKOFF_S", "0.01")
 
 
+@pytest.mark.slow
 def test_rerun_makes_zero_calls_and_edited_template_reruns_only_its_part(teacher_env, run_cli, workspace, tmp_path):
     srv = teacher_env(recorded_teacher)
     try:
@@ -127,6 +130,7 @@ def test_rerun_makes_zero_calls_and_edited_template_reruns_only_its_part(teacher
     assert t.templates["formatter"] != t.templates["solver_user"]
 
 
+@pytest.mark.slow
 def test_api_key_never_reaches_the_workspace(teacher_env, run_cli, workspace):
     srv = teacher_env(recorded_teacher)
     try:

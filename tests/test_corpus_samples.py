@@ -40,6 +40,7 @@ def distinct_texts(workspace) -> int:
     return len({p.text for p in ProblemStore(workspace / "problems" / "problems.jsonl").load() if p.year in (2001, 2002)})
 
 
+@pytest.mark.slow
 def test_k_samples_are_distinct_cached_and_extended_by_exactly_the_missing_ones(teacher, run_cli, workspace):
     first = run(run_cli, "--years", "2001-2002", "--samples", "4")
     texts = distinct_texts(workspace)  # twins (one text in two sections) share their calls through the cache
@@ -59,6 +60,7 @@ def test_k_samples_are_distinct_cached_and_extended_by_exactly_the_missing_ones(
     assert [t.sample for t in store.samples("sample-2001-fs-01")] == [0, 1, 2, 3, 4, 5]
 
 
+@pytest.mark.slow
 def test_trace_level_and_picks(teacher, run_cli, workspace, tmp_path):
     run(run_cli, "--year", "2001", "--samples", "3")
     store = TranscriptStore(workspace / "transcripts")
@@ -79,6 +81,7 @@ def test_trace_level_and_picks(teacher, run_cli, workspace, tmp_path):
     assert json.loads((everything / "manifest.json").read_text())["counts"]["train"] == 7 * 3  # three distinct verified samples each
 
 
+@pytest.mark.slow
 def test_pass_rate_filters_select_by_difficulty(teacher, run_cli, tmp_path):
     run(run_cli, "--years", "2001-2002", "--samples", "2")
     r = run_cli("corpus", "export", "--out", str(tmp_path / "hard"), "--source", "sample", "--valid-years", "2002", "--max-pass-rate", "0.5", ok=False)
@@ -88,6 +91,7 @@ def test_pass_rate_filters_select_by_difficulty(teacher, run_cli, tmp_path):
     assert m["counts"]["train"] == 7 and m["skipped"].get("pass rate outside the asked range", 0) == 0
 
 
+@pytest.mark.slow
 def test_decontamination_flags_a_planted_evaluation_problem_and_keeps_it_out_of_training(teacher, run_cli, workspace, tmp_path):
     from distill.problems.store import ProblemStore
 
@@ -123,6 +127,7 @@ def test_max_cost_stops_a_run_within_one_batch_of_the_cap(teacher, run_cli, work
     assert status["sample:2001"]["cost_usd"] > 0 and status["sample:2001"]["cost_per_accepted_usd"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("honour, expect_off", [(True, 0), (False, 15)])
 def test_levels_keep_their_word_budgets_or_are_left_out(run_cli, monkeypatch, workspace, tmp_path, honour, expect_off):
     run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
@@ -145,6 +150,7 @@ def test_levels_keep_their_word_budgets_or_are_left_out(run_cli, monkeypatch, wo
         assert r.exit_code == 2 and "off target 15" in r.output  # every restated text left out, and counted
 
 
+@pytest.mark.slow
 def test_a_larger_max_tokens_reuses_complete_answers_and_asks_only_truncated_ones_again(run_cli, monkeypatch, workspace):
     from distill.demo.recorded_teacher import recorded_teacher
 
@@ -187,6 +193,7 @@ def test_obryan_overlap_with_math500_aime_and_amc_as_measured(shared_data, run_c
     assert len(weak) == 14 and max(c.overlap for c in weak) < 0.2  # 14 share a stock 8-gram phrase with MATH-500, at most 14%
 
 
+@pytest.mark.slow
 def test_hf_export_loads_with_datasets_offline(teacher, run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

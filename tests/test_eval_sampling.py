@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import itertools
 import json
 import threading
@@ -26,6 +28,7 @@ def thinking_student(body):
                  finish_reason="length", completion_tokens=body["max_tokens"])
 
 
+@pytest.mark.slow
 def test_a_thinking_student_is_forced_to_answer_and_graded_on_that_answer_only(run_cli, monkeypatch, tmp_path):
     run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
     with LoopbackServer(thinking_student) as srv:
@@ -42,6 +45,7 @@ def test_a_thinking_student_is_forced_to_answer_and_graded_on_that_answer_only(r
     assert s["forced_rate"] == 1.0 and s["decoding"]["thinking_budget"] == 100 and s["decoding"]["max_tokens"] == 300
 
 
+@pytest.mark.slow
 def test_samples_give_avg_maj_and_pass_at_k(run_cli, monkeypatch, tmp_path):
     run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
     counter, lock = itertools.count(), threading.Lock()
@@ -63,6 +67,7 @@ def test_samples_give_avg_maj_and_pass_at_k(run_cli, monkeypatch, tmp_path):
     assert s["n_responses"] == 16 and s["decoding"]["samples"] == 8 and s["decoding"]["runs"] == 2
 
 
+@pytest.mark.slow
 def test_two_endpoints_share_the_work_and_a_dead_one_is_covered(run_cli, monkeypatch, tmp_path):
     """Two loopback servers; the second dies after a few answers: its share goes to the first."""
     run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))

@@ -187,6 +187,7 @@ def test_math500_breakdown_by_subject_and_level(shared_data, run_cli, tiny_model
     assert sum(v["n"] for v in s["by_subject"].values()) == 12
 
 
+@pytest.mark.slow
 def test_failed_generations_are_retried_on_resume(samples, run_cli, workspace, monkeypatch):
     from distill.demo.loopback import LoopbackServer, Reply, last_user_text
 

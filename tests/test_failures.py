@@ -61,6 +61,7 @@ def test_corpus_run_against_a_closed_port_is_quick_and_says_so_once(samples, run
     assert (workspace / "logs" / "distill.log").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_problem_records_the_exception_type_and_message(samples, run_cli, monkeypatch, workspace):
     from distill.corpus.transcripts import TranscriptStore
 
@@ -75,6 +76,7 @@ def test_a_failed_problem_records_the_exception_type_and_message(samples, run_cl
     assert t.status == "failed" and "InternalServerError" in t.error and "HTTP 500" in t.error
 
 
+@pytest.mark.slow
 def test_eval_grade_with_the_judge_down_writes_every_rule_verdict(tmp_path, run_cli, monkeypatch):
     rows = [{"id": "a", "gold": "17", "response": r"\boxed{17}"}, {"id": "b", "gold": "17", "response": r"\boxed{18}"},
             {"id": "c", "gold": "17", "response": "I am not sure."}]

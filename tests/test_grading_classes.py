@@ -36,6 +36,7 @@ def test_case(cls, key, reply, expected):
         assert v.method and v.reason  # the evidence travels with the verdict
 
 
+@pytest.mark.slow
 def test_never_below_math_verify_alone():
     """Where bare math-verify gets a case right, distill does too; overall agreement at least 99.5%."""
     worse = []

@@ -18,6 +18,7 @@ def grader():
         yield g
 
 
+@pytest.mark.slow
 def test_power_tower_returns_undecided_within_the_bound(grader):
     v = grader.grade("17", r"The answer is \boxed{9^{9^{9^{9}}}}")
     assert v.correct is None and v.method == "timeout"

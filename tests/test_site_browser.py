@@ -48,6 +48,7 @@ def site(run_cli, monkeypatch, tmp_path):
     return out
 
 
+@pytest.mark.slow
 def test_site_filters_renders_mathml_and_shows_every_round(site, browser, tmp_path):  # the site first: playwright holds a loop
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto((site / "index.html").as_uri())
