@@ -7,8 +7,6 @@ built on the spot. Every stage runs; the tiny student's accuracy means nothing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,10 +47,11 @@ steps_per_eval = {every}
 steps_per_report = {every}
 save_every = 50
 max_seq_length = 1024
+seed = {seed}
 
 [evaluation]
 runs = {runs}
-seed = 0
+seed = {seed}
 temperature = 0.0
 max_tokens = {max_tokens}
 batch_size = 8
@@ -73,7 +72,7 @@ DEMO_NOTES = (
 )
 
 
-def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Path:
+def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed: int = 0) -> Path:
     levels = '["R1", "R2", "R3", "R4", "R5", "R6"]'
     roles = ""
     if base_url:  # the recorded teacher answers for every DeepSeek role
@@ -82,7 +81,7 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool) -> Pa
         roles = "".join(f'\n[{r}]\n' + "".join(f'{k} = "{v}"\n' for k, v in values.items()) for r, values in role_settings(base_url).items())
     notes = "" if live else f'notes = """{DEMO_NOTES}"""'
     text = DEMO_TOML.format(notes=notes, samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 16, batch=4 if live else 2, every=20 if live else 4,
-                            lr=1e-5 if live else 1e-2, runs=2, max_tokens=1024 if live else 40, roles=roles)
+                            lr=1e-5 if live else 1e-2, runs=2, max_tokens=1024 if live else 40, roles=roles, seed=seed)
     path = ws / "demo.toml"
     path.write_text(text)
     return path
@@ -104,16 +103,18 @@ def _start_teacher(root: Path):
 
 
 @click.command("demo")
-@click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), help="Workspace for the demo (default: a new temporary folder).")
+@click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("workspace") / "demo", show_default=True,
+              help="Workspace for the demo; a rerun there redoes nothing already done.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tiny student, its training and its evaluation.")
 @click.option("--live", is_flag=True, help="Use the configured endpoints (DeepSeek) and a real student model instead of the recorded teacher.")
 @click.option("--model", default="mlx-community/Qwen2.5-7B-Instruct-4bit", show_default=True, help="Student model for --live.")
 @pass_app
-def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> None:
+def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str) -> None:
     """Run the whole pipeline offline on the bundled sample problems (no keys, no GPU)."""
     from distill.study.runner import Study, load_study_config
 
     t0 = time.perf_counter()
-    root = (demo_dir or Path(tempfile.mkdtemp(prefix="distill-demo-"))).resolve()
+    root = demo_dir.resolve()
     ws = Workspace(root).ensure()
     app.log_path = setup_logging(ws.logs_dir)
     out = app.out
@@ -127,11 +128,11 @@ def demo_cmd(app: AppContext, demo_dir: Path | None, live: bool, model: str) -> 
         out.print(f"recorded teacher (DeepSeek-R1 stand-in) serving on {server.base_url}")
         model_dir = ws.root / "models" / "tiny-qwen2"
         if not (model_dir / "config.json").exists():
-            build_tiny_qwen2(model_dir)
+            build_tiny_qwen2(model_dir, seed=seed)
         model = str(model_dir)
         out.print(f"tiny random Qwen2 student built at {model_dir}")
     try:
-        config = demo_config(ws.root, model=model, base_url=server.base_url if server else None, live=live)
+        config = demo_config(ws.root, model=model, base_url=server.base_url if server else None, live=live, seed=seed)
         cfg, settings = load_study_config(config)
         study = Study(cfg, settings, ws, log=out.print)
         result = study.run()

@@ -51,14 +51,15 @@ def build_tokenizer(out: Path, corpus: Iterable[str] = (), vocab_size: int = 512
     return tok.get_vocab_size()
 
 
-def build_tiny_qwen2(out: Path | str, *, corpus: Iterable[str] = (), layers: int = 2, hidden: int = 64, seed: int = 0) -> Path:
+def build_tiny_qwen2(out: Path | str, *, corpus: Iterable[str] = (), layers: int = 2, hidden: int = 64, seed: int = 0,
+                     vocab: int = 512) -> Path:
     """Write a tiny random Qwen2 (config, weights, tokenizer) to `out`; `mlx_lm.load(out)` then works offline."""
     import mlx.core as mx
     from mlx_lm.models.qwen2 import Model, ModelArgs
     from mlx_lm.utils import save_model
 
     out = Path(out)
-    vocab = build_tokenizer(out, corpus)
+    vocab = build_tokenizer(out, corpus, vocab_size=vocab)
     cfg = {
         "model_type": "qwen2", "hidden_size": hidden, "num_hidden_layers": layers, "intermediate_size": hidden * 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-6, "vocab_size": vocab,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,10 +23,12 @@ class FinetuneArgs(BaseModel):
     iters: int = Field(200, gt=0, description="Training iterations.")
     batch_size: int = Field(4, gt=0, description="Minibatch size.")
     learning_rate: float = Field(1e-5, gt=0, description="Adam learning rate.")
+    fine_tune_type: Literal["lora", "full"] = Field("lora", description="lora: low-rank adapters (the study's); full: every weight "
+                                                    "(mlx-lm's full fine-tuning, for tiny models such as the demo's).")
     lora_rank: int = Field(8, gt=0, description="LoRA rank.")
     lora_scale: float = Field(20.0, description="LoRA scale (alpha).")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout.")
-    num_layers: int = Field(16, ge=-1, description="Layers to adapt, counted from the top; -1 for all.")
+    num_layers: int = Field(16, ge=-1, description="Layers to adapt, counted from the top; -1 for all (a model with fewer gets all, with a note).")
     steps_per_eval: int = Field(20, gt=0, description="Iterations between validation losses (~10 points per 200-iteration run).")
     steps_per_report: int = Field(10, gt=0, description="Iterations between training-loss reports.")
     save_every: int = Field(50, gt=0, description="Iterations between periodic checkpoints.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import shutil
 import time
@@ -20,6 +21,8 @@ from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
 from .data import Splits, load_splits, truncation_report
 from .records import FinetuneConfig, FinetuneSummary, read_checkpoint_state
+
+log = logging.getLogger("distill.finetune")
 
 
 def load_model(model: str, adapter: str | Path | None = None):
@@ -42,7 +45,7 @@ def load_model(model: str, adapter: str | Path | None = None):
 
 def adapter_config(args: FinetuneArgs, num_layers: int) -> dict[str, Any]:
     return {
-        "fine_tune_type": "lora",
+        "fine_tune_type": args.fine_tune_type,
         "num_layers": num_layers,
         "lora_parameters": {"rank": args.lora_rank, "scale": args.lora_scale, "dropout": args.lora_dropout},
         "model": args.model,
@@ -126,11 +129,13 @@ def _prepare(args: FinetuneArgs) -> Prepared:
     n_layers = len(model.layers)
     num_layers = n_layers if args.num_layers == -1 else args.num_layers
     if num_layers > n_layers:
-        raise DistillError(f"the model has {n_layers} layers; --num-layers {args.num_layers} asks for more (use -1 for all)")
+        log.warning("note: the model has %d layers; --num-layers %d asks for more, so all %d are adapted", n_layers, num_layers, n_layers)
+        num_layers = n_layers
     mx.random.seed(args.seed)
     np.random.seed(args.seed)
-    model.freeze()
-    linear_to_lora_layers(model, num_layers, {"rank": args.lora_rank, "scale": args.lora_scale, "dropout": args.lora_dropout})
+    if args.fine_tune_type == "lora":
+        model.freeze()
+        linear_to_lora_layers(model, num_layers, {"rank": args.lora_rank, "scale": args.lora_scale, "dropout": args.lora_dropout})
     run = Prepared(out, model, tokenizer, splits, num_layers, truncation_report(splits, tokenizer, args.max_seq_length),
                    state.iteration if state is not None else 0, state, world)
     if state is not None:

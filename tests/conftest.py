@@ -58,3 +58,21 @@ def chat_data(tmp_path_factory) -> Path:
     from distill.demo.fixtures import write_chat_splits
 
     return write_chat_splits(tmp_path_factory.mktemp("chat") / "data")
+
+
+@pytest.fixture(scope="session")
+def interrupted_demo(tmp_path_factory):
+    """`distill demo` interrupted once it has trained a level, then run again to the end: (folder, the
+    interrupted run, the finishing run, the steps done before the interrupt). One demo for the tests
+    that need a finished one."""
+    import json
+
+    from .procs import env_for, interrupt, run
+
+    demo = tmp_path_factory.mktemp("demo") / "demo"
+    env = env_for(demo.parent / "unused")
+    state = demo / "studies" / "demo" / "state.json"
+    first = interrupt(["demo", "--dir", str(demo)], env, after=25, when=lambda: state.exists() and "finetune:R1" in state.read_text())
+    done = json.loads(state.read_text())["steps"]
+    resumed = run(["demo", "--dir", str(demo)], env)
+    return demo, first, resumed, done

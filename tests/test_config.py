@@ -54,3 +54,13 @@ def test_every_group_has_help(run_cli):
     for group in ("problems", "corpus", "transcripts", "finetune", "eval", "demo", "config"):
         assert group in top
         assert "Usage:" in run_cli(group, "--help").output
+
+
+def test_the_demo_writes_where_the_readme_says(run_cli):
+    """`make demo` leaves its report at workspace/demo/studies/demo/report/report.md, as the README says."""
+    from pathlib import Path
+
+    out = run_cli("demo", "--help").output
+    assert "workspace/demo" in out and "--seed" in out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "`workspace/demo/studies/demo/report/report.md`" in readme

@@ -132,13 +132,32 @@ def test_test_command(trained, tiny_model, chat_data, run_cli):
 @pytest.mark.slow
 def test_cli_run_with_config_file_and_truncation_report(tiny_model, chat_data, tmp_path, run_cli):
     cfg = tmp_path / "ft.yaml"
-    cfg.write_text(f"model: {tiny_model}\ndata: {chat_data}\niters: 6\nnum-layers: -1\nsteps-per-eval: 3\nmax_seq_length: 24\n")
+    cfg.write_text(f"model: {tiny_model}\ndata: {chat_data}\niters: 6\nsteps-per-eval: 3\nmax_seq_length: 24\n")
     out = tmp_path / "o"
     res = run_cli("finetune", "run", "--config-file", str(cfg), "--out", str(out), "--json")
-    s = json.loads(res.output)
+    s = json.loads(res.stdout)
     assert s["truncated_examples"]["train"] > 0  # 24 tokens is shorter than every example
     resolved = json.loads((out / "finetune_config.json").read_text())
-    assert resolved["args"]["iters"] == 6 and resolved["args"]["max_seq_length"] == 24 and resolved["num_layers_resolved"] == 2
+    assert resolved["args"]["iters"] == 6 and resolved["args"]["max_seq_length"] == 24
+    # the default --num-layers 16 on a 2-layer model adapts both, with a note (no error)
+    assert resolved["args"]["num_layers"] == 16 and resolved["num_layers_resolved"] == 2
+    assert "the model has 2 layers; --num-layers 16 asks for more, so all 2 are adapted" in res.stderr
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_trains_every_weight_and_loads_as_an_adapter(tiny_model, chat_data, tmp_path):
+    from distill.finetune.run import load_model
+
+    out = tmp_path / "full"
+    s = run_finetune(args(tiny_model, chat_data, out, fine_tune_type="full", iters=10, learning_rate=1e-2))
+    assert s.best_val_loss < s.base_val_loss
+    assert json.loads((out / "adapter_config.json").read_text())["fine_tune_type"] == "full"
+    import mlx.core as mx
+
+    saved = mx.load(str(out / "adapters.safetensors"))
+    assert any("embed_tokens" in k for k in saved) and not any("lora" in k for k in saved)  # every weight, no adapters
+    assert val_loss_of(tiny_model, out, chat_data) == pytest.approx(s.best_val_loss, rel=1e-4)
+    load_model(str(tiny_model), out)
 
 
 @pytest.mark.parametrize(
@@ -149,7 +168,6 @@ def test_cli_run_with_config_file_and_truncation_report(tiny_model, chat_data, t
         ("bad_json", "train.jsonl: line 1: malformed JSON"),
         ("empty", "train.jsonl: split is empty"),
         ("unknown_model", "model path not found"),
-        ("too_many_layers", "the model has 2 layers; --num-layers 16 asks for more"),
     ],
 )
 def test_bad_input_is_one_line(setup, fragment, tiny_model, tmp_path, run_cli):
@@ -165,8 +183,6 @@ def test_bad_input_is_one_line(setup, fragment, tiny_model, tmp_path, run_cli):
         (data / "train.jsonl").write_text("")
     elif setup == "unknown_model":
         model = str(tmp_path / "no-such-model")
-    elif setup == "too_many_layers":
-        extra = ["--num-layers", "16"]
     r = run_cli("finetune", "run", "--model", model, "--data", str(data), "--out", str(tmp_path / "o"), "--quiet", *extra, ok=False)
     assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
 

@@ -7,61 +7,15 @@ run again to the end; the second run must not redo what the first finished.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from distill.demo.loopback import LoopbackServer
-from distill.demo.recorded_teacher import recorded_teacher, role_settings
 from distill.demo.samples import sample_files
 
-DISTILL = str(Path(sys.executable).parent / "distill")
-
-
-def slow_teacher(body):
-    reply = recorded_teacher(body)
-    reply.delay_s = 0.4
-    return reply
-
-
-def env_for(ws: Path, base_url: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTILL_")}
-    env.update({"DISTILL_WORKSPACE": str(ws), "MLX_DISABLE_COMPILE": "1"})
-    if base_url:
-        for role, values in role_settings(base_url).items():
-            env.update({f"DISTILL_{role.upper()}__{k.upper()}": v for k, v in values.items()})
-    return env
-
-
-def interrupt(args: list[str], env: dict[str, str], after: float, when=None) -> subprocess.CompletedProcess:
-    """Start the command; send SIGINT once `when()` says some work is done (else after `after` seconds)."""
-    proc = subprocess.Popen([DISTILL, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + (120 if when else after)
-    while time.monotonic() < deadline and proc.poll() is None:
-        if when is not None and when():
-            break
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-def assert_clean_interrupt(r: subprocess.CompletedProcess) -> None:
-    assert r.returncode == 130, (r.returncode, r.stderr[-2000:])
-    assert "Traceback" not in r.stderr + r.stdout and "interrupted: finished work is saved" in r.stderr
-
-
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    r = subprocess.run([DISTILL, *args], env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return r
-
+from .procs import assert_clean_interrupt, env_for, interrupt, run, slow_teacher
 
 @pytest.fixture
 def ws(tmp_path) -> Path:
@@ -125,30 +79,25 @@ def test_finetune_run(ws, tiny_model, chat_data):
 
 
 @pytest.mark.slow
-def test_demo_and_study_run(tmp_path):
-    demo = tmp_path / "demo"
-    env = env_for(tmp_path / "unused")
-    demo_state = demo / "studies" / "demo" / "state.json"
-    assert_clean_interrupt(interrupt(["demo", "--dir", str(demo)], env, after=25,
-                                     when=lambda: demo_state.exists() and "finetune:R1" in demo_state.read_text()))
-    done = json.loads((demo / "studies" / "demo" / "state.json").read_text())["steps"]
+def test_demo_and_study_run(interrupted_demo):
+    demo, first, resumed, done = interrupted_demo
+    assert_clean_interrupt(first)
     assert "corpus" in done
-    r = run(["demo", "--dir", str(demo)], env)
-    assert f"({len(done)} already done)" in r.stdout  # the same teacher port and model: nothing finished is redone
-    # `study run` on the demo's config: forget the later steps, interrupt the redo, and resume it
+    assert f"({len(done)} already done)" in resumed.stdout  # the same teacher port and model: nothing finished is redone
+    # `study run` on the demo's config: forget the evaluations, interrupt their redo, and resume it
     from distill.demo.cli import _start_teacher
 
     state_path = demo / "studies" / "demo" / "state.json"
     st = json.loads(state_path.read_text())
-    st["steps"] = {k: v for k, v in st["steps"].items() if not k.startswith(("finetune", "evaluate", "report"))}
+    st["steps"] = {k: v for k, v in st["steps"].items() if not k.startswith(("evaluate", "report"))}
     state_path.write_text(json.dumps(st))
-    for folder in ("finetune", "evaluations", "report"):  # so the redo has real work to be interrupted in
+    for folder in ("evaluations", "report"):  # so the redo has real work to be interrupted in
         shutil.rmtree(demo / "studies" / "demo" / folder, ignore_errors=True)
     study_env = env_for(demo)
     teacher = _start_teacher(demo.resolve())  # the port the demo's config names
     try:
         assert_clean_interrupt(interrupt(["study", "run", "--config", str(demo / "demo.toml")], study_env, after=10,
-                                         when=lambda: "finetune:R1" in state_path.read_text()))
+                                         when=lambda: "evaluate:base" in state_path.read_text()))
         part = set(json.loads(state_path.read_text())["steps"])
         again = json.loads(run(["study", "run", "--config", str(demo / "demo.toml"), "--json"], study_env).stdout)
     finally:

@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_demo_end_to_end_artefacts_are_consistent(tmp_path, run_cli):
-    ws = tmp_path / "demo"
-    out = run_cli("demo", "--dir", str(ws)).output
+def test_demo_end_to_end_artefacts_are_consistent(interrupted_demo, run_cli):
+    ws, _, resumed, _ = interrupted_demo  # a demo that was interrupted once and finished on its rerun
+    out = resumed.stdout
     assert "every stage runs" in out and "report:" in out
     study = ws / "studies" / "demo"
     state = json.loads((study / "state.json").read_text())
