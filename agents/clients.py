@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import diskcache
 from autogen_core import CacheStore, CancellationToken
@@ -123,14 +123,27 @@ def call_key(messages: Sequence[LLMMessage], tools: Sequence[Any], json_output: 
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+class OverBudget(Exception):
+    """The cost cap leaves no room for this call's worst case: it is not made."""
+
+
+class CallGate(Protocol):
+    """Admits each network call against a spending cap: `reserve` returns a ticket (None: refused),
+    `settle` releases it with the call's result (None when the call failed)."""
+
+    def reserve(self, messages: Sequence[LLMMessage]) -> Any: ...
+
+    def settle(self, ticket: Any, result: CreateResult | None) -> None: ...
+
+
 class CachedClient(ChatCompletionClient):
     """A role's model client: the disk cache, the shared retry/failover policy (`endpoint.RetryPolicy`)
     and call accounting, over one AutoGen client per base URL (built on `endpoint.openai_client`)."""
 
     def __init__(self, inner: ChatCompletionClient | Mapping[str, ChatCompletionClient], store: DiskCallStore, *,
-                 policy: RetryPolicy):
+                 policy: RetryPolicy, gate: CallGate | None = None):
         self.inner = dict(inner) if isinstance(inner, Mapping) else {url: inner for url in policy.role.urls}
-        self.store, self.policy = store, policy
+        self.store, self.policy, self.gate = store, policy, gate
         self.settings, self.role = policy.role, policy.role_name  # named in failures
         self.last_error: EndpointError | None = None
         self.last_result: CreateResult | None = None
@@ -169,11 +182,18 @@ class CachedClient(ChatCompletionClient):
                 raise EmptyResponse("empty response body")
             return result
 
+        ticket = self.gate.reserve(messages) if self.gate is not None else None
+        if self.gate is not None and ticket is None:
+            raise OverBudget(f"{self.role}: the cost cap leaves no room for another call")
+        result = None
         try:
             result = await self.policy.call(attempt, self.stats)
         except EndpointError as exc:
             self.last_error = exc
             raise
+        finally:
+            if self.gate is not None:
+                self.gate.settle(ticket, result)
         self.last_result = result
         return result
 
@@ -204,12 +224,12 @@ class CachedClient(ChatCompletionClient):
     def model_info(self) -> ModelInfo:
         return self.client.model_info
 
-    def fork(self, role: str | None = None, *, sample: int = 0) -> "CachedClient":
+    def fork(self, role: str | None = None, *, sample: int = 0, gate: CallGate | None = None) -> "CachedClient":
         """A client sharing the HTTP connections, the endpoints' health and the disk cache, with its own
-        accounting; `sample` k > 0 keys the cache apart, so repeating a request gives (and keeps) an
-        independent k-th sample."""
+        accounting (and `gate`, when given); `sample` k > 0 keys the cache apart, so repeating a request
+        gives (and keeps) an independent k-th sample."""
         policy = self.policy if role is None or role == self.role else RetryPolicy(self.settings, role, self.policy.pool)
-        return CachedClient(self.inner, self.store.for_sample(sample), policy=policy)
+        return CachedClient(self.inner, self.store.for_sample(sample), policy=policy, gate=gate or self.gate)
 
 
 def model_info_for(role: ModelRole) -> ModelInfo:
@@ -276,4 +296,4 @@ def describe_role(role: ModelRole) -> dict[str, Any]:
     }
 
 
-__all__ = ["CachedClient", "CallStats", "DiskCallStore", "build_client", "build_role_clients", "client_namespace", "describe_role", "open_cache"]
+__all__ = ["CachedClient", "CallGate", "CallStats", "OverBudget", "DiskCallStore", "build_client", "build_role_clients", "client_namespace", "describe_role", "open_cache"]

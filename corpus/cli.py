@@ -65,7 +65,7 @@ def corpus_group() -> None:
 @click.option("--max-rounds", type=FieldType(Settings, "max_rounds"), help="Solver attempts before rejecting (default: config, 3).")
 @click.option("--retry-rejected", is_flag=True, help="Run rejected problems again too (failed ones always rerun).")
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True),
-              help="Hard cap in USD at the roles' prices: no new problem starts once spent + in-flight estimate would pass it.")
+              help="Hard cap in USD at the roles' prices: no call is made whose worst case (its prompt and max_tokens) would pass it.")
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="Independent Solver samples per problem, each verified and stored (pass rate = verified / samples).")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
@@ -85,6 +85,13 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
                         retry_rejected=retry_rejected, max_cost=max_cost, prompts_dir=app.prompts_dir(prompts))
     if dry_run:
         return _dry_run(app, req, as_json)
+    if max_cost is not None:
+        from distill.corpus.runner import worst_sample_cost
+
+        worst = worst_sample_cost(s.solver, s.verifier, req.max_rounds)
+        if max_cost < worst:
+            app.console.print(f"note: --max-cost ${max_cost:g} is below one sample's worst case (${worst:.4f} with every call at max_tokens): "
+                              "a sample may stop at the cap partway; its finished calls stay cached for the next run", soft_wrap=True)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[counts]}"), console=app.console, disable=quiet or as_json)
     with progress:
@@ -195,10 +202,10 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
     if as_json:
         click.echo(json.dumps({"levels": res.levels, "model_calls": res.model_calls, "cached": res.cached}))
         return
-    t = Table("level", "texts", "ok", "off target", "failed", "target words", "mean words", title="length levels")
+    t = Table("level", "texts", "ok", "off target", "failed", "target words", "mean words (ok)", "mean words (all)", title="length levels")
     for lv, row in res.levels.items():
         t.add_row(lv, str(row["texts"]), str(row["ok"]), str(row["off_target"]), str(row["failed"]),
-                  "–" if row["target_words"] is None else str(row["target_words"]), f"{row['mean_words']:.1f}")
+                  "–" if row["target_words"] is None else str(row["target_words"]), f"{row['mean_words']:.1f}", f"{row['mean_words_all']:.1f}")
     app.out.print(t)
     app.out.print(f"model calls: {res.model_calls} over the network, {res.cached} from cache")
     if res.failed:

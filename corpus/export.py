@@ -82,6 +82,7 @@ class ExportOptions:
     max_seq_length: int = 2048
     tokenizer: str | None = None
     fmt: str = "mlx"
+    license: str | None = None  # the dataset card's license field (--format hf)
 
 
 @dataclass
@@ -115,6 +116,7 @@ class Examples:
     templates: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     pass_rates: dict[str, float | None] = field(default_factory=dict)
+    models: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # role -> the models that produced the data
 
     def add(self, split: str, row: dict[str, Any], meta: dict[str, Any], words: int, tokens: int) -> None:
         self.rows[split].append(row)
@@ -155,6 +157,8 @@ def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: Expo
         ex.pass_rates[p.id] = rate = ps.pass_rate
         chosen = ps.pick(o.pick)  # type: ignore[arg-type]
         reason = _skip_reason(p, ps, chosen, store, seen_groups, contaminated, o)
+        if reason == "not run" and split_of[p.id] == "test":
+            continue  # held-out years are evaluated from the problem set: not a gap in the corpus
         if reason:
             ex.skipped[reason] += 1
             continue
@@ -169,6 +173,9 @@ def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: Expo
         if p.year is not None:
             ex.years[split].add(p.year)
         ex.templates.update(chosen[0].templates)
+        for t in chosen:
+            for role, desc in t.models.items():
+                ex.models[role].add(str(desc.get("model")))
     ex.templates.update(student.hashes)
     return ex
 
@@ -208,6 +215,7 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
         decontamination=Decontamination(ngram=o.ngram, threshold=o.overlap, evaluation_problems=check.evaluation_problems,
                                         training_problems=check.training_problems, flagged=check.flagged, excluded=not o.keep_contaminated),
         skipped=dict(ex.skipped), templates=ex.templates, transcripts=ex.sources,
+        models={role: sorted(names) for role, names in sorted(ex.models.items())}, license=o.license,
     )
     write_record(out_dir / "manifest.json", record)
     if o.fmt == "hf":

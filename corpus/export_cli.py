@@ -31,6 +31,7 @@ from .samples import PICKS
 @click.option("--tokenizer", help="Model (path or id) whose tokenizer counts tokens; default: an estimate.")
 @click.option("--format", "fmt", type=click.Choice(["mlx", "hf"]), default="mlx", show_default=True,
               help="mlx: train/valid/test.jsonl for mlx-lm; hf: parquet + dataset card that datasets.load_dataset(DIR) reads.")
+@click.option("--license", "license_", help="License of the exported data, written into the manifest and the HF dataset card.")
 @click.option("--source", default=None, help="Train on this source only (default: every source that has transcripts).")
 @click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")
 @click.option("--test-years", default="", help="Held-out years for testing, e.g. 2021-2025.")
@@ -39,7 +40,7 @@ from .samples import PICKS
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @pass_app
 def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_rate, keep_contaminated, ngram, overlap, max_seq_length,
-               tokenizer, fmt, source, valid_years, test_years, seed, prompts, as_json) -> None:
+               tokenizer, fmt, license_, source, valid_years, test_years, seed, prompts, as_json) -> None:
     """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest; leave out contaminated problems."""
     from distill.corpus.export import ExportOptions
     from distill.corpus.levels import parse_levels
@@ -53,7 +54,8 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
     options = ExportOptions(level=lv[0], valid_years=parse_years(valid_years) if valid_years else [],
                             test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts),
                             pick=pick, min_pass_rate=min_pass_rate, max_pass_rate=max_pass_rate, keep_contaminated=keep_contaminated,
-                            ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer, fmt=fmt)
+                            ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer, fmt=fmt,
+                            license=license_)
     m = export_stage(app.workspace, ExportRequest(out_dir, options, source=source))
     if as_json:
         click.echo(m.model_dump_json())

@@ -39,9 +39,15 @@ def _card(splits: dict[str, int], m: dict[str, Any]) -> str:
     infos = "".join(f"  - name: {name}\n    num_examples: {n}\n" for name, n in splits.items())
     dc = m["decontamination"]
     flagged = ", ".join(f"{c['problem_id']} ~ {c['eval_id']} ({c['overlap']})" for c in dc["flagged"]) or "none"
-    teacher = m.get("teacher") or "DeepSeek-R1 (the solver role)"
+    models = m.get("models") or {}
+    teacher = ", ".join(models.get("solver", [])) or "the solver role's model"
+    checker = ", ".join(models.get("verifier", [])) or "the verifier role's model"
+    license_line = f"license: {m['license']}\n" if m.get("license") else ""
+    level = m["level"]
+    level_note = ("the full accepted solution" if level == "R1" else "the Solver's reasoning, then the solution" if level == "trace"
+                  else f"a restatement at length level {level} by {checker}")
     return f"""---
-configs:
+{license_line}configs:
 - config_name: default
   data_files:
 {files}dataset_info:
@@ -52,14 +58,16 @@ configs:
 ---
 # distill export: level {m['level']}
 
-Stepwise solutions by {teacher}, verified against official answer keys by distill's grader,
-as chat messages (system, user, assistant) for supervised fine-tuning. Columns: `messages`,
-`problem_id`, `year`, `level`, `pass_rate`, `words`, `tokens`.
+Stepwise solutions by {teacher} (the Solver), verified against official answer keys by distill's grader
+and rewritten by {checker} (the Verifier/Formatter), as chat messages (system, user, assistant) for
+supervised fine-tuning. Level {level}: {level_note}. Columns: `messages`, `problem_id`, `year`, `level`,
+`pass_rate`, `words`, `tokens`.
 
-- splits: {", ".join(f"{k} {v}" for k, v in splits.items())}; years {json.dumps(m['years'])}
+- license: {m.get('license') or 'not set (pass --license)'}
+- splits: {", ".join(f"{k} {v}" for k, v in splits.items())}; years {json.dumps(m['years'])}; validation years {m['valid_years']}, test years {m['test_years']}
 - pick among verified samples: {m['pick']}; pass-rate filter {m['pass_rate']['filter']}
 - tokens per example: max {m['tokens']['max']}, mean {m['tokens']['mean']} ({m['tokens']['counted_by']})
-- decontamination: {dc['ngram']}-gram overlap >= {dc['threshold']} against {dc['evaluation_problems']} evaluation problems;
+- decontamination: {dc.get('training_problems')} training problems checked by {dc['ngram']}-gram overlap >= {dc['threshold']} against {dc['evaluation_problems']} problems not trained on; {len(dc['flagged'])} flagged;
   flagged: {flagged}{" (left out of training)" if dc['excluded'] and dc['flagged'] else ""}
 - template hashes: {json.dumps(m['templates'], sort_keys=True)}
 """

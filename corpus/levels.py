@@ -177,5 +177,6 @@ async def run_levels(
         targets = [r.target_words for r in rows if r.target_words]
         table[lv] = {"texts": len(rows), "ok": len(ok), "off_target": len(off), "failed": len(rows) - len(ok) - len(off),
                      "target_words": targets[0] if targets else None,
-                     "mean_words": round(sum(r.words for r in ok) / len(ok), 1) if ok else 0.0}
+                     "mean_words": round(sum(r.words for r in ok) / len(ok), 1) if ok else 0.0,
+                     "mean_words_all": round(sum(r.words for r in written) / len(written), 1) if (written := [r for r in rows if r.text]) else 0.0}
     return table

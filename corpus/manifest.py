@@ -55,6 +55,8 @@ class ExportManifest(BaseModel):
     skipped: dict[str, int]
     templates: dict[str, str]
     transcripts: dict[str, list[str]]
+    models: dict[str, list[str]] = Field(default_factory=dict, description="role -> the models whose transcripts were exported")
+    license: str | None = Field(None, description="the license the user set for the data")
 
     @classmethod
     def read(cls, path: Path) -> "ExportManifest":

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autogen_agentchat.messages import TextMessage
-from distill.agents.clients import CachedClient, CallStats, describe_role
+from distill.agents.clients import CachedClient, CallStats, OverBudget, describe_role
 from distill.agents.records import Rejection
 from distill.agents.team import SessionResult, Templates, solve_problem, thought_of
 from distill.grading.pool import Grader
@@ -24,28 +24,52 @@ from distill.usage import Usage
 from .transcripts import Transcript, TranscriptMessage, TranscriptStore
 
 
+def prompt_tokens_bound(messages: Sequence[Any]) -> int:
+    """An upper estimate of a request's prompt tokens: a token is at least ~3 characters of text."""
+    return sum(len(str(getattr(m, "content", ""))) // 3 + 8 for m in messages)
+
+
 @dataclass
 class Budget:
-    """A hard spending cap: a sample is started only while spent + the estimate for everything in
-    flight (including it) stays within the cap."""
+    """A hard spending cap: every network call reserves its worst case (its prompt, and max_tokens of
+    output, at the role's prices) before it is made, and is not made when spent + reserved would pass
+    the cap; a finished call replaces its reservation by what it cost."""
 
     cap_usd: float
-    estimate_usd: float = 0.0  # per sample: from earlier transcripts, then from this run's
     spent_usd: float = 0.0
-    in_flight: int = 0
-    finished: int = 0
+    reserved_usd: float = 0.0
 
-    def admit(self) -> bool:
-        if self.spent_usd + (self.in_flight + 1) * self.estimate_usd > self.cap_usd or self.spent_usd >= self.cap_usd:
-            return False
-        self.in_flight += 1
-        return True
+    def gate(self, role: ModelRole) -> "BudgetGate":
+        return BudgetGate(self, role)
 
-    def done(self, cost: float) -> None:
-        self.in_flight -= 1
-        self.spent_usd += cost
-        self.finished += 1
-        self.estimate_usd = max(self.estimate_usd, self.spent_usd / self.finished)
+    def exhausted(self, role: ModelRole) -> bool:
+        return self.spent_usd + self.reserved_usd + role.cost(0, role.max_tokens) > self.cap_usd
+
+
+@dataclass
+class BudgetGate:
+    budget: Budget
+    role: ModelRole
+
+    def reserve(self, messages: Sequence[Any]) -> float | None:
+        worst = self.role.cost(prompt_tokens_bound(messages), self.role.max_tokens)
+        b = self.budget
+        if b.spent_usd + b.reserved_usd + worst > b.cap_usd:
+            return None
+        b.reserved_usd += worst
+        return worst
+
+    def settle(self, ticket: float | None, result: Any) -> None:
+        b = self.budget
+        b.reserved_usd -= ticket or 0.0
+        usage = getattr(result, "usage", None)
+        if usage is not None:
+            b.spent_usd += self.role.cost(usage.prompt_tokens, usage.completion_tokens)
+
+
+def worst_sample_cost(solver: ModelRole, verifier: ModelRole, max_rounds: int, format_attempts: int = 2) -> float:
+    """What one sample may cost at most on output alone: every Solver round and format attempt at max_tokens."""
+    return max_rounds * solver.cost(0, solver.max_tokens) + format_attempts * verifier.cost(0, verifier.max_tokens)
 
 
 @dataclass
@@ -155,16 +179,22 @@ class _Run:
         if self.summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
             self.summary.not_started += 1
             return
-        if self.budget is not None and not self.budget.admit():
+        if self.budget is not None and self.budget.exhausted(self.solver_role):
             self.summary.over_budget += 1
             return
-        solver, fmt = self.solver_client.fork("solver", sample=k), self.formatter_client.fork("verifier")
+        gates = (self.budget.gate(self.solver_role), self.budget.gate(self.verifier_role)) if self.budget is not None else (None, None)
+        solver = self.solver_client.fork("solver", sample=k, gate=gates[0])
+        fmt = self.formatter_client.fork("verifier", gate=gates[1])
         started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         t0 = time.perf_counter()
         res, error = None, None
         try:
             res = await solve_problem(problem, solver_client=solver, formatter_client=fmt, grader=self.grader,
                                       templates=self.templates, max_rounds=self.max_rounds)
+        except OverBudget:  # stopped at the cap partway: its finished calls stay cached; nothing is stored
+            self.summary.over_budget += 1
+            self.summary.cost_usd = round(self.summary.cost_usd + self.cost_of(solver, fmt), 6)
+            return
         except Exception as exc:  # one problem's failure must not stop the year
             endpoint = exc if isinstance(exc, EndpointError) else solver.last_error or fmt.last_error
             error = endpoint.line() if endpoint else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
@@ -172,15 +202,16 @@ class _Run:
                 self.summary.stopped_by = endpoint
         self.finish(problem, k, fp, res, error, solver, fmt, started, time.perf_counter() - t0)
 
+    def cost_of(self, solver: CachedClient, fmt: CachedClient) -> float:
+        return self.solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens, solver.stats.prompt_cache_hit_tokens) \
+            + self.verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens, fmt.stats.prompt_cache_hit_tokens)
+
     def finish(self, problem: Problem, k: int, fp: str, res: SessionResult | None, error: str | None, solver: CachedClient,
                fmt: CachedClient, started: str, seconds: float) -> None:
         calls = CallStats()
         calls.add(solver.stats)
         calls.add(fmt.stats)
-        cost = self.solver_role.cost(solver.stats.prompt_tokens, solver.stats.completion_tokens, solver.stats.prompt_cache_hit_tokens) \
-            + self.verifier_role.cost(fmt.stats.prompt_tokens, fmt.stats.completion_tokens, fmt.stats.prompt_cache_hit_tokens)
-        if self.budget is not None:
-            self.budget.done(cost)
+        cost = self.cost_of(solver, fmt)
         base = {
             "sample": k, "cost_usd": round(cost, 6), "templates": self.identity["templates"], "fingerprint": fp,
             "models": {"solver": self.identity["solver"], "verifier": self.identity["verifier"]}, "max_rounds": self.max_rounds,

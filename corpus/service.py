@@ -75,10 +75,7 @@ def run_corpus_stage(ws: Workspace, settings: Settings, req: CorpusRequest,
                            "(e.g. DISTILL_SOLVER__PRICE_OUTPUT=2.19; see distill.example.toml)")
     store = open_store(ws)
     templates = Templates.load(req.prompts_dir)
-    budget = None
-    if req.max_cost is not None:
-        spent = finished_costs(store)
-        budget = Budget(req.max_cost, estimate_usd=sum(spent) / len(spent) if spent else 0.0)
+    budget = Budget(req.max_cost) if req.max_cost is not None else None
     solver, formatter = role_clients(ws, settings)
 
     async def main() -> RunSummary:

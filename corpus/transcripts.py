@@ -10,6 +10,7 @@ from distill.agents.records import FormatCheck, Rejection, RoundVerdict
 from distill.grading.grader import Verdict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from distill.errors import DistillError, validation_message
 from distill.io import open_disk_store
 from distill.usage import Usage
 
@@ -101,6 +102,7 @@ class TranscriptStore:
     """Transcripts by (problem id, sample), levels by (problem id, level). Each put is one SQLite transaction."""
 
     def __init__(self, root: Path):
+        self.root = Path(root)
         self.cache = open_disk_store(root)
 
     @staticmethod
@@ -108,7 +110,7 @@ class TranscriptStore:
         return ("transcript", problem_id) if sample == 0 else ("transcript", problem_id, sample)
 
     def get(self, problem_id: str, sample: int = 0) -> Transcript | None:
-        return _read(Transcript, self.cache.get(self._key(problem_id, sample)))
+        return _read(Transcript, self.cache.get(self._key(problem_id, sample)), self.root, f"the transcript of {problem_id} (sample {sample})")
 
     def put(self, t: Transcript) -> None:
         if t.sample == 0:  # every index already holds sample 0 (see `samples`): one write
@@ -132,23 +134,31 @@ class TranscriptStore:
     def all(self) -> Iterator[Transcript]:
         for key in list(self.cache.iterkeys()):
             if isinstance(key, tuple) and key[0] == "transcript":
-                t = _read(Transcript, self.cache.get(key))
+                t = _read(Transcript, self.cache.get(key), self.root, f"the transcript of {key[1]} (sample {key[2] if len(key) > 2 else 0})")
                 if t is not None:
                     yield t
 
     def get_level(self, problem_id: str, level: str) -> LevelText | None:
-        return _read(LevelText, self.cache.get(("level", problem_id, level)))
+        return _read(LevelText, self.cache.get(("level", problem_id, level)), self.root, f"the {level} text of {problem_id}")
 
     def put_level(self, lt: LevelText) -> None:
         self.cache.set(("level", lt.problem_id, lt.level), lt.model_dump(mode="json"))
 
 
-def _read(model: type[Transcript] | type[LevelText], raw: Any) -> Any:
-    """A stored record, or None when absent or written by an older schema: the runner then redoes
-    it, at no cost, from the model-call cache."""
-    if raw is None or raw.get("schema_version") != model.model_fields["schema_version"].default:
+def _read(model: type[Transcript] | type[LevelText], raw: Any, root: Path, what: str) -> Any:
+    """A stored record; None when absent or written by an older schema (the runner then redoes it, at
+    no cost, from the model-call cache). A record of this schema that does not validate (hand-edited,
+    torn) is a one-line error naming it, never read as absent."""
+    current = model.model_fields["schema_version"].default
+    if raw is None:
         return None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version < current:
+        return None
+    if not isinstance(raw, dict) or version != current:
+        raise DistillError(f"{what} is not a distill record of schema {current} (found {type(raw).__name__}"
+                           f"{f', schema {version}' if version is not None else ''}); restore it or delete the store to redo it", path=root)
     try:
         return model.model_validate(raw)
-    except ValidationError:
-        return None
+    except ValidationError as exc:
+        raise DistillError(f"{what} is not valid ({validation_message(exc)}); restore it or delete the store to redo it", path=root) from None

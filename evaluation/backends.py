@@ -152,8 +152,11 @@ class EndpointBackend:
     def __init__(self, role: ModelRole, concurrency: int = 8, role_name: str = "student"):
         from distill.agents.endpoint import EndpointPool
 
+        from distill.agents.clients import guess_family
+
         self.role, self.concurrency, self.role_name = role, concurrency, role_name
         self.pool = EndpointPool(role.urls)  # health outlives each chunk's event loop
+        self.reasoning = str(guess_family(role)) == "r1"
 
     def describe(self) -> dict[str, Any]:
         if len(self.role.urls) > 1:
@@ -179,8 +182,9 @@ class EndpointBackend:
         r = await call(messages, first_limit)
         text, tokens, finish, forced = r.text, r.tokens, r.finish_reason, False
         if budget and sampling.max_tokens > budget and finish == "length":
-            # continue the assistant turn (vLLM, mlx_lm.server: continue_final_message)
-            forced = thinking_open(text)
+            # continue the assistant turn (vLLM, mlx_lm.server: continue_final_message); a reasoning model's
+            # chat template may open <think> itself, so a reply from one with no tag yet is still thinking
+            forced = thinking_open(text, THINK_OPEN if self.reasoning else "")
             partial = text + FORCE_ANSWER if forced else text
             more = await call([*messages, {"role": "assistant", "content": partial}], max(1, sampling.max_tokens - tokens),
                               {"continue_final_message": True, "add_generation_prompt": False})

@@ -27,7 +27,7 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
 
 
 def per_problem_scores(records: Iterable[ResponseRecord]) -> dict[str, float]:
-    """problem id -> share of runs in which it was answered correctly."""
+    """problem id -> share of its responses (every sample of every run) that are correct."""
     hits: dict[str, list[int]] = defaultdict(list)
     for r in records:  # every sample of every run counts: a problem's score is its share of correct answers
         hits[r.problem_id].append(1 if r.correct is True else 0)
@@ -135,5 +135,5 @@ def mcnemar(a: dict[str, bool], b: dict[str, bool]) -> dict[str, Any]:
 
 
 def majority(records: Iterable[ResponseRecord]) -> dict[str, bool]:
-    """problem id -> right in more than half of its runs."""
+    """problem id -> right in more than half of its responses (every sample of every run counts once)."""
     return {pid: s > 0.5 for pid, s in per_problem_scores(records).items()}

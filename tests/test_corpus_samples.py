@@ -109,18 +109,32 @@ def test_decontamination_flags_a_planted_evaluation_problem_and_keeps_it_out_of_
     m = json.loads((out / "manifest.json").read_text())
     assert "sample-2001-fs-02" not in m["transcripts"]["train"] and m["skipped"]["overlaps an evaluation problem"] == 1
     assert m["decontamination"]["flagged"][0]["eval_id"] == "evalset-b1" and m["decontamination"]["flagged"][0]["overlap"] >= 0.5
+    # the same counts as `corpus decontaminate` for the same selection; held-out years are not "not run"
+    held = tmp_path / "held"
+    run_cli("corpus", "export", "--out", str(held), "--source", "sample", "--valid-years", "2002", "--test-years", "2003")
+    mh = json.loads((held / "manifest.json").read_text())
+    dh = json.loads(run_cli("corpus", "decontaminate", "--source", "sample", "--valid-years", "2002", "--test-years", "2003", "--json").stdout)
+    assert mh["decontamination"]["training_problems"] == dh["training_problems"] == 8
+    assert mh["decontamination"]["evaluation_problems"] == dh["evaluation_problems"] == 16 + 2
+    assert [c["problem_id"] for c in mh["decontamination"]["flagged"]] == [c["problem_id"] for c in dh["flagged"]] == ["sample-2001-fs-02"]
+    assert mh["skipped"].get("not run") == 8  # the 2002 validation problems, never run; not the 2003 test problems
 
 
-def test_max_cost_stops_a_run_within_one_batch_of_the_cap(teacher, run_cli, workspace, monkeypatch):
+@pytest.mark.parametrize("concurrency", [2, 16])
+def test_max_cost_is_a_hard_cap_from_a_fresh_workspace(teacher, run_cli, workspace, monkeypatch, concurrency):
+    """No call is made whose worst case would pass the cap: at concurrency 16 too, with nothing finished
+    to estimate from (the spend is counted from the endpoint's own usage, in the transcripts and the summary)."""
     for role in ("SOLVER", "VERIFIER"):
         monkeypatch.setenv(f"DISTILL_{role}__PRICE_INPUT", "1000")
         monkeypatch.setenv(f"DISTILL_{role}__PRICE_OUTPUT", "1000")
-    r = run_cli("corpus", "run", "--years", "2001-2002", "--concurrency", "2", "--max-cost", "1.0", "--json", "--quiet", ok=False)
+        monkeypatch.setenv(f"DISTILL_{role}__MAX_TOKENS", "300")
+    r = run_cli("corpus", "run", "--years", "2001-2002", "--concurrency", str(concurrency), "--max-cost", "1.0", "--json", "--quiet", ok=False)
     assert r.exit_code == 1 and "stopped at the cost cap" in r.output
     s = json.loads(r.stdout)
     costs = [t.cost_usd for t in TranscriptStore(workspace / "transcripts").all()]
     assert 0 < s["over_budget"] < 16 and len(costs) == 16 - s["over_budget"]
-    assert 1.0 <= s["cost_usd"] <= 1.0 + 2 * max(costs)  # at most the in-flight batch beyond the cap
+    assert sum(costs) <= s["cost_usd"] <= 1.0  # what was spent, partial samples included, stays within the cap
+    assert "below one sample's worst case ($1.5000" in r.stderr  # 3 Solver rounds + 2 format attempts at 300 tokens
     dry = json.loads(run_cli("corpus", "run", "--years", "2001-2002", "--dry-run", "--json").stdout)
     assert dry["to_run"] == s["over_budget"] and dry["estimated_cost_usd"] > 0
     status = json.loads(run_cli("corpus", "status", "--json").stdout)
@@ -146,6 +160,7 @@ def test_levels_keep_their_word_budgets_or_are_left_out(run_cli, monkeypatch, wo
         assert words["target"] == 160 and words["off_target"] == 0 and 80 <= words["achieved_mean"] <= 240
     else:
         assert table["ok"] == 0 and retries == 15  # each off-target text was asked once more, with feedback
+        assert table["mean_words"] == 0.0 and 0 < table["mean_words_all"] < 80  # the texts written (below the band), beside the empty in-band mean
         r = run_cli("corpus", "export", "--out", str(tmp_path / "r2"), "--level", "R2", "--source", "sample", "--valid-years", "2002", ok=False)
         assert r.exit_code == 2 and "off target 15" in r.output  # every restated text left out, and counted
 
@@ -200,7 +215,8 @@ def test_hf_export_loads_with_datasets_offline(teacher, run_cli, tmp_path, monke
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     run(run_cli, "--years", "2001-2002", "--samples", "2")
     out = tmp_path / "hf"
-    run_cli("corpus", "export", "--out", str(out), "--source", "sample", "--valid-years", "2002", "--format", "hf", "--level", "trace")
+    run_cli("corpus", "export", "--out", str(out), "--source", "sample", "--valid-years", "2002", "--format", "hf", "--level", "trace",
+            "--license", "cc-by-4.0")
     import datasets
 
     ds = datasets.load_dataset(str(out))
@@ -209,4 +225,8 @@ def test_hf_export_loads_with_datasets_offline(teacher, run_cli, tmp_path, monke
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"] and row["messages"][2]["content"].startswith("<think>\n")
     assert row["level"] == "trace" and row["year"] == 2001 and row["pass_rate"] == 1.0 and row["words"] > 0 and row["tokens"] > 0
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nconfigs:") and "decontamination" in card and "template hashes" in card
+    assert card.startswith("---\nlicense: cc-by-4.0\nconfigs:") and "decontamination" in card and "template hashes" in card
+    # the card names the models that produced the data (from the transcripts), not a default teacher
+    assert "by recorded-r1 (the Solver)" in card and "recorded-formatter (the Verifier/Formatter)" in card and "DeepSeek" not in card
+    assert "validation years [2002]" in card and "Level trace" in card
+    assert json.loads((out / "manifest.json").read_text())["models"] == {"solver": ["recorded-r1"], "verifier": ["recorded-formatter"]}

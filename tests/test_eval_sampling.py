@@ -92,3 +92,48 @@ def test_two_endpoints_share_the_work_and_a_dead_one_is_covered(run_cli, monkeyp
     assert by == {a.base_url, b.base_url}  # both answered; every response says which
     assert sum(r.endpoint == b.base_url for r in records) == 3  # b's answers before it died; the rest went to a
     assert s["decoding"]["base_urls"] == [a.base_url, b.base_url]
+
+
+def budgeted_student(think_words: int, answer_words: int, opened_by_template: bool = False):
+    """A model that honours max_tokens (a token is a word): it would write `think_words` of thinking,
+    then an answer of `answer_words` ending in \\boxed{144}; a continuation picks up where the partial
+    assistant turn stops, and after a forced end of thinking it answers 5."""
+    thinking = " ".join(f"t{i}" for i in range(think_words))
+    head = "" if opened_by_template else "<think> "
+    full = (f"{head}{thinking} </think> " if think_words else "") + " ".join(f"a{i}" for i in range(answer_words - 1)) + " \\boxed{144}"
+    words = full.split()
+
+    def respond(body):
+        msgs, limit = body["messages"], body["max_tokens"]
+        if msgs[-1]["role"] == "assistant":
+            assert body.get("continue_final_message") is True and body.get("add_generation_prompt") is False
+            partial = msgs[-1]["content"]
+            rest = ["\\boxed{5}"] if partial.endswith("Final answer:") else words[len(partial.split()):]
+        else:
+            rest = words
+        cut = rest[:limit]
+        return Reply(content=("" if msgs[-1]["role"] == "user" else " ") + " ".join(cut), completion_tokens=len(cut),
+                     finish_reason="length" if len(rest) > limit else "stop")
+
+    return respond
+
+
+@pytest.mark.parametrize("think, answer, forced, correct, template_opens", [
+    (30, 120, False, True, False),   # closes </think> inside the budget: the answer gets the rest of --max-tokens
+    (0, 120, False, True, False),    # no thinking at all: the whole answer, not one cut at the budget
+    (90, 10, True, False, False),    # still thinking at the budget: forced, continued, graded on the forced answer
+    (90, 10, True, False, True),     # the same, with <think> opened by a reasoning model's chat template
+])
+def test_a_thinking_budget_caps_the_thinking_not_the_answer(run_cli, monkeypatch, tmp_path, think, answer, forced, correct, template_opens):
+    run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
+    with LoopbackServer(budgeted_student(think, answer, template_opens)) as srv:
+        student_env(monkeypatch, srv.base_url)
+        if template_opens:
+            monkeypatch.setenv("DISTILL_STUDENT__MODEL", "deepseek-r1-distill-qwen-7b")
+        run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--no-judge", "--quiet",
+                "--thinking-budget", "50", "--max-tokens", "400", "--out", str(tmp_path / "ev"))
+    rec, = read_records(tmp_path / "ev" / "responses.jsonl")
+    assert rec.forced is forced and rec.correct is correct and rec.finish_reason == "stop"
+    if not forced:
+        assert rec.answer_words == answer and rec.response.split()[-1] == "\\boxed{144}"  # the whole answer was graded
+        assert rec.thinking_words == think

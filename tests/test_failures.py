@@ -172,3 +172,22 @@ def test_written_files_follow_the_umask(tmp_path):
         importlib.reload(dio)
     assert (tmp_path / "r.md").stat().st_mode & 0o777 == 0o644
     assert atomic_write_text  # the module-level import stays usable
+
+
+def test_a_student_endpoint_refusing_the_key_stops_eval_run_like_a_teacher_stops_corpus_run(samples, run_cli, monkeypatch):
+    """One endpoint client for every role: the same classification, the same one line, the same exit code."""
+    with LoopbackServer(lambda body: Reply(status=401)) as srv:
+        point_roles(monkeypatch, srv.base_url)
+        monkeypatch.setenv("DISTILL_STUDENT__BASE_URL", srv.base_url)
+        monkeypatch.setenv("DISTILL_STUDENT__MODEL", "tiny-student")
+        teacher = run_cli("corpus", "run", "--year", "2001", "--concurrency", "1", ok=False)
+        before = srv.log.count
+        student = run_cli("eval", "run", "--endpoint", "student", "--problems", "sample:2003", "--no-judge", "--quiet",
+                          "--out", "ev", ok=False)
+        student_calls = srv.log.count - before
+    assert teacher.exit_code == student.exit_code == 2 and no_traceback(teacher.output + student.output)
+    t_line, = [ln for ln in teacher.output.splitlines() if ln.startswith("Error:")]
+    s_line, = [ln for ln in student.output.splitlines() if ln.startswith("Error:")]
+    assert s_line.startswith(f"Error: student role (tiny-student at {srv.base_url}): the endpoint refused the API key (HTTP 401)")
+    assert t_line.startswith(f"Error: solver role (recorded-r1 at {srv.base_url}): the endpoint refused the API key (HTTP 401)")
+    assert student_calls <= 8  # stopped at the first refusal, not one failed generation per problem

@@ -105,3 +105,26 @@ def test_a_hand_edited_problems_file_is_one_line_naming_file_line_and_key(worksp
     result = run_cli("problems", "list", ok=False)
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert "problems.jsonl: line 2" in result.output and "year" in result.output and "problem record" in result.output
+
+
+@pytest.mark.parametrize("what", ["transcript", "level"])
+def test_a_hand_edited_transcript_or_level_text_is_a_one_line_error_naming_it(tmp_path, run_cli, workspace, what):
+    """Not read as absent (which would silently redo or drop it): the command stops and names the record."""
+    from distill.corpus.transcripts import LevelText, Transcript, TranscriptStore
+
+    store = TranscriptStore(workspace / "transcripts")
+    t = Transcript(problem_id="sample-2001-fs-01", source="sample", year=2001, status="accepted", key="144", fingerprint="f", started_at="now",
+                   solution="Step 1: x\nFinal answer: \\boxed{144}")
+    store.put(t)
+    store.put_level(LevelText(problem_id=t.problem_id, level="R3", text="Step 1: x\nFinal answer: \\boxed{144}", words=5, ok=True, fingerprint="f"))
+    key = ("transcript", t.problem_id) if what == "transcript" else ("level", t.problem_id, "R3")
+    raw = store.cache.get(key)
+    raw["status" if what == "transcript" else "words"] = "maybe" if what == "transcript" else "many"
+    store.cache.set(key, raw)
+    with pytest.raises(Exception) as exc:
+        store.get(t.problem_id) if what == "transcript" else store.get_level(t.problem_id, "R3")
+    line = str(exc.value)
+    assert "sample-2001-fs-01" in line and "is not valid" in line and str(workspace / "transcripts") in line and "\n" not in line
+    older = dict(raw, schema_version=0)  # an older schema is redone, not an error
+    store.cache.set(key, older)
+    assert (store.get(t.problem_id) if what == "transcript" else store.get_level(t.problem_id, "R3")) is None
