@@ -241,10 +241,18 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data))
         return
-    table = Table("source:year", "accepted", "rejected", "failed", "not run", "pass rate", "tokens", "cost", "per accepted sample",
-                  title="corpus status (counts: first samples; pass rate and cost: all samples)")
+    # compact headers so that the table fits 80 columns (the legend says what they mean)
+    table = Table("source:year", "ok", "rej", "fail", "todo", "pass", "tokens", "cost", "$/ok", title="corpus status",
+                  caption="ok/rej/fail/todo: first samples accepted, rejected, failed, not run; pass: verified share of all samples; "
+                          "$/ok: cost per accepted sample")
+    table.columns[0].no_wrap = True
     for k, v in data.items():
         table.add_row(k, *(str(v[c]) for c in ("accepted", "rejected", "failed", "not_run")),
-                      "–" if v["pass_rate"] is None else f"{v['pass_rate']:.2f}", f"{v['tokens']:,}", f"${v['cost_usd']:.4f}",
-                      "–" if v["cost_per_accepted_usd"] is None else f"${v['cost_per_accepted_usd']:.4f}")
+                      "–" if v["pass_rate"] is None else f"{v['pass_rate']:.2f}", _short(v["tokens"]), f"${v['cost_usd']:.2f}",
+                      "–" if v["cost_per_accepted_usd"] is None else f"${v['cost_per_accepted_usd']:.3f}")
     app.out.print(table)
+
+
+def _short(n: int) -> str:
+    """1234 -> 1.2k, 2500000 -> 2.5M: token counts that fit a narrow column."""
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)

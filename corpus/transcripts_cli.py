@@ -35,21 +35,21 @@ def tlist_cmd(app: AppContext, year, status, as_json) -> None:
     """List transcripts with status, rounds, tokens and reason."""
     years = set(parse_years(year)) if year else None
     rows = sorted((t for t in _stores(app).all() if (years is None or t.year in years) and (status is None or t.status == status)),
-                  key=lambda t: t.problem_id)
+                  key=lambda t: (t.problem_id, t.sample))
     if as_json:
         for t in rows:
-            click.echo(json.dumps({"problem_id": t.problem_id, "year": t.year, "status": t.status, "rounds": t.rounds,
+            click.echo(json.dumps({"problem_id": t.problem_id, "sample": t.sample, "year": t.year, "status": t.status, "rounds": t.rounds,
                                    "tokens": t.usage.total, "reason": t.reason, "stop_reason": t.stop_reason}))
         return
-    table = Table("problem", "status", "rounds", "tokens", "reason", title=f"{len(rows)} transcripts")
+    table = Table("problem", "sample", "status", "rounds", "tokens", "reason", title=f"{len(rows)} transcripts")
     colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}
     for t in rows:
-        table.add_row(t.problem_id, f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.usage.total:,}", t.reason[:60])
+        table.add_row(t.problem_id, str(t.sample), f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.usage.total:,}", t.reason[:60])
     app.out.print(table)
 
 
 def render_markdown(t: Transcript, thoughts: bool = True) -> str:
-    lines = [f"# {t.problem_id} ({t.status})", "", f"- key: `{t.key}`", f"- reason: {t.reason}", f"- stop reason: {t.stop_reason}",
+    lines = [f"# {t.problem_id}{f' sample {t.sample}' if t.sample else ''} ({t.status})", "", f"- key: `{t.key}`", f"- reason: {t.reason}", f"- stop reason: {t.stop_reason}",
              f"- rounds: {t.rounds}; tokens: {t.usage.total:,}; calls: {t.calls}", ""]
     for m in t.messages:
         lines.append(f"## {m.source} ({m.type})")
@@ -61,15 +61,17 @@ def render_markdown(t: Transcript, thoughts: bool = True) -> str:
 
 @transcripts_group.command("show")
 @click.argument("problem_id")
+@click.option("--sample", type=click.IntRange(min=0), default=0, show_default=True, help="Which sample (with `corpus run --samples K`).")
 @click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
 @click.option("--raw", is_flag=True, help="Plain text, no formatting.")
 @click.option("--thoughts", is_flag=True, help="Show the Solver's reasoning in full.")
 @pass_app
-def tshow_cmd(app: AppContext, problem_id, as_json, raw, thoughts) -> None:
+def tshow_cmd(app: AppContext, problem_id, sample, as_json, raw, thoughts) -> None:
     """Show one conversation, agent by agent."""
-    t = _stores(app).get(problem_id)
+    t = _stores(app).get(problem_id, sample)
     if t is None:
-        raise DistillError(f"no transcript for {problem_id!r} (see `distill transcripts list`)")
+        what = f"{problem_id!r}" + (f" sample {sample}" if sample else "")
+        raise DistillError(f"no transcript for {what} (see `distill transcripts list`)")
     if as_json:
         click.echo(t.model_dump_json(indent=2))
         return
@@ -79,7 +81,7 @@ def tshow_cmd(app: AppContext, problem_id, as_json, raw, thoughts) -> None:
     colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}[t.status]
     # Text objects, never markup: a transcript is LaTeX, and `\\[`, `[x]` or `[/b]` must print as written
     head = Text.assemble("key ", (t.key, "bold"), f" · {t.rounds} rounds · {t.usage.total:,} tokens · {t.reason}\nstop: {t.stop_reason}")
-    app.out.print(Panel.fit(head, title=Text.assemble(f"{t.problem_id} ", (t.status, colour))))
+    app.out.print(Panel.fit(head, title=Text.assemble(f"{t.problem_id}{f' sample {t.sample}' if t.sample else ''} ", (t.status, colour))))
     style = {"user": "cyan", "solver": "magenta", "verifier": "green", "formatter": "blue"}
     for m in t.messages:
         body = Text(m.content)
@@ -100,7 +102,7 @@ def texport_cmd(app: AppContext, fmt, out_path, status) -> None:
     """Export transcripts as Markdown or JSONL for sharing."""
     from distill.io import atomic_write_jsonl, atomic_write_text
 
-    rows = sorted((t for t in _stores(app).all() if status is None or t.status == status), key=lambda t: t.problem_id)
+    rows = sorted((t for t in _stores(app).all() if status is None or t.status == status), key=lambda t: (t.problem_id, t.sample))
     if fmt == "jsonl":
         atomic_write_jsonl(out_path, (t.model_dump(mode="json") for t in rows))
     else:

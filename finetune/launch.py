@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,16 @@ from distill.errors import DistillError, WorkFailed
 
 from .args import FinetuneArgs
 from .records import read_finetune_summary
+
+
+def launch_command(args: FinetuneArgs, launcher: str, *, ranks: int | None = None, hostfile: Path | None = None,
+                   backend: str = "ring") -> list[str]:
+    """The `mlx.launch` command line: every setting travels in it as JSON, so a rank on another host
+    needs nothing local to this one (only what every host shares: the Python environment at the same
+    path, and the model, data and output paths named in the settings)."""
+    where = ["--hostfile", str(hostfile)] if hostfile else ["-n", str(ranks or 2)]
+    return [launcher, "--backend", backend, *where, "--", sys.executable, "-m", "distill.finetune.worker",
+            json.dumps(args.model_dump(), separators=(",", ":"))]
 
 
 def launch(args: FinetuneArgs, *, ranks: int | None = None, hostfile: Path | None = None, backend: str = "ring") -> dict[str, Any]:
@@ -26,15 +35,7 @@ def launch(args: FinetuneArgs, *, ranks: int | None = None, hostfile: Path | Non
     if hostfile is not None and not hostfile.exists():
         raise DistillError("hosts file not found", path=hostfile)
     args.validate_paths()
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(args.model_dump(), fh)
-        args_file = fh.name
-    where = ["--hostfile", str(hostfile)] if hostfile else ["-n", str(ranks or 2)]
-    cmd = [launcher, "--backend", backend, *where, "--", sys.executable, "-m", "distill.finetune.worker", args_file]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True)
-    finally:
-        Path(args_file).unlink(missing_ok=True)
+    r = subprocess.run(launch_command(args, launcher, ranks=ranks, hostfile=hostfile, backend=backend), capture_output=True, text=True)
     summary_path = Path(args.out) / "summary.json"
     if r.returncode != 0 or not summary_path.exists():
         tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -58,6 +58,11 @@ def test_k_samples_are_distinct_cached_and_extended_by_exactly_the_missing_ones(
     more = run(run_cli, "--years", "2001-2002", "--samples", "6")
     assert more["skipped"] == 64 and first_round_solver_calls(teacher.log.requests[n:]) == 2 * texts
     assert [t.sample for t in store.samples("sample-2001-fs-01")] == [0, 1, 2, 3, 4, 5]
+    # list and show tell the samples apart
+    listed = [json.loads(line) for line in run_cli("transcripts", "list", "--year", "2001", "--json").stdout.splitlines()]
+    assert [r["sample"] for r in listed if r["problem_id"] == "sample-2001-fs-01"] == [0, 1, 2, 3, 4, 5]
+    shown = json.loads(run_cli("transcripts", "show", "sample-2001-fs-01", "--sample", "3", "--json").stdout)
+    assert shown["sample"] == 3 and shown["solution"] == store.get("sample-2001-fs-01", 3).solution
 
 
 @pytest.mark.slow

@@ -215,3 +215,18 @@ def test_two_local_ranks_through_mlx_launch_write_one_set_of_outputs(tiny_model,
     assert best["iteration"] == summary["best_iteration"]  # the same best-iteration logic as one process
     assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "adapters.safetensors", "checkpoints", "finetune_config.json",
                                                       "loss.png", "metrics.jsonl", "summary.json"]
+
+
+def test_the_two_host_launch_command_carries_everything_a_rank_needs(tmp_path):
+    """No file local to this machine in the command `mlx.launch` runs on every host: the settings travel in it."""
+    import tempfile
+
+    from distill.finetune.launch import launch_command
+
+    hosts = tmp_path / "hosts.json"
+    hosts.write_text(json.dumps([{"ssh": "mac-a", "ips": ["10.0.0.1"]}, {"ssh": "mac-b", "ips": ["10.0.0.2"]}]))
+    a = FinetuneArgs(model="/shared/models/qwen", data="/shared/data/r1", out="/shared/runs/r1", iters=50)
+    cmd = launch_command(a, "mlx.launch", hostfile=hosts)
+    assert cmd[:5] == ["mlx.launch", "--backend", "ring", "--hostfile", str(hosts)] and cmd[5] == "--"
+    assert cmd[-3:-1] == ["-m", "distill.finetune.worker"] and FinetuneArgs(**json.loads(cmd[-1])) == a
+    assert not any(tempfile.gettempdir() in part for part in cmd[6:])  # nothing written to this machine's temp folder
