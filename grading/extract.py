@@ -117,13 +117,18 @@ def extract_answer(response: str | None) -> Extraction:
         if matches:
             cleaned = _clean(_minerva(matches[-1]))
             if cleaned:
-                return Extraction(cleaned, source, note=note, region=text)  # type: ignore[arg-type]
+                # `$42$ or $43$`: several math spans are several candidates; a rule may still match one, never reject
+                several = bool(re.search(r"\$|\\[()\[\]]", cleaned))
+                return Extraction(cleaned, source, sure=not several, note=note, region=text)  # type: ignore[arg-type]
     if "\n" not in text and len(text) <= BARE_MAX_CHARS:
         # "18" is sure; "The solutions are x = 1 and x = -1/3." is read after its verb, and is unsure
         m = re.search(r"\b(?:is|are|was|equals|be)\b\s*[:：]?", text)
-        cleaned = _clean(text[m.end():] if m else text)
+        tail = text[m.end():] if m else text
+        cleaned = _clean(tail)
         if cleaned:
-            sure = m is None and not re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", "", cleaned))
+            # "The total is $13{,}680$." states one value in math mode: as sure as an answer line
+            one_math_span = m is not None and re.fullmatch(r"\s*(\$[^$]+\$|\\\((?:(?!\\\)).)+\\\))\s*\.?\s*", tail) is not None
+            sure = one_math_span or (m is None and not re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", "", cleaned)))
             return Extraction(cleaned, "bare", sure=sure, note=note, region=text)
     return Extraction(None, "none", note=note, region=text)
 

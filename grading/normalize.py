@@ -265,9 +265,20 @@ def labelled_tuples(s: str) -> list[str] | None:
     return out or None
 
 
+TRAILING_NOTE = re.compile(r"\s*\\(?:text|mbox|textrm|mathrm)\{[^{}0-9]*\}\s*$")
+
+
+def drop_trailing_note(latex: str) -> str:
+    """`12\\text{ (inches)}` -> `12`: a key's trailing words describe it; a key that is only words keeps them."""
+    stripped = TRAILING_NOTE.sub("", latex)
+    return stripped if stripped.strip() and re.search(r"\d", stripped) else latex
+
+
 def classify_key(key: str) -> Shape:
     """The shape of an official key; the answer is then read into the same shape."""
     latex = to_latex(key)
+    if (bare := drop_trailing_note(latex)) != latex:
+        key, latex = bare, bare
     plain = unwrap_text_commands(latex).strip()
     m = CHOICE.match(plain) or CHOICE_LABELLED.match(plain)
     if m and (m.group(1).isupper() or plain.startswith("(")):
@@ -279,7 +290,8 @@ def classify_key(key: str) -> Shape:
     if is_wordy(key) and number_word(plain) is None:
         return Shape("text", (_words(key),))
     if ":" in latex and ":=" not in latex and r"\colon" not in latex:
-        parts = split_top(latex, (":",))
+        rhs = latex.rsplit("=", 1)[-1]  # a labelled ratio, `X:Y=6:7`, is the ratio 6:7
+        parts = split_top(rhs if ":" in rhs else latex, (":",))
         if len(parts) >= 2:
             return Shape("ratio", tuple(scalar_latex(p)[0] for p in parts))
     items = _tuple_items(key)

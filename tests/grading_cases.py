@@ -191,9 +191,30 @@ OTHER_NOTATION = [
     ("4", r"\boxed{3 \pmod{7}}", False),
 ]
 
+# Shapes from issue #24: plain answers the rules used to abstain on, and keys they misread.
+PLAIN_SHAPES = [
+    ("42", "We add them up.\nAnswer: $42$", True),
+    ("42", "We add them up.\n**Answer:** \\(42\\)", True),
+    ("42", "Answer: \\[42\\]", True),
+    ("42", "So the final answer is 42.<|im_end|>", True),
+    ("42", "Therefore, the answer is 42.</s>", True),
+    ("13680", "The total is $13{,}680$.", True),
+    ("13680", "The answer is \\(13,680\\).", True),
+    ("X:Y=6:7", "\\boxed{6:7}", True),
+    ("A:B = 3:5", "The ratio is \\boxed{3:5}", True),
+    ("12\\text{ (inches)}", "The answer is \\boxed{12}", True),
+    ("42", "We add them up.\nAnswer: $43$", False),
+    ("42", "So the final answer is 24.<|im_end|>", False),
+    ("13680", "The total is $13{,}860$.", False),
+    ("X:Y=6:7", "\\boxed{7:6}", False),
+    ("12\\text{ (inches)}", "The answer is \\boxed{13}", False),
+    ("42", "Answer: $42$ or $43$", None),  # several candidates: the judge decides
+    ("42", "<think>it is 42, surely", None),  # thinking never closed: no answer
+]
+
 CLASSES = {
     "latex_gold": LATEX_GOLD, "plain_functions": PLAIN_FUNCTIONS, "relations": RELATIONS, "matrices": MATRICES,
     "several_answers": SEVERAL_ANSWERS, "unboxed": UNBOXED, "conventions": CONVENTIONS, "overconfident": OVERCONFIDENT,
     "thinking": THINKING, "choice_values_and_words": CHOICE_VALUES_AND_WORDS, "intervals_and_percents": INTERVALS_AND_PERCENTS,
-    "other_notation": OTHER_NOTATION,
+    "other_notation": OTHER_NOTATION, "plain_shapes": PLAIN_SHAPES,
 }
