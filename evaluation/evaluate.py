@@ -32,15 +32,14 @@ from .stats import summarise_records
 
 
 class ResponseRecord(BaseModel):
-    """One line of responses.jsonl."""
+    """One line of responses.jsonl: one generated answer, where it came from, and its verdict."""
 
     model_config = ConfigDict(extra="forbid")
-
     schema_version: Literal[2] = 2
     problem_id: str
     run: int
-    sample: int = Field(0, description="which of the run's samples of this problem")
     seed: int
+    sample: int = Field(0, description="which of the run's samples of this problem")
     level: str
     source: str
     year: int | None = None

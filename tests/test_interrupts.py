@@ -45,14 +45,14 @@ def test_corpus_run_and_levels(ws):
 @pytest.mark.slow
 def test_eval_run(ws, tiny_model):
     env = env_for(ws)
-    args = ["eval", "run", "--model", str(tiny_model), "--problems", "sample", "--runs", "30", "--no-judge", "--max-tokens", "24",
+    args = ["eval", "run", "--model", str(tiny_model), "--problems", "sample", "--runs", "8", "--no-judge", "--max-tokens", "24",
             "--out", str(ws / "ev")]
     responses = ws / "ev" / "responses.jsonl"
     assert_clean_interrupt(interrupt(args, env, after=12, when=lambda: responses.exists() and len(responses.read_text().splitlines()) >= 48))
     kept = len(responses.read_text().splitlines())
     assert kept > 0
-    s = json.loads(run([*args[:6], "--runs", "30", "--no-judge", "--max-tokens", "24", "--out", str(ws / "ev"), "--json", "--quiet"], env).stdout)
-    assert s["this_session"]["generated"] == 24 * 30 - kept  # only what was missing was generated
+    s = json.loads(run([*args[:6], "--runs", "8", "--no-judge", "--max-tokens", "24", "--out", str(ws / "ev"), "--json", "--quiet"], env).stdout)
+    assert s["this_session"]["generated"] == 24 * 8 - kept  # only what was missing was generated
 
 
 @pytest.mark.slow
@@ -79,6 +79,7 @@ def test_finetune_run(ws, tiny_model, chat_data):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")  # one worker builds the shared demo
 def test_demo_and_study_run(interrupted_demo):
     demo, first, resumed, done = interrupted_demo
     assert_clean_interrupt(first)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")  # one worker builds the shared demo
 def test_demo_end_to_end_artefacts_are_consistent(interrupted_demo, run_cli):
     ws, _, resumed, _ = interrupted_demo  # a demo that was interrupted once and finished on its rerun
     out = resumed.stdout
