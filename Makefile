@@ -30,10 +30,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/distill demo
 
-# Both cores: tests are spread over two workers; the demo's tests share one demo on one worker.
+# Both cores: test files are spread over two workers (the demo's tests, in one file, share one demo).
 test: $(VENV)/.installed-dev
 	$(BIN)/python tools/lint_imports.py
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 # Under 30 s of pytest time on 2 cores: no model training, no real mlx_lm.server, no demo, no
 # subprocess sweeps, no browser (those are marked slow). The slowest tests are printed.

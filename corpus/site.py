@@ -35,6 +35,11 @@ def _e(text: Any) -> str:
     return html.escape(str(text))
 
 
+def _prose(text: Any) -> str:
+    """A status or verdict line: escaped, with its `code` spans (the extracted answer) set as code, not raw backticks."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(text))
+
+
 def _rounds(t: Transcript) -> list[str]:
     """One block per Solver answer: its reasoning (collapsed), the answer, and the Verifier's check and reply."""
     blocks, k = [], 0
@@ -52,7 +57,7 @@ def _rounds(t: Transcript) -> list[str]:
             v = rv.verdict
             detail = "cut off before an answer (truncated)" if rv.truncated else (
                 f"{'correct' if v.correct else 'not correct' if v.correct is False else 'undecided'}; extracted <code>{_e(v.extracted)}</code>; "
-                f"method {_e(v.method)}; {_e(v.reason)}" if v else "")
+                f"method {_e(v.method)}; {_prose(v.reason)}" if v else "")
             parts.append(f'<p class="verdict">Verifier: {detail}</p>')
         reply = next((x for x in msgs[i + 1:] if x.source == "verifier"), None)
         if reply is not None and not reply.content.startswith("APPROVED"):
@@ -63,7 +68,7 @@ def _rounds(t: Transcript) -> list[str]:
 
 
 def problem_page(p: Problem, t: Transcript, store: TranscriptStore, ps: ProblemSamples) -> str:
-    meta = [("key", f"<code>{_e(t.key)}</code>"), ("status", f'<span class="{t.status}">{_e(t.status)}</span> — {_e(t.reason)}'),
+    meta = [("key", f"<code>{_e(t.key)}</code>"), ("status", f'<span class="{t.status}">{_e(t.status)}</span> — {_prose(t.reason)}'),
             ("year / section", f"{_e(p.year)} / {_e(p.section)}"), ("rounds", _e(t.rounds)), ("stop reason", _e(t.stop_reason)),
             ("pass rate", "–" if ps.pass_rate is None else f"{ps.pass_rate:.2f} ({ps.accepted} of {ps.decided} samples verified)"),
             ("tokens", f"{t.usage.prompt_tokens:,} prompt, {t.usage.completion_tokens:,} completion"), ("cost", f"${t.cost_usd:.4f}"),

@@ -137,3 +137,13 @@ def test_a_thinking_budget_caps_the_thinking_not_the_answer(run_cli, monkeypatch
     if not forced:
         assert rec.answer_words == answer and rec.response.split()[-1] == "\\boxed{144}"  # the whole answer was graded
         assert rec.thinking_words == think
+
+
+def test_a_pass_k_above_the_samples_is_said_not_silently_dropped(run_cli, monkeypatch, tmp_path):
+    run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
+    with LoopbackServer(lambda body: Reply(content="\\boxed{144}")) as srv:
+        student_env(monkeypatch, srv.base_url)
+        r = run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--no-judge", "--quiet", "--json",
+                    "--samples", "2", "--pass-k", "1,2,4,8", "--out", str(tmp_path / "ev"))
+    assert "pass@4, pass@8 need(s) at least that many --samples; not reported" in r.stderr
+    assert set(json.loads(r.stdout)["sample_metrics"]["pass@k"]) == {"1", "2"}

@@ -76,31 +76,3 @@ def test_finetune_run(ws, tiny_model, chat_data):
     rows = [json.loads(line) for line in (ws / "ft" / "metrics.jsonl").read_text().splitlines()]
     its = [m["iteration"] for m in rows if m["kind"] == "val"]
     assert len(its) == len(set(its))  # nothing reported twice
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("demo")  # one worker builds the shared demo
-def test_demo_and_study_run(interrupted_demo):
-    demo, first, resumed, done = interrupted_demo
-    assert_clean_interrupt(first)
-    assert "corpus" in done
-    assert f"({len(done)} already done)" in resumed.stdout  # the same teacher port and model: nothing finished is redone
-    # `study run` on the demo's config: forget the evaluations, interrupt their redo, and resume it
-    from distill.demo.cli import _start_teacher
-
-    state_path = demo / "studies" / "demo" / "state.json"
-    st = json.loads(state_path.read_text())
-    st["steps"] = {k: v for k, v in st["steps"].items() if not k.startswith(("evaluate", "report"))}
-    state_path.write_text(json.dumps(st))
-    for folder in ("evaluations", "report"):  # so the redo has real work to be interrupted in
-        shutil.rmtree(demo / "studies" / "demo" / folder, ignore_errors=True)
-    study_env = env_for(demo)
-    teacher = _start_teacher(demo.resolve())  # the port the demo's config names
-    try:
-        assert_clean_interrupt(interrupt(["study", "run", "--config", str(demo / "demo.toml")], study_env, after=10,
-                                         when=lambda: "evaluate:base" in state_path.read_text()))
-        part = set(json.loads(state_path.read_text())["steps"])
-        again = json.loads(run(["study", "run", "--config", str(demo / "demo.toml"), "--json"], study_env).stdout)
-    finally:
-        teacher.stop()
-    assert set(again["skipped"]) == part and again["ran"][-1] == "report"

@@ -61,6 +61,13 @@ def test_site_filters_renders_mathml_and_shows_every_round(site, browser, tmp_pa
     assert page.locator("mfrac").count() > 0 and page.locator("math").first.is_visible()
     assert page.locator(".level").count() == 4  # R1, R2, R6 and the trace, side by side
     page.screenshot(path=str(tmp_path / "problem.png"), full_page=True)
+    # \boxed{} is drawn: Chromium's MathML Core has no <menclose>, the site's CSS gives it a border
+    box = page.locator('menclose[notation~="box"]').first
+    assert box.evaluate("e => getComputedStyle(e).borderTopWidth") != "0px" and box.bounding_box()["width"] > 0
     page.goto((site / "p" / "sample-2002-js-02.html").as_uri())  # rejected after three rounds
     assert page.locator(".round").count() == 3 and "rejected" in page.inner_text("body")
+    status = page.locator(".meta tr", has_text="status")
+    assert "`" not in status.inner_text() and status.locator("code").count() >= 1  # the extracted answer as code, not raw backticks
+    page.goto((site / "index.html").as_uri() + "#year=2003")  # a year with no transcripts: none shown, not all
+    assert page.locator("#problems tbody tr").count() == 0 and "0 of 16 problems" in page.inner_text("#count")
     assert (tmp_path / "index-2001.png").stat().st_size > 10_000 and (tmp_path / "problem.png").stat().st_size > 10_000

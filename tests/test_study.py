@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("demo")  # one worker builds the shared demo
 def test_demo_end_to_end_artefacts_are_consistent(interrupted_demo, run_cli):
     ws, _, resumed, _ = interrupted_demo  # a demo that was interrupted once and finished on its rerun
     out = resumed.stdout
@@ -203,3 +202,33 @@ def test_only_a_step_whose_inputs_are_missing_is_a_clear_error(tmp_path, run_cli
     r = run_cli("study", "run", "--config", str(cfg), "--only", "report", ok=False)
     assert r.exit_code == 2 and "--only report needs" in r.output and "and 6 more" in r.output
     assert not (tmp_path / "ws" / "studies").exists()
+
+
+@pytest.mark.slow
+def test_demo_and_study_run(interrupted_demo):
+    """Ctrl-C in `distill demo` and in `study run`: exit 130, one line, and the rerun redoes nothing finished."""
+    from .procs import assert_clean_interrupt, env_for, interrupt, run
+
+    demo, first, resumed, done = interrupted_demo
+    assert_clean_interrupt(first)
+    assert "corpus" in done
+    assert f"({len(done)} already done)" in resumed.stdout  # the same teacher port and model: nothing finished is redone
+    # `study run` on the demo's config: forget the evaluations, interrupt their redo, and resume it
+    from distill.demo.cli import _start_teacher
+
+    state_path = demo / "studies" / "demo" / "state.json"
+    st = json.loads(state_path.read_text())
+    st["steps"] = {k: v for k, v in st["steps"].items() if not k.startswith(("evaluate", "report"))}
+    state_path.write_text(json.dumps(st))
+    for folder in ("evaluations", "report"):  # so the redo has real work to be interrupted in
+        shutil.rmtree(demo / "studies" / "demo" / folder, ignore_errors=True)
+    study_env = env_for(demo)
+    teacher = _start_teacher(demo.resolve())  # the port the demo's config names
+    try:
+        assert_clean_interrupt(interrupt(["study", "run", "--config", str(demo / "demo.toml")], study_env, after=10,
+                                         when=lambda: "evaluate:base" in state_path.read_text()))
+        part = set(json.loads(state_path.read_text())["steps"])
+        again = json.loads(run(["study", "run", "--config", str(demo / "demo.toml"), "--json"], study_env).stdout)
+    finally:
+        teacher.stop()
+    assert set(again["skipped"]) == part and again["ran"][-1] == "report"

@@ -13,7 +13,13 @@
   fill("status", rows.map((r) => r.status));
   fill("level", rows.flatMap((r) => r.levels));
   const hash = new URLSearchParams(location.hash.slice(1));
-  for (const k of ["year", "section", "status", "level"]) if (hash.get(k)) q(k).value = hash.get(k);
+  for (const k of ["year", "section", "status", "level"]) {
+    const v = hash.get(k);
+    if (!v) continue;
+    // a link to a year (or level) with no transcripts still filters: it shows none, not everything
+    if (![...q(k).options].some((o) => o.value === v)) { const o = document.createElement("option"); o.value = o.textContent = v; q(k).appendChild(o); }
+    q(k).value = v;
+  }
   function show() {
     const f = { year: q("year").value, section: q("section").value, status: q("status").value, level: q("level").value,
                 rounds: Number(q("rounds").value || 0), pass: Number(q("pass").value || 0), text: q("search").value.toLowerCase() };
