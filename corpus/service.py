@@ -73,10 +73,10 @@ def run_corpus_stage(ws: Workspace, settings: Settings, req: CorpusRequest,
     if req.max_cost is not None and not (settings.solver.priced and settings.verifier.priced):
         raise DistillError("--max-cost needs prices: set price_input and price_output for the solver and verifier roles "
                            "(e.g. DISTILL_SOLVER__PRICE_OUTPUT=2.19; see distill.example.toml)")
+    solver, formatter = role_clients(ws, settings)  # a missing key is said here, before any work
     store = open_store(ws)
     templates = Templates.load(req.prompts_dir)
     budget = Budget(req.max_cost) if req.max_cost is not None else None
-    solver, formatter = role_clients(ws, settings)
 
     async def main() -> RunSummary:
         try:

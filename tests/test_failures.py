@@ -191,3 +191,15 @@ def test_a_student_endpoint_refusing_the_key_stops_eval_run_like_a_teacher_stops
     assert s_line.startswith(f"Error: student role (tiny-student at {srv.base_url}): the endpoint refused the API key (HTTP 401)")
     assert t_line.startswith(f"Error: solver role (recorded-r1 at {srv.base_url}): the endpoint refused the API key (HTTP 401)")
     assert student_calls <= 8  # stopped at the first refusal, not one failed generation per problem
+
+
+def test_no_key_for_a_remote_endpoint_is_said_before_any_call(samples, run_cli, monkeypatch, workspace):
+    """The default roles point at DeepSeek: without DEEPSEEK_API_KEY the run stops before its first call, saying so."""
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    r = run_cli("corpus", "run", "--year", "2001", ok=False)
+    assert r.exit_code == 2 and no_traceback(r.output)
+    line, = [ln for ln in r.output.splitlines() if ln.startswith("Error:")]
+    assert "the solver role needs an API key in $DEEPSEEK_API_KEY" in line
+    from distill.corpus.transcripts import TranscriptStore
+
+    assert list(TranscriptStore(workspace / "transcripts").all()) == []  # nothing started
