@@ -83,6 +83,7 @@ class ExportOptions:
     tokenizer: str | None = None
     fmt: str = "mlx"
     license: str | None = None  # the dataset card's license field (--format hf)
+    prefer_shorter: bool = False  # --format dpo: also prefer the shortest verified sample over the longest
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Examples:
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     pass_rates: dict[str, float | None] = field(default_factory=dict)
     models: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # role -> the models that produced the data
+    pairs: dict[str, int] = field(default_factory=dict)  # --format dpo: pairs of each kind
 
     def add(self, split: str, row: dict[str, Any], meta: dict[str, Any], words: int, tokens: int) -> None:
         self.rows[split].append(row)
@@ -139,10 +141,12 @@ def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: 
     if set(o.valid_years) & set(o.test_years):
         raise DistillError(f"years {sorted(set(o.valid_years) & set(o.test_years))} are in both --valid-years and --test-years")
     check = check_contamination(problems, evaluation, o.valid_years, o.test_years, ngram=o.ngram, overlap=o.overlap)
-    ex = _build_examples(problems, store, o, {c.problem_id for c in check.flagged})
+    build = _build_pairs if o.fmt == "dpo" else _build_examples
+    ex = build(problems, store, o, {c.problem_id for c in check.flagged})
     if not ex.rows["train"]:
         why = ", ".join(f"{k} {v}" for k, v in ex.skipped.items()) or "no accepted transcripts outside the held-out years"
-        raise DistillError(f"nothing to export for training at level {o.level} (skipped: {why})")
+        what = "preference pairs" if o.fmt == "dpo" else f"training at level {o.level}"
+        raise DistillError(f"nothing to export for {what} (skipped: {why})")
     ex.shuffle_train(o.seed)
     return _write_export(out_dir, ex, o, check, _level_words(store, problems, o.level, ex.skipped))
 
@@ -180,6 +184,43 @@ def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: Expo
     return ex
 
 
+def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str]) -> Examples:
+    """Preference rows `{system, prompt, chosen, rejected}` (mlx-lm-lora's DPO format), split like every export."""
+    from .preference import preference_pairs
+
+    split_of = assign_splits(problems, set(o.valid_years), set(o.test_years))
+    student = StudentPrompt.load(o.prompts_dir)
+    count_tokens, _ = token_counter(o.tokenizer)
+    ex, seen_groups = Examples(), set()
+    for p in sorted(problems, key=lambda q: q.id):
+        ps = problem_samples(store, p.id)
+        ex.pass_rates[p.id] = ps.pass_rate
+        reason = _skip_reason(p, ps, ps.pick("first"), store, seen_groups, contaminated, o)
+        if reason == "not run" and split_of[p.id] == "test":
+            continue
+        if reason:
+            ex.skipped[reason] += 1
+            continue
+        pairs = preference_pairs(ps, o.prefer_shorter)
+        if not pairs:
+            ex.skipped["no preference pair"] += 1
+            continue
+        seen_groups.add(p.group_key)
+        system, user = (m["content"] for m in student.messages(p))
+        for pair in pairs:
+            ex.add(split_of[p.id], {"system": system, "prompt": user, "chosen": pair.chosen, "rejected": pair.rejected},
+                   {"problem_id": p.id, "year": p.year, "level": "R1", "pass_rate": ps.pass_rate, "kind": pair.kind},
+                   len(pair.chosen.split()), count_tokens(pair.chosen) + count_tokens(pair.rejected))
+            ex.pairs[pair.kind] = ex.pairs.get(pair.kind, 0) + 1
+        if p.year is not None:
+            ex.years[split_of[p.id]].add(p.year)
+        for t in ps.samples:
+            for role, desc in t.models.items():
+                ex.models[role].add(str(desc.get("model")))
+    ex.templates.update(student.hashes)
+    return ex
+
+
 def _skip_reason(p: Problem, ps, chosen: list[Transcript], store: TranscriptStore, seen_groups: set[str], contaminated: set[str],
                  o: ExportOptions) -> str | None:
     if not chosen:
@@ -196,7 +237,7 @@ def _skip_reason(p: Problem, ps, chosen: list[Transcript], store: TranscriptStor
 
 def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: ContaminationCheck, level_words: dict[str, Any]) -> ExportManifest:
     out_dir.mkdir(parents=True, exist_ok=True)
-    if o.fmt == "mlx":
+    if o.fmt in ("mlx", "dpo"):
         for s in SPLITS:
             atomic_write_jsonl(out_dir / f"{s}.jsonl", ex.rows[s])
     rates = [r for r in ex.pass_rates.values() if r is not None]
@@ -216,6 +257,7 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
                                         training_problems=check.training_problems, flagged=check.flagged, excluded=not o.keep_contaminated),
         skipped=dict(ex.skipped), templates=ex.templates, transcripts=ex.sources,
         models={role: sorted(names) for role, names in sorted(ex.models.items())}, license=o.license,
+        format=o.fmt, pairs=dict(sorted(ex.pairs.items())) if o.fmt == "dpo" else None,
     )
     write_record(out_dir / "manifest.json", record)
     if o.fmt == "hf":

@@ -29,8 +29,11 @@ from .samples import PICKS
               help="Share of a problem's n-grams found in an evaluation problem that flags it.")
 @click.option("--max-seq-length", type=click.IntRange(min=1), default=2048, show_default=True, help="Report examples longer than this.")
 @click.option("--tokenizer", help="Model (path or id) whose tokenizer counts tokens; default: an estimate.")
-@click.option("--format", "fmt", type=click.Choice(["mlx", "hf"]), default="mlx", show_default=True,
-              help="mlx: train/valid/test.jsonl for mlx-lm; hf: parquet + dataset card that datasets.load_dataset(DIR) reads.")
+@click.option("--format", "fmt", type=click.Choice(["mlx", "hf", "dpo"]), default="mlx", show_default=True,
+              help="mlx: train/valid/test.jsonl for mlx-lm; hf: parquet + dataset card that datasets.load_dataset(DIR) reads; "
+                   "dpo: preference pairs {system, prompt, chosen, rejected} for mlx-lm-lora (verified over failed samples, "
+                   "accepted over rejected rounds).")
+@click.option("--prefer", type=click.Choice(["shorter"]), help="--format dpo: also prefer the shortest verified sample over the longest.")
 @click.option("--license", "license_", help="License of the exported data, written into the manifest and the HF dataset card.")
 @click.option("--source", default=None, help="Train on this source only (default: every source that has transcripts).")
 @click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")
@@ -40,7 +43,7 @@ from .samples import PICKS
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @pass_app
 def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_rate, keep_contaminated, ngram, overlap, max_seq_length,
-               tokenizer, fmt, license_, source, valid_years, test_years, seed, prompts, as_json) -> None:
+               tokenizer, fmt, prefer, license_, source, valid_years, test_years, seed, prompts, as_json) -> None:
     """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest; leave out contaminated problems."""
     from distill.corpus.export import ExportOptions
     from distill.corpus.levels import parse_levels
@@ -55,13 +58,16 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
                             test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts),
                             pick=pick, min_pass_rate=min_pass_rate, max_pass_rate=max_pass_rate, keep_contaminated=keep_contaminated,
                             ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer, fmt=fmt,
-                            license=license_)
+                            license=license_, prefer_shorter=prefer == "shorter")
     m = export_stage(app.workspace, ExportRequest(out_dir, options, source=source))
     if as_json:
         click.echo(m.model_dump_json())
         return
     c = m.counts
-    app.out.print(f"exported level {m.level}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
+    what = "preference pairs" if m.pairs is not None else f"level {m.level}"
+    app.out.print(f"exported {what}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
+    if m.pairs is not None:
+        app.out.print("pairs by kind: " + ", ".join(f"{k} {v}" for k, v in m.pairs.items()))
     if m.skipped:
         app.out.print("skipped: " + ", ".join(f"{k} {v}" for k, v in m.skipped.items()))
     tk, dc = m.tokens, m.decontamination

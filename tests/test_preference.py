@@ -1,0 +1,65 @@
+"""`corpus export --format dpo`: preference pairs from a K-sample corpus, split and decontaminated like every export."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from distill.demo.loopback import LoopbackServer, Reply
+from distill.demo.recorded_teacher import RecordedTeacher, role_settings
+from distill.demo.samples import sample_files
+
+
+class OneStubbornSample(RecordedTeacher):
+    """The recorded teacher, except that the third sample of the beads problem never gets it right: that
+    sample is rejected while the others are verified (a `samples` pair)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.firsts = 0
+        self.guard = threading.Lock()
+
+    def __call__(self, body):
+        msgs = body.get("messages", [])
+        text = json.dumps(msgs)
+        if body.get("model") == "recorded-r1" and "5 green beads" in text:
+            if "(second thoughts)" in text:
+                return Reply(content="Still 5 of 7, so \\boxed{\\frac{5}{7}} (second thoughts).")
+            if sum(1 for m in msgs if m.get("role") == "assistant") == 0:
+                with self.guard:
+                    self.firsts += 1
+                    n = self.firsts
+                if n == 3:
+                    return Reply(content="5 green of 7, so \\boxed{\\frac{5}{7}} (second thoughts).")
+        return super().__call__(body)
+
+
+@pytest.mark.slow
+def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, workspace, tmp_path):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    with LoopbackServer(OneStubbornSample()) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            for k, v in values.items():
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+        run_cli("corpus", "run", "--years", "2001-2002", "--samples", "4", "--concurrency", "1", "--quiet", ok=False)
+    out = tmp_path / "dpo"
+    r = run_cli("corpus", "export", "--out", str(out), "--format", "dpo", "--prefer", "shorter", "--source", "sample",
+                "--valid-years", "2002", "--test-years", "2003")
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["format"] == "dpo" and set(m["pairs"]) == {"samples", "rounds", "shorter"} and all(n > 0 for n in m["pairs"].values())
+    rows = [json.loads(line) for split in ("train", "valid") for line in (out / f"{split}.jsonl").read_text().splitlines()]
+    assert len(rows) == sum(m["pairs"].values()) == m["counts"]["train"] + m["counts"]["valid"] and m["counts"]["test"] == 0
+    assert all(set(row) == {"system", "prompt", "chosen", "rejected"} and row["chosen"] != row["rejected"] for row in rows)
+    assert all(row["chosen"].rstrip().splitlines()[-1].startswith("Final answer: \\boxed{") for row in rows)  # the student's format
+    beads = [row for row in rows if "5 green beads" in row["prompt"]]
+    assert any("(second thoughts)" in row["rejected"] for row in beads)  # the failed sample, against a verified one
+    assert "pairs by kind: rounds" in r.output and m["decontamination"]["training_problems"] == 8
+    # the student prompt is the one every export and evaluation uses
+    from distill.corpus.prompt import StudentPrompt
+    from distill.problems.store import ProblemStore
+
+    problem = next(p for p in ProblemStore(workspace / "problems" / "problems.jsonl").load() if "5 green beads" in p.text)
+    system, user = (x["content"] for x in StudentPrompt.load().messages(problem))
+    assert beads[0]["system"] == system and beads[0]["prompt"] == user
