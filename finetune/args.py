@@ -23,6 +23,12 @@ class FinetuneArgs(BaseModel):
     iters: int = Field(200, gt=0, description="Training iterations.")
     batch_size: int = Field(4, gt=0, description="Minibatch size.")
     learning_rate: float = Field(1e-5, gt=0, description="Adam learning rate.")
+    method: Literal["sft", "dpo"] = Field("sft", description="sft: supervised on chat rows (the study's); dpo: preference pairs "
+                                          "from `corpus export --format dpo`, through mlx-lm-lora.")
+    adapter: str | None = Field(None, description="Start from this adapter (e.g. the SFT one before DPO); DPO's reference model is the "
+                                "base with it.")
+    beta: float = Field(0.1, gt=0, description="DPO: strength of the preference against the reference model.")
+    dpo_loss: Literal["sigmoid", "hinge", "ipo", "dpop"] = Field("sigmoid", description="DPO loss variant.")
     fine_tune_type: Literal["lora", "full"] = Field("lora", description="lora: low-rank adapters (the study's); full: every weight "
                                                     "(mlx-lm's full fine-tuning, for tiny models such as the demo's).")
     lora_rank: int = Field(8, gt=0, description="LoRA rank.")

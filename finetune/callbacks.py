@@ -86,7 +86,8 @@ class BestAdapterCallback(TrainingCallback):
         if self.writes:
             save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
             write_record(self.out / "checkpoints" / "state.json", self.state())
-        self._write({"kind": "val", "iteration": it, "val_loss": val, "val_time": info["val_time"], "best": improved, "time": time.time()})
+        extra = {k: float(v) for k, v in info.items() if k in ("val_accuracies", "val_margins")}  # preference training reports these
+        self._write({"kind": "val", "iteration": it, "val_loss": val, "val_time": info["val_time"], "best": improved, "time": time.time(), **extra})
         if self.patience is not None and self.bad_evals >= self.patience:
             self.stopped_early = True
             raise EarlyStop(f"no new best validation loss in {self.patience} evaluations")

@@ -41,6 +41,17 @@ class CheckpointState(BaseModel):
     bad_evals: int = Field(0, ge=0, description="validations since the best one, for early stopping")
 
 
+class PreferenceReport(BaseModel):
+    """DPO on held-out pairs: how often the chosen text scores above the rejected one, and by how much."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accuracy_before: float | None
+    margin_before: float | None
+    accuracy_best: float | None = Field(description="at the kept (best-validation) adapter")
+    margin_best: float | None
+
+
 class FinetuneSummary(BaseModel):
     """summary.json: the kept (best-validation) adapter and the losses that chose it."""
 
@@ -65,6 +76,8 @@ class FinetuneSummary(BaseModel):
     ranks: int = 1
     test_loss: float | None = None
     test_perplexity: float | None = None
+    method: str = "sft"
+    preference: PreferenceReport | None = None
 
 
 def read_checkpoint_state(folder: Path) -> CheckpointState:
@@ -76,4 +89,4 @@ def read_finetune_summary(folder: Path) -> FinetuneSummary:
     return read_record(Path(folder) / "summary.json", FinetuneSummary, "a fine-tuning summary", "run `distill finetune run` again into it")
 
 
-__all__ = ["CheckpointState", "FinetuneConfig", "FinetuneSummary", "read_checkpoint_state", "read_finetune_summary"]
+__all__ = ["CheckpointState", "FinetuneConfig", "FinetuneSummary", "PreferenceReport", "read_checkpoint_state", "read_finetune_summary"]

@@ -63,3 +63,37 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
     problem = next(p for p in ProblemStore(workspace / "problems" / "problems.jsonl").load() if "5 green beads" in p.text)
     system, user = (x["content"] for x in StudentPrompt.load().messages(problem))
     assert beads[0]["system"] == system and beads[0]["prompt"] == user
+
+
+def pairs_folder(folder, n_train: int = 24, n_valid: int = 8):
+    """Preference pairs a tiny model can learn: the stepwise answer over a rambling one."""
+    import random
+
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("valid", n_valid)):
+        rows = []
+        for _ in range(n):
+            a, b = rng.randint(2, 40), rng.randint(2, 40)
+            rows.append({"system": "Solve step by step.", "prompt": f"What is {a} + {b}?",
+                         "chosen": f"Step 1: Add {a} and {b}.\nFinal answer: \\boxed{{{a + b}}}",
+                         "rejected": f"Well, maybe {a} or maybe {b}, it depends, I am not sure at all."})
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+@pytest.mark.slow
+def test_dpo_raises_held_out_preference_accuracy_and_margin(tiny_model, tmp_path, run_cli):
+    data = pairs_folder(tmp_path / "pairs")
+    out = tmp_path / "dpo"
+    s = json.loads(run_cli("finetune", "run", "--method", "dpo", "--model", str(tiny_model), "--data", str(data), "--out", str(out),
+                           "--iters", "30", "--batch-size", "4", "--steps-per-eval", "10", "--learning-rate", "5e-3", "--beta", "0.1",
+                           "--num-layers", "-1", "--json", "--quiet").stdout)
+    p = s["preference"]
+    assert s["method"] == "dpo" and p["accuracy_best"] > 0.5 and p["margin_best"] > p["margin_before"]
+    assert (out / "adapters.safetensors").exists() and (out / "loss.png").stat().st_size > 1000
+    # the kept adapter evaluates like any other
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    ev = json.loads(run_cli("eval", "run", "--model", str(tiny_model), "--adapter", str(out), "--problems", "sample:2001", "--limit", "2",
+                            "--max-tokens", "8", "--no-judge", "--quiet", "--json", "--out", str(tmp_path / "ev")).stdout)
+    assert ev["n_problems"] == 2 and ev["decoding"]["adapter_sha256"]
