@@ -46,11 +46,38 @@ def mlx_lm_tokens_per_s(stdout: str) -> float | None:
     return statistics.mean(vals) if vals else None
 
 
+def method_steps(d: Path, model: Path, data: Path, env: dict, iters: int = 40) -> dict:
+    """An SFT step against a DPO step on the same model, batch and iterations: seconds per iteration, as a ratio."""
+    import random
+
+    pairs = d / "pairs"
+    pairs.mkdir(exist_ok=True)
+    rng = random.Random(0)
+    for split in ("train", "valid"):
+        rows = [json.loads(line) for line in (data / f"{split}.jsonl").read_text().splitlines()]
+        answers = [r["messages"][-1]["content"] for r in rows]
+        out = []
+        for r in rows:  # the same prompts and answers as the SFT data; the rejected answer is another problem's
+            system, user, chosen = (m["content"] for m in r["messages"])
+            out.append({"system": system, "prompt": user, "chosen": chosen, "rejected": rng.choice([a for a in answers if a != chosen])})
+        (pairs / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in out))
+    per_iter = {}
+    for method, folder in (("sft", data), ("dpo", pairs)):
+        out = d / f"method-{method}"
+        timed([sys.executable, "-m", "distill.cli", "finetune", "run", "--method", method, "--model", str(model), "--data", str(folder),
+               "--out", str(out), "--iters", str(iters), "--batch-size", "4", "--num-layers", "-1", "--steps-per-eval", str(iters),
+               "--val-batches", "1", "--learning-rate", "1e-3", "--quiet"], env)
+        per_iter[method] = json.loads((out / "summary.json").read_text())["wall_seconds"] / iters
+    return {"iters": iters, "batch": 4, "sft_s_per_iter": round(per_iter["sft"], 4), "dpo_s_per_iter": round(per_iter["dpo"], 4),
+            "dpo_vs_sft": round(per_iter["dpo"] / per_iter["sft"], 2)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
+    ap.add_argument("--only-methods", action="store_true", help="Only the SFT-step vs DPO-step comparison.")
     args = ap.parse_args()
     from distill.demo.fixtures import write_chat_splits
     from distill.demo.tiny import build_tiny_qwen2
@@ -62,6 +89,16 @@ def main() -> int:
         model = build_tiny_qwen2(d / "model", layers=4, hidden=128)
         data = write_chat_splits(d / "data", sizes=(("train", 256), ("valid", 32)))
         (d / "lora.yaml").write_text(f"lora_parameters:\n  rank: {common['rank']}\n  scale: 20.0\n  dropout: 0.0\n")
+        methods = method_steps(d, model, data, env)
+        m = Table(title=f"one step per method: tiny Qwen2 (4 layers), batch 4, {methods['iters']} iterations")
+        for c in ("method", "s / iteration", "vs SFT"):
+            m.add_column(c)
+        m.add_row("sft (baseline)", f"{methods['sft_s_per_iter']:.3f}", "1.00x")
+        m.add_row("dpo (chosen + rejected, reference model)", f"{methods['dpo_s_per_iter']:.3f}", f"{methods['dpo_vs_sft']:.2f}x")
+        Console().print(m)
+        if args.only_methods:
+            save(args.out.with_name("finetune_methods.json"), methods)
+            return 0
 
         def baseline(iters: int, out: Path):
             return [sys.executable, "-m", "mlx_lm", "lora", "--model", str(model), "--train", "--data", str(data), "--iters", str(iters),
@@ -98,7 +135,7 @@ def main() -> int:
     base, mine = summ["mlx_lm lora (baseline)"], summ["distill finetune run"]
     result = {"iters": args.iters, "repeats": args.repeats, "settings": common, "runs": rows, "median": summ,
               "wall_overhead": round(mine["wall_s"] / base["wall_s"] - 1, 4), "tokens_per_s_ratio": round(mine["tokens_per_s"] / base["tokens_per_s"], 3),
-              "growth": growth}
+              "growth": growth, "methods": methods}
     t = Table(title=f"LoRA, tiny Qwen2 (4 layers), {args.iters} iterations, median of {args.repeats}")
     for c in ("runner", "wall s", "tokens/s", "peak RSS MB", "vs baseline"):
         t.add_column(c)

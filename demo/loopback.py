@@ -66,6 +66,14 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default (5) refuses connections when a client opens dozens at once
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-reply (a run stopping at a refused key) is not the server's error: stay quiet."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class LoopbackServer:
     """`with LoopbackServer(responder) as srv:` then point a role's base_url at `srv.base_url`."""
