@@ -91,6 +91,17 @@ class EvalCfg(_Strict):
     math500_limit: int | None = Field(None, ge=1)
 
 
+class PreferenceCfg(_Strict):
+    """An optional DPO step on top of one level's SFT adapter, evaluated beside it (`tuned-R1+dpo`)."""
+
+    level: str = Field("R1", description="the SFT level whose adapter DPO starts from")
+    beta: float = Field(0.1, gt=0)
+    iters: int = Field(50, gt=0)
+    learning_rate: float = Field(1e-5, gt=0)
+    batch_size: int = Field(2, gt=0)
+    prefer_shorter: bool = Field(False, description="also prefer the shortest verified sample over the longest")
+
+
 class StudyConfig(_Strict):
     name: str = "study"
     problems: ProblemsCfg
@@ -99,6 +110,7 @@ class StudyConfig(_Strict):
     levels: LevelsCfg = Field(default_factory=LevelsCfg)
     finetune: FinetuneArgs
     evaluation: EvalCfg = Field(default_factory=EvalCfg)
+    preference: PreferenceCfg | None = None
     prompts_dir: str | None = None
     notes: str | None = Field(None, description="a paragraph printed under the report's title")
     solver: dict[str, Any] = Field(default_factory=dict)
@@ -129,6 +141,8 @@ def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
         raise DistillError("[finetune] model: required (a local model folder or a Hugging Face id)", path=path)
     _check_model(cfg.finetune.model, path)
     cfg.levels.train = parse_levels(",".join(cfg.levels.train))
+    if cfg.preference is not None and cfg.preference.level not in cfg.levels.train:
+        raise DistillError(f"[preference] level: {cfg.preference.level} is not among [levels] train ({', '.join(cfg.levels.train)})", path=path)
     base = path.parent
     cfg.problems.paths = [_resolve(p, base, path, "[problems] paths") for p in cfg.problems.paths]
     if cfg.problems.math500:

@@ -114,7 +114,10 @@ def write_study_report(study) -> Path:
     lines += _headline(c, data["evaluations"])
     loaded = _loaded_evals(c, data)
     first = c.levels.train[0]
-    sig_lines, sig = _significance(loaded, [("base", f"tuned-{lv}") for lv in c.levels.train] + [(f"tuned-{first}", "teacher")])
+    pairs = [("base", f"tuned-{lv}") for lv in c.levels.train] + [(f"tuned-{first}", "teacher")]
+    if c.preference is not None:
+        pairs.append((f"tuned-{c.preference.level}", "tuned-R1+dpo"))
+    sig_lines, sig = _significance(loaded, pairs)
     if sig:
         lines += ["## Significance", "", *sig_lines, "", "Paired over the problems both evaluated; McNemar on per-problem majority votes.", ""]
     lines += _length_section(c, data, out_dir) + _year_section(list(loaded.values()), out_dir) + _corpus_section(data["corpus"])
@@ -149,7 +152,8 @@ def _headline(c, ev: dict[str, Any]) -> list[str]:
 def _loaded_evals(c, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     from distill.evaluation.report import load_eval
 
-    names = {"evaluate:base": "base", "evaluate:teacher": "teacher", **{f"evaluate:tuned:{lv}": f"tuned-{lv}" for lv in c.levels.train}}
+    levels = [*c.levels.train, *(["R1+dpo"] if c.preference is not None else [])]
+    names = {"evaluate:base": "base", "evaluate:teacher": "teacher", **{f"evaluate:tuned:{lv}": f"tuned-{lv}" for lv in levels}}
     loaded = {}
     for key, label in names.items():
         if key in data["eval_dirs"]:

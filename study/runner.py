@@ -24,6 +24,8 @@ from distill.workspace import Workspace
 from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
 from .state import STEPS, StepRecord, StepState, StudyState, file_hash
 
+PREF = "R1+dpo"  # the key of the DPO step's adapter and evaluation (on top of [preference] level's SFT adapter)
+
 
 class Study:
     def __init__(self, cfg: StudyConfig, settings: Settings, workspace: Workspace, *, log: Callable[[str], None] = print):
@@ -90,12 +92,20 @@ class Study:
             out.append(("export", f"export:{lv}", fp_exp, {"level": lv}))
             fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
             out.append(("finetune", f"finetune:{lv}", fp_ft[lv], {"level": lv}))
+        if c.preference is not None:  # DPO on top of one level's SFT adapter
+            pref = c.preference.model_dump()
+            fp_pexp = content_hash({"corpus": fp_corpus, "split": c.split.model_dump(), "templates": student_t, "format": "dpo",
+                                    "prefer_shorter": c.preference.prefer_shorter}, 24)
+            out.append(("export", "export:dpo", fp_pexp, {"level": "dpo"}))
+            fp_ft[PREF] = content_hash({"export": fp_pexp, "sft": fp_ft[c.preference.level], "preference": pref,
+                                        "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
+            out.append(("finetune", f"finetune:{PREF}", fp_ft[PREF], {"level": PREF}))
         ev = c.evaluation.model_dump()
         judge = {"role": describe_role(s.judge), "templates": self._templates(["judge_system", "judge"])} if c.evaluation.judge else None
         fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": ev, "templates": student_t, "judge": judge,
                                 "grader": grader_version()}, 24)
         out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": c.finetune.model}, 24), {"kind": "base"}))
-        for lv in c.levels.train:
+        for lv in [*c.levels.train, *([PREF] if c.preference is not None else [])]:
             out.append(("evaluate", f"evaluate:tuned:{lv}", content_hash({"t": fp_test, "ft": fp_ft[lv]}, 24), {"kind": "tuned", "level": lv}))
         if c.evaluation.teacher:
             out.append(("evaluate", "evaluate:teacher", content_hash({"t": fp_test, "solver": describe_role(s.solver)}, 24), {"kind": "teacher"}))
@@ -206,9 +216,12 @@ class Study:
         from distill.corpus.service import ExportRequest
 
         c = self.cfg
-        return ExportRequest(out, ExportOptions(level=level, valid_years=sorted(self._years(c.split.valid_years)),
+        dpo = level == "dpo"
+        return ExportRequest(out, ExportOptions(level="R1" if dpo else level, valid_years=sorted(self._years(c.split.valid_years)),
                                                 test_years=sorted(self._years(c.split.test_years)), seed=c.evaluation.seed,
-                                                prompts_dir=self.prompts_dir), source=c.problems.source)
+                                                prompts_dir=self.prompts_dir, fmt="dpo" if dpo else "mlx",
+                                                prefer_shorter=bool(dpo and c.preference and c.preference.prefer_shorter)),
+                             source=c.problems.source)
 
     def _step_export(self, fp: str, level: str) -> dict[str, Any]:
         from distill.corpus.service import export_stage
@@ -222,12 +235,20 @@ class Study:
     def _step_finetune(self, fp: str, level: str) -> dict[str, Any]:
         from distill.finetune.run import run_finetune
 
-        export = self._output(f"export:{level}")["dir"]
         out = self.dir / "finetune" / f"{level}-{fp[:8]}"
         resume = (out / "checkpoints" / "state.json").exists()
         if not resume and out.exists():
             shutil.rmtree(out)  # a run killed before its first checkpoint: start it again
-        args = self.cfg.finetune.model_copy(update={"data": export, "out": str(out), "resume": resume, "title": f"{level} student"})
+        if level == PREF:
+            p = self.cfg.preference
+            assert p is not None
+            args = self.cfg.finetune.model_copy(update={
+                "data": self._output("export:dpo")["dir"], "out": str(out), "resume": False, "title": f"{p.level} student + DPO",
+                "method": "dpo", "adapter": self._output(f"finetune:{p.level}")["dir"], "beta": p.beta, "iters": p.iters,
+                "learning_rate": p.learning_rate, "batch_size": p.batch_size})
+        else:
+            args = self.cfg.finetune.model_copy(update={"data": self._output(f"export:{level}")["dir"], "out": str(out), "resume": resume,
+                                                        "title": f"{level} student"})
         s = run_finetune(args)
         assert s is not None  # the study trains in this process, rank 0
         self.log(f"  {level}: best iteration {s.best_iteration} (val {s.best_val_loss:.3f}) of {s.iterations_run}")

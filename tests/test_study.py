@@ -232,3 +232,27 @@ def test_demo_and_study_run(interrupted_demo):
     finally:
         teacher.stop()
     assert set(again["skipped"]) == part and again["ran"][-1] == "report"
+
+
+@pytest.mark.slow
+def test_a_preference_step_trains_dpo_on_the_sft_adapter_and_is_compared_in_the_report(tmp_path, run_cli, tiny_model):
+    with LoopbackServer(recorded_teacher) as srv:
+        cfg = small_config(tmp_path, srv.base_url, tiny_model)
+        # 2003 holds the problems the teacher first gets wrong: validate on it, so both splits have rejected rounds
+        text = cfg.read_text().replace('train = ["R1", "R3"]', 'train = ["R1"]').replace('valid_years = "2002"', 'valid_years = "2003"')
+        cfg.write_text(text.replace('test_years = "2003"', 'test_years = "2002"')
+                       + "[preference]\nlevel = \"R1\"\niters = 4\nbatch_size = 1\nlearning_rate = 0.001\n")
+        ran = json.loads(run_cli("-w", str(tmp_path / "ws"), "study", "run", "--config", str(cfg), "--json").stdout)["ran"]
+    assert ran.index("finetune:R1") < ran.index("finetune:R1+dpo") < ran.index("evaluate:tuned:R1+dpo") < ran.index("report")
+    study = tmp_path / "ws" / "studies" / tomllib.loads(cfg.read_text())["name"]
+    state = json.loads((study / "state.json").read_text())["steps"]
+    pairs = json.loads((Path(state["export:dpo"]["outputs"]["dir"]) / "manifest.json").read_text())["pairs"]
+    assert pairs["rounds"] > 0  # the Verifier's rejected rounds against the accepted answers
+    dpo = json.loads((Path(state["finetune:R1+dpo"]["outputs"]["dir"]) / "summary.json").read_text())
+    assert dpo["method"] == "dpo" and dpo["preference"]["accuracy_before"] is not None
+    cfg_args = json.loads((Path(state["finetune:R1+dpo"]["outputs"]["dir"]) / "finetune_config.json").read_text())["args"]
+    assert cfg_args["adapter"] == state["finetune:R1"]["outputs"]["dir"]  # on top of the SFT adapter
+    report = (study / "report" / "report.md").read_text()
+    assert "tuned-R1+dpo" in report
+    result = json.loads((study / "report" / "study.json").read_text())
+    assert ("tuned-R1", "tuned-R1+dpo") in [(x["a"], x["b"]) for x in result["significance"]]  # compared beside its SFT adapter
