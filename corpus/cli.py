@@ -47,7 +47,9 @@ def select_problems(app: AppContext, year: str | None, years: str | None, ids: t
 
 
 def _stores(app: AppContext) -> TranscriptStore:
-    return TranscriptStore(app.workspace.ensure().transcripts_dir)
+    from .service import open_store
+
+    return open_store(app.workspace)
 
 
 @click.group("corpus", cls=LazyGroup, lazy={"export": "distill.corpus.export_cli:export_cmd",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from distill.problems.schema import Problem
 from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, Contamination, find_contamination
 from .manifest import Decontamination, ExportManifest, PassRateReport, TokenReport
 from .prompt import StudentPrompt
-from .samples import problem_samples
+from .samples import ProblemSamples, problem_samples
 from .transcripts import Transcript, TranscriptStore
 
 SPLITS = ("train", "valid", "test")
@@ -151,35 +151,47 @@ def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: 
     return _write_export(out_dir, ex, o, check, _level_words(store, problems, o.level, ex.skipped))
 
 
-def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str]) -> Examples:
+def _candidates(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str], ex: Examples,
+                seen_groups: set[str]) -> Iterator[tuple[Problem, ProblemSamples, list[Transcript], str]]:
+    """(problem, its samples, the chosen verified ones, its split) for every problem an export may use;
+    the rest are counted in `ex.skipped` (held-out years without transcripts are not a gap)."""
     split_of = assign_splits(problems, set(o.valid_years), set(o.test_years))
-    count_tokens, _ = token_counter(o.tokenizer)
-    student = StudentPrompt.load(o.prompts_dir)
-    ex, seen_groups = Examples(), set()
     for p in sorted(problems, key=lambda q: q.id):
         ps = problem_samples(store, p.id)
-        ex.pass_rates[p.id] = rate = ps.pass_rate
+        ex.pass_rates[p.id] = ps.pass_rate
         chosen = ps.pick(o.pick)  # type: ignore[arg-type]
         reason = _skip_reason(p, ps, chosen, store, seen_groups, contaminated, o)
         if reason == "not run" and split_of[p.id] == "test":
-            continue  # held-out years are evaluated from the problem set: not a gap in the corpus
+            continue
         if reason:
             ex.skipped[reason] += 1
             continue
+        yield p, ps, chosen, split_of[p.id]
+
+
+def _note_used(ex: Examples, p: Problem, split: str, transcripts: Sequence[Transcript]) -> None:
+    """A problem went into `split`: its year, and the models that produced its transcripts."""
+    if p.year is not None:
+        ex.years[split].add(p.year)
+    for t in transcripts:
+        for role, desc in t.models.items():
+            ex.models[role].add(str(desc.get("model")))
+
+
+def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str]) -> Examples:
+    count_tokens, _ = token_counter(o.tokenizer)
+    student = StudentPrompt.load(o.prompts_dir)
+    ex, seen_groups = Examples(), set()
+    for p, ps, chosen, split in _candidates(problems, store, o, contaminated, ex, seen_groups):
         texts = _level_texts(store, p.id, o.level, chosen, ex.skipped, ex.templates)
         if not texts:
             continue
         seen_groups.add(p.group_key)
-        split = split_of[p.id]
         for text in texts:
-            ex.add(split, student.example(p, text), {"problem_id": p.id, "year": p.year, "level": o.level, "pass_rate": rate},
+            ex.add(split, student.example(p, text), {"problem_id": p.id, "year": p.year, "level": o.level, "pass_rate": ps.pass_rate},
                    len(text.split()), count_tokens(text))
-        if p.year is not None:
-            ex.years[split].add(p.year)
         ex.templates.update(chosen[0].templates)
-        for t in chosen:
-            for role, desc in t.models.items():
-                ex.models[role].add(str(desc.get("model")))
+        _note_used(ex, p, split, chosen)
     ex.templates.update(student.hashes)
     return ex
 
@@ -188,19 +200,10 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
     """Preference rows `{system, prompt, chosen, rejected}` (mlx-lm-lora's DPO format), split like every export."""
     from .preference import preference_pairs
 
-    split_of = assign_splits(problems, set(o.valid_years), set(o.test_years))
-    student = StudentPrompt.load(o.prompts_dir)
     count_tokens, _ = token_counter(o.tokenizer)
+    student = StudentPrompt.load(o.prompts_dir)
     ex, seen_groups = Examples(), set()
-    for p in sorted(problems, key=lambda q: q.id):
-        ps = problem_samples(store, p.id)
-        ex.pass_rates[p.id] = ps.pass_rate
-        reason = _skip_reason(p, ps, ps.pick("first"), store, seen_groups, contaminated, o)
-        if reason == "not run" and split_of[p.id] == "test":
-            continue
-        if reason:
-            ex.skipped[reason] += 1
-            continue
+    for p, ps, _, split in _candidates(problems, store, o, contaminated, ex, seen_groups):
         pairs = preference_pairs(ps, o.prefer_shorter)
         if not pairs:
             ex.skipped["no preference pair"] += 1
@@ -208,15 +211,11 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
         seen_groups.add(p.group_key)
         system, user = (m["content"] for m in student.messages(p))
         for pair in pairs:
-            ex.add(split_of[p.id], {"system": system, "prompt": user, "chosen": pair.chosen, "rejected": pair.rejected},
+            ex.add(split, {"system": system, "prompt": user, "chosen": pair.chosen, "rejected": pair.rejected},
                    {"problem_id": p.id, "year": p.year, "level": "R1", "pass_rate": ps.pass_rate, "kind": pair.kind},
                    len(pair.chosen.split()), count_tokens(pair.chosen) + count_tokens(pair.rejected))
             ex.pairs[pair.kind] = ex.pairs.get(pair.kind, 0) + 1
-        if p.year is not None:
-            ex.years[split_of[p.id]].add(p.year)
-        for t in ps.samples:
-            for role, desc in t.models.items():
-                ex.models[role].add(str(desc.get("model")))
+        _note_used(ex, p, split, ps.samples)
     ex.templates.update(student.hashes)
     return ex
 

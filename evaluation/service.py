@@ -10,7 +10,7 @@ from pathlib import Path
 from distill.corpus.service import open_grader
 from distill.problems.schema import Problem
 
-from distill.config import ModelRole, Settings
+from distill.config import ModelRole, Settings, check_url
 from distill.errors import DistillError
 from distill.workspace import Workspace
 
@@ -61,12 +61,12 @@ def build_backend(settings: Settings, who: ModelSpec, *, concurrency: int, batch
         return MlxBackend(who.model, who.adapter, batch_size=batch_size)
     role: ModelRole = settings.role(who.endpoint or "student")
     if who.urls:
-        try:
-            role = role.model_copy(update={"base_url": who.urls[0], "extra_urls": list(who.urls[1:])})
-            ModelRole.model_validate(role.model_dump())
-        except Exception:
-            bad = next(u for u in who.urls if not u.startswith(("http://", "https://")))
-            raise DistillError(f"--urls: {bad!r} is not an http(s) URL like http://host:8080/v1") from None
+        for u in who.urls:
+            try:
+                check_url(u)
+            except ValueError as exc:
+                raise DistillError(f"--urls: {exc}") from None
+        role = role.model_copy(update={"base_url": who.urls[0], "extra_urls": list(who.urls[1:])})
     return EndpointBackend(role, concurrency=concurrency, role_name=who.endpoint or "student")
 
 
@@ -93,8 +93,7 @@ def evaluate_stage(ws: Workspace, settings: Settings, req: EvalRequest,
     backend = build_backend(settings, req.who, concurrency=req.concurrency, batch_size=req.batch_size)
     judge = make_judge(ws, settings, req.prompts_dir, req.concurrency) if req.judge else None
     backend.check()  # an unreachable endpoint or a mismatched adapter fails here, before any generation
-    n_urls = max(1, len(getattr(backend, "role", None).urls)) if isinstance(backend, EndpointBackend) else 1
-    chunk = req.batch_size * 2 if req.who.model else req.concurrency * 4 * n_urls
+    chunk = req.batch_size * 2 if isinstance(backend, MlxBackend) else req.concurrency * 4 * len(backend.role.urls)
     with open_grader(settings) as grader:
         return run_evaluation(req.problems, backend, req.out, runs=req.runs, seed=req.seed, level=req.level, sampling=s, grader=grader,
                               judge=judge, prompts_dir=req.prompts_dir, prompt_levels=req.prompt_levels, spec=req.spec,

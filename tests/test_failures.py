@@ -203,3 +203,10 @@ def test_no_key_for_a_remote_endpoint_is_said_before_any_call(samples, run_cli, 
     from distill.corpus.transcripts import TranscriptStore
 
     assert list(TranscriptStore(workspace / "transcripts").all()) == []  # nothing started
+
+
+def test_a_bad_url_in_urls_is_one_line_naming_it(samples, run_cli):
+    r = run_cli("eval", "run", "--endpoint", "student", "--urls", "http://127.0.0.1:9/v1,ftp://host/v1", "--problems", "sample:2003",
+                "--no-judge", "--out", "ev", ok=False)
+    assert r.exit_code == 2 and no_traceback(r.output)
+    assert "--urls: 'ftp://host/v1' is not an http(s) URL" in r.output

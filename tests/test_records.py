@@ -108,7 +108,7 @@ def test_a_hand_edited_problems_file_is_one_line_naming_file_line_and_key(worksp
 
 
 @pytest.mark.parametrize("what", ["transcript", "level"])
-def test_a_hand_edited_transcript_or_level_text_is_a_one_line_error_naming_it(tmp_path, run_cli, workspace, what):
+def test_a_hand_edited_transcript_or_level_text_is_a_one_line_error_naming_it(workspace, what):
     """Not read as absent (which would silently redo or drop it): the command stops and names the record."""
     from distill.corpus.transcripts import LevelText, Transcript, TranscriptStore
 
