@@ -139,7 +139,7 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
               pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None):
     """The command's options as an EvalRequest, run by the service with a progress bar."""
     from distill.evaluation.backends import Sampling
-    from distill.evaluation.evaluate import resolve_spec
+    from distill.corpus.selection import resolve_spec
     from distill.evaluation.service import EvalRequest, ModelSpec, evaluate_stage
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

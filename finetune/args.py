@@ -23,12 +23,29 @@ class FinetuneArgs(BaseModel):
     iters: int = Field(200, gt=0, description="Training iterations.")
     batch_size: int = Field(4, gt=0, description="Minibatch size.")
     learning_rate: float = Field(1e-5, gt=0, description="Adam learning rate.")
-    method: Literal["sft", "dpo"] = Field("sft", description="sft: supervised on chat rows (the study's); dpo: preference pairs "
-                                          "from `corpus export --format dpo`, through mlx-lm-lora.")
-    adapter: str | None = Field(None, description="Start from this adapter (e.g. the SFT one before DPO); DPO's reference model is the "
-                                "base with it.")
-    beta: float = Field(0.1, gt=0, description="DPO: strength of the preference against the reference model.")
+    method: Literal["sft", "dpo", "orpo", "grpo"] = Field("sft", description="sft: supervised on chat rows (the study's); dpo, orpo: "
+                                                          "preference pairs from `corpus export --format dpo`; grpo: RL on a problem set with "
+                                                          "distill's grader as the reward (all three through mlx-lm-lora).")
+    adapter: str | None = Field(None, description="Start from this adapter (e.g. the SFT one); the reference model of DPO and GRPO is "
+                                "the base with it.")
+    beta: float = Field(0.1, ge=0, description="DPO/ORPO: strength of the preference; GRPO: weight of the KL penalty to the reference "
+                        "(0: no reference model).")
     dpo_loss: Literal["sigmoid", "hinge", "ipo", "dpop"] = Field("sigmoid", description="DPO loss variant.")
+    problems: str | None = Field(None, description="GRPO: training problems, chosen like `eval run --problems` (SOURCE[:YEARS], "
+                                 "ids, @file), with their keys.")
+    valid_problems: str | None = Field(None, description="GRPO: validation problems (default: every fifth training problem, held out).")
+    group_size: int = Field(4, ge=2, description="GRPO: completions sampled per prompt (the group its advantages are measured in).")
+    max_completion_length: int = Field(512, gt=0, description="GRPO: longest completion in tokens.")
+    temperature: float = Field(0.8, gt=0, description="GRPO: sampling temperature of the completions.")
+    grpo_loss: Literal["grpo", "bnpo", "dr_grpo"] = Field("grpo", description="GRPO loss variant (dr_grpo: Dr. GRPO's length-unbiased "
+                                                          "normalisation).")
+    epsilon: float = Field(0.2, gt=0, description="GRPO: clipping width of the importance ratio.")
+    epsilon_high: float | None = Field(None, gt=0, description="GRPO: upper clipping width (DAPO's clip-higher; default --epsilon).")
+    reward: Literal["correct", "correct+format", "format"] = Field("correct", description="GRPO reward: correct (the grader: 1 right, 0 "
+                                                                    "wrong, --abstain-reward undecided), format (a final `\\boxed{}` "
+                                                                    "answer line), or both.")
+    abstain_reward: float = Field(0.0, description="GRPO: reward when the grader cannot decide.")
+    format_weight: float = Field(0.2, ge=0, description="GRPO: weight of the format reward beside correctness (1).")
     fine_tune_type: Literal["lora", "full"] = Field("lora", description="lora: low-rank adapters (the study's); full: every weight "
                                                     "(mlx-lm's full fine-tuning, for tiny models such as the demo's).")
     lora_rank: int = Field(8, gt=0, description="LoRA rank.")
@@ -69,6 +86,8 @@ class FinetuneArgs(BaseModel):
 
     def validate_paths(self) -> None:
         for name in ("model", "data", "out"):
+            if name == "data" and self.method == "grpo" and self.problems:
+                continue  # the CLI writes the prompt set into --out
             if not getattr(self, name):
                 raise DistillError(f"--{name} is required")
 

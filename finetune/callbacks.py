@@ -67,13 +67,17 @@ class BestAdapterCallback(TrainingCallback):
         self._write({"kind": "train", "iteration": info["iteration"] + self.offset, "train_loss": info["train_loss"],
                      "learning_rate": info["learning_rate"], "tokens_per_second": info["tokens_per_second"],
                      "iterations_per_second": info["iterations_per_second"], "trained_tokens": info["trained_tokens"],
-                     "peak_memory_gb": info["peak_memory"], "time": time.time()})
+                     "peak_memory_gb": info["peak_memory"], "time": time.time(), **_extras(info, "train_", ("train_loss",))})
+
+    def score(self, info: dict[str, Any]) -> float:
+        """What the kept adapter minimises: the validation loss (GRPO's callback uses the reward instead)."""
+        return float(info["val_loss"])
 
     def on_val_loss_report(self, info: dict[str, Any]) -> None:
         it = info["iteration"] + self.offset
         if self.offset and it == self.offset == self.last_iter:
             return  # a resumed run re-measures the checkpoint it started from: already recorded, not a new evaluation
-        val = float(info["val_loss"])
+        val = self.score(info)
         improved = val < self.best_val
         if improved:
             self.best_val, self.best_iter, self.bad_evals = val, it, 0
@@ -86,8 +90,8 @@ class BestAdapterCallback(TrainingCallback):
         if self.writes:
             save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
             write_record(self.out / "checkpoints" / "state.json", self.state())
-        extra = {k: float(v) for k, v in info.items() if k in ("val_accuracies", "val_margins")}  # preference training reports these
-        self._write({"kind": "val", "iteration": it, "val_loss": val, "val_time": info["val_time"], "best": improved, "time": time.time(), **extra})
+        self._write({"kind": "val", "iteration": it, "val_loss": float(info["val_loss"]), "val_time": info["val_time"], "best": improved,
+                     "time": time.time(), **_extras(info, "val_", ("val_loss", "val_time"))})
         if self.patience is not None and self.bad_evals >= self.patience:
             self.stopped_early = True
             raise EarlyStop(f"no new best validation loss in {self.patience} evaluations")
@@ -96,6 +100,18 @@ class BestAdapterCallback(TrainingCallback):
         finite = self.best_val if math.isfinite(self.best_val) else None  # JSON has no infinity
         return CheckpointState(iteration=self.last_iter, best_iteration=self.best_iter, best_val_loss=finite,
                                final_val_loss=self.last_val, bad_evals=self.bad_evals)
+
+
+def _extras(info: dict[str, Any], prefix: str, known: tuple[str, ...]) -> dict[str, float]:
+    """The method's own numbers (DPO's accuracies and margins, GRPO's rewards and KL) as plain floats."""
+    out = {}
+    for k, v in info.items():
+        if k.startswith(prefix) and k not in known:
+            try:
+                out[k] = float(v.item() if hasattr(v, "item") else v)
+            except (TypeError, ValueError):
+                continue
+    return out
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

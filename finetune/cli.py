@@ -28,7 +28,7 @@ def _args_options(fn):
             off = "--no-" + fname.replace("_", "-")
             fn = click.option(f"{name}/{off}", fname, default=None, help=f"{help_text} [default: {'on' if f.default else 'off'}]")(fn)
         else:
-            typ = {int: int, float: float, int | None: int}.get(f.annotation, str)  # type: ignore[call-overload]
+            typ = {int: int, float: float, int | None: int, float | None: float}.get(f.annotation, str)  # type: ignore[call-overload]
             default = f" [default: {f.default}]" if f.default not in ("", None) else ""
             fn = click.option(name, fname, type=typ, default=None, help=help_text + default)(fn)
     return fn

@@ -52,6 +52,18 @@ class PreferenceReport(BaseModel):
     margin_best: float | None
 
 
+class RewardReport(BaseModel):
+    """GRPO: the mean reward on validation problems before training and at the kept adapter, and the
+    training reward per report (mean and std over every completion of the steps it covers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rewards: list[str] = Field(description="the reward functions, in order")
+    valid_before: float | None
+    valid_best: float | None = Field(description="at the kept (best mean validation reward) adapter")
+    train_curve: list[dict[str, float | int | None]] = Field(description="per training report: iteration, mean, std, and each reward's mean")
+
+
 class FinetuneSummary(BaseModel):
     """summary.json: the kept (best-validation) adapter and the losses that chose it."""
 
@@ -78,6 +90,7 @@ class FinetuneSummary(BaseModel):
     test_perplexity: float | None = None
     method: str = "sft"
     preference: PreferenceReport | None = None
+    reward: RewardReport | None = None
 
 
 def read_checkpoint_state(folder: Path) -> CheckpointState:
@@ -89,4 +102,4 @@ def read_finetune_summary(folder: Path) -> FinetuneSummary:
     return read_record(Path(folder) / "summary.json", FinetuneSummary, "a fine-tuning summary", "run `distill finetune run` again into it")
 
 
-__all__ = ["CheckpointState", "FinetuneConfig", "FinetuneSummary", "PreferenceReport", "read_checkpoint_state", "read_finetune_summary"]
+__all__ = ["CheckpointState", "FinetuneConfig", "FinetuneSummary", "PreferenceReport", "RewardReport", "read_checkpoint_state", "read_finetune_summary"]

@@ -89,10 +89,14 @@ class Prepared:
 
 def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | None = None) -> FinetuneSummary | None:
     """Train, keep the best adapter, write metrics, summary and plot. Returns the summary (None on ranks other than 0)."""
-    if args.method == "dpo":
+    if args.method in ("dpo", "orpo"):
         from .preference import run_preference
 
         return run_preference(args, on_report)
+    if args.method == "grpo":
+        from .grpo import run_grpo
+
+        return run_grpo(args, on_report)
     run = _prepare(args)
     cb = BestAdapterCallback(run.model, run.out, offset=run.offset, patience=args.early_stop_patience, state=run.state, on_report=on_report,
                              writes=run.main)
