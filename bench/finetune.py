@@ -47,29 +47,38 @@ def mlx_lm_tokens_per_s(stdout: str) -> float | None:
 
 
 def method_steps(d: Path, model: Path, data: Path, env: dict, iters: int = 40) -> dict:
-    """An SFT step against a DPO step on the same model, batch and iterations: seconds per iteration, as a ratio."""
+    """One step of each method on the same model, prompts and batch of 4: seconds per iteration, as a ratio to
+    SFT's. DPO and ORPO see each SFT answer as `chosen` against another problem's; GRPO samples a group of 4
+    completions (32 tokens at most) per prompt and grades them against the key."""
     import random
 
-    pairs = d / "pairs"
+    from distill.grading.extract import last_boxed
+
+    pairs, prompts = d / "pairs", d / "prompts"
     pairs.mkdir(exist_ok=True)
+    prompts.mkdir(exist_ok=True)
     rng = random.Random(0)
     for split in ("train", "valid"):
         rows = [json.loads(line) for line in (data / f"{split}.jsonl").read_text().splitlines()]
         answers = [r["messages"][-1]["content"] for r in rows]
-        out = []
+        out, asked = [], []
         for r in rows:  # the same prompts and answers as the SFT data; the rejected answer is another problem's
             system, user, chosen = (m["content"] for m in r["messages"])
             out.append({"system": system, "prompt": user, "chosen": chosen, "rejected": rng.choice([a for a in answers if a != chosen])})
+            asked.append({"system": system, "prompt": user, "answer": last_boxed(chosen)})
         (pairs / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in out))
+        (prompts / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in asked))
     per_iter = {}
-    for method, folder in (("sft", data), ("dpo", pairs)):
+    extra = {"grpo": ["--group-size", "4", "--max-completion-length", "32"]}
+    for method, folder in (("sft", data), ("dpo", pairs), ("orpo", pairs), ("grpo", prompts)):
         out = d / f"method-{method}"
         timed([sys.executable, "-m", "distill.cli", "finetune", "run", "--method", method, "--model", str(model), "--data", str(folder),
                "--out", str(out), "--iters", str(iters), "--batch-size", "4", "--num-layers", "-1", "--steps-per-eval", str(iters),
-               "--val-batches", "1", "--learning-rate", "1e-3", "--quiet"], env)
+               "--val-batches", "1", "--learning-rate", "1e-3", "--quiet", *extra.get(method, [])], env)
         per_iter[method] = json.loads((out / "summary.json").read_text())["wall_seconds"] / iters
-    return {"iters": iters, "batch": 4, "sft_s_per_iter": round(per_iter["sft"], 4), "dpo_s_per_iter": round(per_iter["dpo"], 4),
-            "dpo_vs_sft": round(per_iter["dpo"] / per_iter["sft"], 2)}
+    res = {"iters": iters, "batch": 4, **{f"{m}_s_per_iter": round(v, 4) for m, v in per_iter.items()}}
+    res.update({f"{m}_vs_sft": round(per_iter[m] / per_iter["sft"], 2) for m in ("dpo", "orpo", "grpo")})
+    return res
 
 
 def main() -> int:
@@ -77,7 +86,7 @@ def main() -> int:
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
-    ap.add_argument("--only-methods", action="store_true", help="Only the SFT-step vs DPO-step comparison.")
+    ap.add_argument("--only-methods", action="store_true", help="Only the per-method step comparison (SFT, DPO, ORPO, GRPO).")
     args = ap.parse_args()
     from distill.demo.fixtures import write_chat_splits
     from distill.demo.tiny import build_tiny_qwen2
@@ -94,7 +103,9 @@ def main() -> int:
         for c in ("method", "s / iteration", "vs SFT"):
             m.add_column(c)
         m.add_row("sft (baseline)", f"{methods['sft_s_per_iter']:.3f}", "1.00x")
-        m.add_row("dpo (chosen + rejected, reference model)", f"{methods['dpo_s_per_iter']:.3f}", f"{methods['dpo_vs_sft']:.2f}x")
+        for name, what in (("dpo", "chosen + rejected, reference model"), ("orpo", "chosen + rejected, no reference"),
+                           ("grpo", "group of 4 sampled and graded, reference model")):
+            m.add_row(f"{name} ({what})", f"{methods[f'{name}_s_per_iter']:.3f}", f"{methods[f'{name}_vs_sft']:.2f}x")
         Console().print(m)
         if args.only_methods:
             save(args.out.with_name("finetune_methods.json"), methods)

@@ -64,6 +64,12 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
     from .run import run_finetune
 
     args = resolve_args(config_file, given)
+    if args.method == "grpo":
+        if ranks or hostfile:
+            raise DistillError("--method grpo runs in one process; drop --launch/--hosts")
+        args = with_prompt_set(app, args)
+    elif args.problems or args.valid_problems:
+        raise DistillError(f"--problems chooses GRPO's prompts; --method {args.method} trains on --data")
     app.start_log()
     if ranks or hostfile:
         from .launch import launch
@@ -74,17 +80,18 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
         click.echo(json.dumps(summary) if as_json else
                    f"best iteration {summary['best_iteration']} (val {summary['best_val_loss']:.4f}) over {summary['ranks']} ranks -> {args.out}")
         return
-    progress = Progress(TextColumn("[bold]LoRA"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[losses]}"),
+    progress = Progress(TextColumn(f"[bold]{'LoRA' if args.method == 'sft' else args.method.upper()}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[losses]}"),
                         console=app.console, disable=quiet or as_json)
     state = {"train": None, "val": None, "best": None}
 
     def on_report(row: dict[str, Any]) -> None:
+        shown = "total_rewards_mean" if args.method == "grpo" else "loss"  # GRPO keeps the best reward, not loss
         if row["kind"] == "train":
-            state["train"] = row["train_loss"]
+            state["train"] = row.get(f"train_{shown}")
         else:
-            state["val"] = row["val_loss"]
+            state["val"] = row.get(f"val_{shown}")
             if row["best"]:
-                state["best"] = (row["iteration"], row["val_loss"])
+                state["best"] = (row["iteration"], state["val"])
         best = f"best {state['best'][1]:.3f} @ {state['best'][0]}" if state["best"] else ""
         losses = " ".join(x for x in (f"train {state['train']:.3f}" if state["train"] is not None else "",
                                       f"val {state['val']:.3f}" if state["val"] is not None else "", best) if x)
@@ -96,6 +103,14 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
     assert record is not None  # this process is rank 0
     if as_json:
         click.echo(record.model_dump_json())
+        return
+    if record.reward is not None:
+        r = record.reward
+        curve = [c["mean"] for c in r.train_curve if c.get("mean") is not None]
+        app.out.print(f"best adapter: iteration {record.best_iteration}; mean validation reward {_num(r.valid_before)} before, "
+                      f"{_num(r.valid_best)} kept; training reward {_num(curve[0] if curve else None)} -> {_num(curve[-1] if curve else None)} "
+                      f"over {record.iterations_run} iterations")
+        app.out.print(f"outputs in {args.out}: adapters.safetensors, metrics.jsonl, summary.json, reward.png, loss.png")
         return
     summary = record.model_dump(mode="json")
     trunc = sum(summary["truncated_examples"].values())
@@ -109,6 +124,29 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
     if trunc:
         app.out.print(f"[yellow]{trunc} examples were longer than --max-seq-length and were truncated[/]")
     app.out.print(f"outputs in {args.out}: adapters.safetensors, metrics.jsonl, summary.json, loss.png")
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def with_prompt_set(app: AppContext, args: FinetuneArgs) -> FinetuneArgs:
+    """GRPO's --problems (and --valid-problems), chosen like `eval run --problems`, written as the run's
+    prompt set (`<out>/prompts/{train,valid}.jsonl`, the student prompt and the key) and used as --data."""
+    from distill.corpus.selection import resolve_spec
+
+    from .grpo import split_prompt_set, write_prompt_set
+
+    if not args.problems:
+        return args  # --data holds a prompt set already
+    ws = app.workspace
+    train = resolve_spec(args.problems, ws.problems_file, ws.exports_dir)
+    valid = resolve_spec(args.valid_problems, ws.problems_file, ws.exports_dir) if args.valid_problems else None
+    train, valid = split_prompt_set(train, valid)
+    folder = Path(args.out) / "prompts"
+    if not args.resume:
+        write_prompt_set(train, valid, folder, app.prompts_dir())
+    return args.model_copy(update={"data": str(folder)})
 
 
 @finetune_group.command("test")

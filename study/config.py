@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from distill.corpus.levels import parse_levels
 from distill.finetune.args import FinetuneArgs
@@ -102,6 +102,24 @@ class PreferenceCfg(_Strict):
     prefer_shorter: bool = Field(False, description="also prefer the shortest verified sample over the longest")
 
 
+class RLCfg(_Strict):
+    """An optional GRPO step on top of one level's SFT adapter, on the training years' problems with the grader
+    as the reward (validation: the validation years), evaluated beside it (`tuned-R1+grpo`)."""
+
+    level: str = Field("R1", description="the SFT level whose adapter GRPO starts from")
+    reward: Literal["correct", "correct+format", "format"] = "correct"
+    iters: int = Field(50, gt=0)
+    learning_rate: float = Field(1e-6, gt=0)
+    batch_size: int = Field(2, gt=0)
+    group_size: int = Field(4, ge=2)
+    beta: float = Field(0.04, ge=0)
+    temperature: float = Field(0.8, gt=0)
+    max_completion_length: int = Field(1024, gt=0)
+    abstain_reward: float = 0.0
+    format_weight: float = Field(0.2, ge=0)
+    grpo_loss: Literal["grpo", "bnpo", "dr_grpo"] = "grpo"
+
+
 class StudyConfig(_Strict):
     name: str = "study"
     problems: ProblemsCfg
@@ -111,6 +129,7 @@ class StudyConfig(_Strict):
     finetune: FinetuneArgs
     evaluation: EvalCfg = Field(default_factory=EvalCfg)
     preference: PreferenceCfg | None = None
+    rl: RLCfg | None = None
     prompts_dir: str | None = None
     notes: str | None = Field(None, description="a paragraph printed under the report's title")
     solver: dict[str, Any] = Field(default_factory=dict)
@@ -143,6 +162,8 @@ def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
     cfg.levels.train = parse_levels(",".join(cfg.levels.train))
     if cfg.preference is not None and cfg.preference.level not in cfg.levels.train:
         raise DistillError(f"[preference] level: {cfg.preference.level} is not among [levels] train ({', '.join(cfg.levels.train)})", path=path)
+    if cfg.rl is not None and cfg.rl.level not in cfg.levels.train:
+        raise DistillError(f"[rl] level: {cfg.rl.level} is not among [levels] train ({', '.join(cfg.levels.train)})", path=path)
     base = path.parent
     cfg.problems.paths = [_resolve(p, base, path, "[problems] paths") for p in cfg.problems.paths]
     if cfg.problems.math500:

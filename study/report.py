@@ -117,6 +117,8 @@ def write_study_report(study) -> Path:
     pairs = [("base", f"tuned-{lv}") for lv in c.levels.train] + [(f"tuned-{first}", "teacher")]
     if c.preference is not None:
         pairs.append((f"tuned-{c.preference.level}", "tuned-R1+dpo"))
+    if c.rl is not None:
+        pairs.append((f"tuned-{c.rl.level}", "tuned-R1+grpo"))
     sig_lines, sig = _significance(loaded, pairs)
     if sig:
         lines += ["## Significance", "", *sig_lines, "", "Paired over the problems both evaluated; McNemar on per-problem majority votes.", ""]
@@ -152,7 +154,7 @@ def _headline(c, ev: dict[str, Any]) -> list[str]:
 def _loaded_evals(c, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     from distill.evaluation.report import load_eval
 
-    levels = [*c.levels.train, *(["R1+dpo"] if c.preference is not None else [])]
+    levels = [*c.levels.train, *(["R1+dpo"] if c.preference is not None else []), *(["R1+grpo"] if c.rl is not None else [])]
     names = {"evaluate:base": "base", "evaluate:teacher": "teacher", **{f"evaluate:tuned:{lv}": f"tuned-{lv}" for lv in levels}}
     loaded = {}
     for key, label in names.items():

@@ -25,6 +25,7 @@ from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported f
 from .state import STEPS, StepRecord, StepState, StudyState, file_hash
 
 PREF = "R1+dpo"  # the key of the DPO step's adapter and evaluation (on top of [preference] level's SFT adapter)
+RL = "R1+grpo"  # the key of the GRPO step's adapter and evaluation (on top of [rl] level's SFT adapter)
 
 
 class Study:
@@ -100,12 +101,17 @@ class Study:
             fp_ft[PREF] = content_hash({"export": fp_pexp, "sft": fp_ft[c.preference.level], "preference": pref,
                                         "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
             out.append(("finetune", f"finetune:{PREF}", fp_ft[PREF], {"level": PREF}))
+        if c.rl is not None:  # GRPO on top of one level's SFT adapter, on the training years' problems
+            fp_ft[RL] = content_hash({"import": fp_import, "split": c.split.model_dump(), "templates": student_t, "sft": fp_ft[c.rl.level],
+                                      "rl": c.rl.model_dump(), "grader": grader_version(),
+                                      "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
+            out.append(("finetune", f"finetune:{RL}", fp_ft[RL], {"level": RL}))
         ev = c.evaluation.model_dump()
         judge = {"role": describe_role(s.judge), "templates": self._templates(["judge_system", "judge"])} if c.evaluation.judge else None
         fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": ev, "templates": student_t, "judge": judge,
                                 "grader": grader_version()}, 24)
         out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": c.finetune.model}, 24), {"kind": "base"}))
-        for lv in [*c.levels.train, *([PREF] if c.preference is not None else [])]:
+        for lv in [*c.levels.train, *([PREF] if c.preference is not None else []), *([RL] if c.rl is not None else [])]:
             out.append(("evaluate", f"evaluate:tuned:{lv}", content_hash({"t": fp_test, "ft": fp_ft[lv]}, 24), {"kind": "tuned", "level": lv}))
         if c.evaluation.teacher:
             out.append(("evaluate", "evaluate:teacher", content_hash({"t": fp_test, "solver": describe_role(s.solver)}, 24), {"kind": "teacher"}))
@@ -239,11 +245,13 @@ class Study:
         resume = (out / "checkpoints" / "state.json").exists()
         if not resume and out.exists():
             shutil.rmtree(out)  # a run killed before its first checkpoint: start it again
-        if level == PREF:
+        if level == RL:
+            args = self._rl_args(out, resume)
+        elif level == PREF:
             p = self.cfg.preference
             assert p is not None
             args = self.cfg.finetune.model_copy(update={
-                "data": self._output("export:dpo")["dir"], "out": str(out), "resume": False, "title": f"{p.level} student + DPO",
+                "data": self._output("export:dpo")["dir"], "out": str(out), "resume": resume, "title": f"{p.level} student + DPO",
                 "method": "dpo", "adapter": self._output(f"finetune:{p.level}")["dir"], "beta": p.beta, "iters": p.iters,
                 "learning_rate": p.learning_rate, "batch_size": p.batch_size})
         else:
@@ -251,9 +259,25 @@ class Study:
                                                         "title": f"{level} student"})
         s = run_finetune(args)
         assert s is not None  # the study trains in this process, rank 0
-        self.log(f"  {level}: best iteration {s.best_iteration} (val {s.best_val_loss:.3f}) of {s.iterations_run}")
+        kept = f"mean validation reward {s.reward.valid_best}" if s.reward else f"val {s.best_val_loss:.3f}"
+        self.log(f"  {level}: best iteration {s.best_iteration} ({kept}) of {s.iterations_run}")
         return {"dir": str(out), **s.model_dump(include={"best_iteration", "best_val_loss", "base_val_loss", "final_val_loss", "iterations_run",
                                                           "stopped_early"})}
+
+    def _rl_args(self, out: Path, resume: bool):
+        """GRPO's settings and prompt set: the training years' problems, the validation years held out."""
+        from distill.finetune.grpo import write_prompt_set
+
+        r, c = self.cfg.rl, self.cfg
+        assert r is not None
+        valid = self._years(c.split.valid_years)
+        problems = self._corpus_problems()
+        if not resume:
+            write_prompt_set([p for p in problems if p.year not in valid], [p for p in problems if p.year in valid], out / "prompts",
+                             self.prompts_dir)
+        return c.finetune.model_copy(update={
+            "data": str(out / "prompts"), "out": str(out), "resume": resume, "title": f"{r.level} student + GRPO", "method": "grpo",
+            "adapter": self._output(f"finetune:{r.level}")["dir"], **r.model_dump(exclude={"level"})})
 
     def eval_request(self, fp: str, kind: str, level: str | None = None, math500: bool = False):
         """The evaluate step as `distill eval run` would be asked it."""

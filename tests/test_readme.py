@@ -29,7 +29,8 @@ def fenced_blocks() -> list[tuple[str, list[str]]]:
         if part.startswith("#"):
             heading = part.lstrip("# ").strip()
         elif part.startswith("```bash"):
-            lines = [ln.split("  #")[0].split(" # ")[0].strip() for ln in part.splitlines()[1:-1]]
+            body = re.sub(r"\\\n\s*", " ", "\n".join(part.splitlines()[1:-1]))  # a command continued with `\` is one line
+            lines = [ln.split("  #")[0].split(" # ")[0].strip() for ln in body.splitlines()]
             out.append((heading, [ln for ln in lines if ln.startswith("distill ")]))
     return out
 

@@ -235,13 +235,14 @@ def test_demo_and_study_run(interrupted_demo):
 
 
 @pytest.mark.slow
-def test_a_preference_step_trains_dpo_on_the_sft_adapter_and_is_compared_in_the_report(tmp_path, run_cli, tiny_model):
+def test_preference_and_rl_steps_train_on_the_sft_adapter_and_are_compared_in_the_report(tmp_path, run_cli, tiny_model):
     with LoopbackServer(recorded_teacher) as srv:
         cfg = small_config(tmp_path, srv.base_url, tiny_model)
         # 2003 holds the problems the teacher first gets wrong: validate on it, so both splits have rejected rounds
         text = cfg.read_text().replace('train = ["R1", "R3"]', 'train = ["R1"]').replace('valid_years = "2002"', 'valid_years = "2003"')
         cfg.write_text(text.replace('test_years = "2003"', 'test_years = "2002"')
-                       + "[preference]\nlevel = \"R1\"\niters = 4\nbatch_size = 1\nlearning_rate = 0.001\n")
+                       + "[preference]\nlevel = \"R1\"\niters = 4\nbatch_size = 1\nlearning_rate = 0.001\n"
+                       + "[rl]\nlevel = \"R1\"\niters = 2\nbatch_size = 1\ngroup_size = 2\nmax_completion_length = 8\n")
         ran = json.loads(run_cli("-w", str(tmp_path / "ws"), "study", "run", "--config", str(cfg), "--json").stdout)["ran"]
     assert ran.index("finetune:R1") < ran.index("finetune:R1+dpo") < ran.index("evaluate:tuned:R1+dpo") < ran.index("report")
     study = tmp_path / "ws" / "studies" / tomllib.loads(cfg.read_text())["name"]
@@ -256,3 +257,11 @@ def test_a_preference_step_trains_dpo_on_the_sft_adapter_and_is_compared_in_the_
     assert "tuned-R1+dpo" in report
     result = json.loads((study / "report" / "study.json").read_text())
     assert ("tuned-R1", "tuned-R1+dpo") in [(x["a"], x["b"]) for x in result["significance"]]  # compared beside its SFT adapter
+    # GRPO: on the training years' problems, validated on the validation years, from the same SFT adapter
+    assert ran.index("finetune:R1") < ran.index("finetune:R1+grpo") < ran.index("evaluate:tuned:R1+grpo")
+    rl_dir = Path(state["finetune:R1+grpo"]["outputs"]["dir"])
+    grpo = json.loads((rl_dir / "summary.json").read_text())
+    assert grpo["method"] == "grpo" and grpo["reward"]["rewards"] == ["correct"] and grpo["reward"]["valid_before"] is not None
+    years = {json.loads(x)["id"].split("-")[1] for x in (rl_dir / "prompts" / "valid.jsonl").read_text().splitlines()}
+    assert years == {"2003"}
+    assert "tuned-R1+grpo" in report and ("tuned-R1", "tuned-R1+grpo") in [(x["a"], x["b"]) for x in result["significance"]]
