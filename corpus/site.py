@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from distill.io import atomic_write_text
+from distill.io import atomic_write_text, content_hash
 from distill.problems.schema import Problem
 
 from .levels import LEVELS
 from .mathhtml import render
 from .samples import ProblemSamples, problem_samples
-from .transcripts import Transcript, TranscriptStore
+from .transcripts import LevelText, Transcript, TranscriptStore
+
+MANIFEST = "pages.json"  # page file -> hash of what it was built from: an unchanged page is not rebuilt
+IN_FLIGHT = 4  # chunks queued per worker: enough to keep every core busy, few enough to keep memory flat
+CHUNK = 16
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -67,7 +73,7 @@ def _rounds(t: Transcript) -> list[str]:
     return blocks
 
 
-def problem_page(p: Problem, t: Transcript, store: TranscriptStore, ps: ProblemSamples) -> str:
+def problem_page(p: Problem, t: Transcript, levels_by_name: dict[str, LevelText], ps: ProblemSamples) -> str:
     meta = [("key", f"<code>{_e(t.key)}</code>"), ("status", f'<span class="{t.status}">{_e(t.status)}</span> — {_prose(t.reason)}'),
             ("year / section", f"{_e(p.year)} / {_e(p.section)}"), ("rounds", _e(t.rounds)), ("stop reason", _e(t.stop_reason)),
             ("pass rate", "–" if ps.pass_rate is None else f"{ps.pass_rate:.2f} ({ps.accepted} of {ps.decided} samples verified)"),
@@ -84,7 +90,7 @@ def problem_page(p: Problem, t: Transcript, store: TranscriptStore, ps: ProblemS
     if t.solution:
         levels.append(("R1", t.solution, len(t.solution.split()), None))
     for lv in LEVELS[1:]:
-        lt = store.get_level(p.id, lv)
+        lt = levels_by_name.get(lv)
         if lt is not None and lt.text:
             note = "off target" if lt.off_target else (lt.problem or None)
             levels.append((lv, lt.text, lt.words, note))
@@ -101,24 +107,70 @@ def problem_page(p: Problem, t: Transcript, store: TranscriptStore, ps: ProblemS
     return PAGE.format(title=_e(p.id), root="../", body="\n".join(body))
 
 
-def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path) -> dict[str, Any]:
-    """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts."""
+@dataclass(frozen=True)
+class PageJob:
+    """Everything one problem page is built from (so a worker needs no store) and its hash."""
+
+    problem: Problem
+    transcript: Transcript
+    levels: dict[str, LevelText]
+    samples: ProblemSamples
+    file: str
+    digest: str
+
+
+def _site_version() -> str:
+    """A page's hash includes the code and library that render it: a new renderer rebuilds every page."""
+    from importlib.metadata import version
+
+    here = Path(__file__).parent
+    return content_hash({"code": [(here / f).read_text(encoding="utf-8") for f in ("site.py", "mathhtml.py")],
+                         "latex2mathml": version("latex2mathml")})
+
+
+def _job(p: Problem, store: TranscriptStore, site_version: str) -> PageJob | None:
+    t = store.get(p.id)
+    if t is None:
+        return None
+    ps = problem_samples(store, p.id)
+    levels = {lv: lt for lv in LEVELS[1:] if (lt := store.get_level(p.id, lv)) is not None}
+    digest = content_hash({"v": site_version, "problem": p.model_dump(mode="json"), "samples": [x.model_dump(mode="json") for x in ps.samples],
+                           "levels": {k: v.model_dump(mode="json") for k, v in levels.items()}}, 24)
+    return PageJob(p, t, levels, ps, _file(p.id), digest)
+
+
+def _render_pages(jobs: list[PageJob], pages: Path) -> None:
+    for j in jobs:
+        atomic_write_text(pages / j.file, problem_page(j.problem, j.transcript, j.levels, j.samples))
+
+
+def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, jobs: int | None = None) -> dict[str, Any]:
+    """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts. Pages render in
+    `jobs` worker processes (default: every core); a page whose inputs have not changed is not rebuilt."""
     (out / "p").mkdir(parents=True, exist_ok=True)
     assets = resources.files("distill.corpus") / "site_assets"
     for name in ("style.css", "index.js"):
         atomic_write_text(out / name, (assets / name).read_text(encoding="utf-8"))
-    rows = []
-    for p in sorted(problems, key=lambda q: q.id):
-        t = store.get(p.id)
-        if t is None:
-            continue
-        ps = problem_samples(store, p.id)
-        atomic_write_text(out / "p" / _file(p.id), problem_page(p, t, store, ps))
-        lvls = (["R1"] if t.solution else []) + [lv for lv in LEVELS[1:] if (lt := store.get_level(p.id, lv)) and lt.ok] \
-            + (["trace"] if t.thought and t.solution else [])
-        rows.append({"id": p.id, "file": _file(p.id), "year": p.year or "", "section": p.section or "", "status": t.status,
-                     "rounds": t.rounds, "pass_rate": ps.pass_rate, "tokens": t.usage.total, "words": len((t.solution or "").split()),
-                     "levels": lvls, "search": (p.id + " " + p.text).lower()})
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    old = _read_manifest(out / MANIFEST)
+    built: dict[str, str] = {}
+    rows, todo, rendered = [], [], 0
+    version = _site_version()
+    with _Renderer(jobs, out / "p") as renderer:
+        for p in sorted(problems, key=lambda q: q.id):
+            job = _job(p, store, version)
+            if job is None:
+                continue
+            built[job.file] = job.digest
+            if old.get(job.file) != job.digest or not (out / "p" / job.file).exists():
+                todo.append(job)
+                rendered += 1
+                if len(todo) >= CHUNK:
+                    renderer.submit(todo)
+                    todo = []
+            rows.append(_index_row(job))
+        renderer.submit(todo)
+    atomic_write_text(out / MANIFEST, json.dumps({**old, **built}, sort_keys=True))
     head = "".join(f'<th data-sort="{k}">{label}</th>' if k else f"<th>{label}</th>" for k, label in
                    (("id", "problem"), ("year", "year"), ("section", "section"), ("status", "status"), ("rounds", "rounds"),
                     ("pass_rate", "pass rate"), ("tokens", "tokens"), ("words", "words"), (None, "levels")))
@@ -131,4 +183,56 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path) -
             f"<table id='problems'><thead><tr>{head}</tr></thead><tbody></tbody></table>"
             f"<script id='data' type='application/json'>{data}</script><script src='index.js'></script>")
     atomic_write_text(out / "index.html", PAGE.format(title="distill transcripts", root="", body=body))
-    return {"problems": len(rows), "out": str(out)}
+    return {"problems": len(rows), "rendered": rendered, "unchanged": len(rows) - rendered, "jobs": jobs, "out": str(out)}
+
+
+def _index_row(j: PageJob) -> dict[str, Any]:
+    p, t, ps = j.problem, j.transcript, j.samples
+    lvls = (["R1"] if t.solution else []) + [lv for lv in LEVELS[1:] if (lt := j.levels.get(lv)) and lt.ok] \
+        + (["trace"] if t.thought and t.solution else [])
+    return {"id": p.id, "file": j.file, "year": p.year or "", "section": p.section or "", "status": t.status,
+            "rounds": t.rounds, "pass_rate": ps.pass_rate, "tokens": t.usage.total, "words": len((t.solution or "").split()),
+            "levels": lvls, "search": (p.id + " " + p.text).lower()}
+
+
+def _read_manifest(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no site yet, or a torn manifest: every page is rebuilt
+    return data if isinstance(data, dict) else {}
+
+
+class _Renderer:
+    """Renders chunks of pages in this process (one job) or in worker processes, with a bounded queue."""
+
+    def __init__(self, jobs: int, pages: Path):
+        self.jobs, self.pages = jobs, pages
+        self.pool: Any = None
+        self.pending: list[Any] = []
+
+    def __enter__(self) -> "_Renderer":
+        if self.jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs)
+        return self
+
+    def submit(self, chunk: list[PageJob]) -> None:
+        if not chunk:
+            return
+        if self.pool is None:
+            _render_pages(chunk, self.pages)
+            return
+        self.pending.append(self.pool.submit(_render_pages, chunk, self.pages))
+        while len(self.pending) >= IN_FLIGHT * self.jobs:
+            self.pending.pop(0).result()  # a page that fails to render is an error, as it is in one process
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            for f in self.pending:
+                if exc[0] is None:
+                    f.result()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=exc[0] is not None)

@@ -114,8 +114,9 @@ def texport_cmd(app: AppContext, fmt, out_path, status) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the site.")
 @click.option("--source", help="Only this source.")
 @click.option("--year", help="Year or range.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes rendering pages [default: every core].")
 @pass_app
-def thtml_cmd(app: AppContext, out_dir: Path, source: str | None, year: str | None) -> None:
+def thtml_cmd(app: AppContext, out_dir: Path, source: str | None, year: str | None, jobs: int | None) -> None:
     """Write a static site of the transcripts (open index.html from disk; no server, no network)."""
     from distill.problems.store import ProblemStore
 
@@ -124,7 +125,8 @@ def thtml_cmd(app: AppContext, out_dir: Path, source: str | None, year: str | No
     years = set(parse_years(year)) if year else None
     problems = [p for p in ProblemStore(app.workspace.problems_file).load()
                 if (source is None or p.source == source) and (years is None or p.year in years)]
-    result = build_site(problems, _stores(app), out_dir)
+    result = build_site(problems, _stores(app), out_dir, jobs=jobs)
     if not result["problems"]:
         raise DistillError("no transcripts for that selection; run `distill corpus run` first")
-    app.out.print(f"wrote {result['problems']} problem pages -> {out_dir / 'index.html'}")
+    app.out.print(f"wrote {result['problems']} problem pages ({result['rendered']} built, {result['unchanged']} unchanged) "
+                  f"-> {out_dir / 'index.html'}")

@@ -1,0 +1,49 @@
+"""`transcripts html`: the same pages on one core or several, and an unchanged page is not rebuilt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill.demo.loopback import LoopbackServer
+from distill.demo.recorded_teacher import RecordedTeacher, role_settings
+from distill.demo.samples import sample_files
+
+
+@pytest.fixture
+def corpus(run_cli, monkeypatch, workspace):
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    with LoopbackServer(RecordedTeacher()) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            for k, v in values.items():
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+        run_cli("corpus", "run", "--years", "2001-2002", "--quiet")
+    return workspace
+
+
+def pages(folder):
+    return {p.name: p.read_bytes() for p in sorted((folder / "p").glob("*.html"))}
+
+
+def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt(corpus, run_cli, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert "16 problem pages (16 built, 0 unchanged)" in run_cli("transcripts", "html", "--out", str(one), "--jobs", "1").output
+    run_cli("transcripts", "html", "--out", str(two), "--jobs", "2")
+    assert pages(one) == pages(two) and len(pages(one)) == 16
+    assert (one / "index.html").read_bytes() == (two / "index.html").read_bytes()
+    assert "(0 built, 16 unchanged)" in run_cli("transcripts", "html", "--out", str(one)).output
+    # a new level text changes one page; a deleted page is built again; nothing else is touched
+    from distill.corpus.transcripts import LevelText, TranscriptStore
+
+    store = TranscriptStore(corpus / "transcripts")
+    store.put_level(LevelText(problem_id="sample-2001-fs-01", level="R6", text="Add: $2+3=5$. Final answer: \\boxed{5}", words=5, ok=True,
+                              fingerprint="test"))
+    (one / "p" / "sample-2002-fs-01.html").unlink()
+    before = {name: (one / "p" / name).stat().st_mtime_ns for name in pages(one) if name != "sample-2002-fs-01.html"}
+    assert "(2 built, 14 unchanged)" in run_cli("transcripts", "html", "--out", str(one)).output
+    after = {name: (one / "p" / name).stat().st_mtime_ns for name in before}
+    assert [n for n in before if before[n] != after[n]] == ["sample-2001-fs-01.html"]
+    assert "R6 · 5 words" in (one / "p" / "sample-2001-fs-01.html").read_text()
+    manifest = json.loads((one / "pages.json").read_text())
+    assert set(manifest) == set(pages(one))
