@@ -4,6 +4,7 @@ is MathML built here; the only script is the index's local filtering. Opens from
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -22,7 +23,7 @@ from .mathhtml import render
 from .samples import ProblemSamples, problem_samples
 from .transcripts import LevelText, Transcript, TranscriptStore
 
-MANIFEST = "pages.json"  # page file -> hash of what it was built from: an unchanged page is not rebuilt
+MANIFEST = "pages.json"  # page file -> hash of what it was built from, and its index row: an unchanged page is not rebuilt
 IN_FLIGHT = 4  # chunks queued per worker: enough to keep every core busy, few enough to keep memory flat
 CHUNK = 16
 
@@ -125,18 +126,25 @@ def _site_version() -> str:
 
     here = Path(__file__).parent
     return content_hash({"code": [(here / f).read_text(encoding="utf-8") for f in ("site.py", "mathhtml.py")],
-                         "latex2mathml": version("latex2mathml")})
+                         "latex2mathml": version("latex2mathml"), "assets": [(here / "site_assets" / f).read_text(encoding="utf-8")
+                                                                              for f in ("style.css", "index.js")]})
 
 
-def _job(p: Problem, store: TranscriptStore, site_version: str) -> PageJob | None:
+def _digest(p: Problem, store: TranscriptStore, site_version: str) -> str | None:
+    """The hash of everything a problem's page is built from, read raw (no validation); None without a transcript."""
+    raw = store.raw(p.id, LEVELS[1:])
+    if raw[0] is None:
+        return None
+    text = json.dumps([site_version, p.model_dump(mode="json"), raw], sort_keys=False, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def _job(p: Problem, store: TranscriptStore, digest: str) -> PageJob | None:
     t = store.get(p.id)
     if t is None:
         return None
-    ps = problem_samples(store, p.id)
     levels = {lv: lt for lv in LEVELS[1:] if (lt := store.get_level(p.id, lv)) is not None}
-    digest = content_hash({"v": site_version, "problem": p.model_dump(mode="json"), "samples": [x.model_dump(mode="json") for x in ps.samples],
-                           "levels": {k: v.model_dump(mode="json") for k, v in levels.items()}}, 24)
-    return PageJob(p, t, levels, ps, _file(p.id), digest)
+    return PageJob(p, t, levels, problem_samples(store, p.id), _file(p.id), digest)
 
 
 def _render_pages(jobs: list[PageJob], pages: Path) -> None:
@@ -153,24 +161,32 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
         atomic_write_text(out / name, (assets / name).read_text(encoding="utf-8"))
     jobs = max(1, jobs or os.cpu_count() or 1)
     old = _read_manifest(out / MANIFEST)
-    built: dict[str, str] = {}
+    built: dict[str, dict[str, Any]] = {}
     rows, todo, rendered = [], [], 0
     version = _site_version()
     with _Renderer(jobs, out / "p") as renderer:
         for p in sorted(problems, key=lambda q: q.id):
-            job = _job(p, store, version)
+            digest = _digest(p, store, version)
+            if digest is None:
+                continue
+            file = _file(p.id)
+            kept = old.get(file)
+            if kept is not None and kept.get("digest") == digest and (out / "p" / file).exists():
+                built[file] = kept  # unchanged: neither the page nor its index row is built again
+                rows.append(kept["row"])
+                continue
+            job = _job(p, store, digest)
             if job is None:
                 continue
-            built[job.file] = job.digest
-            if old.get(job.file) != job.digest or not (out / "p" / job.file).exists():
-                todo.append(job)
-                rendered += 1
-                if len(todo) >= CHUNK:
-                    renderer.submit(todo)
-                    todo = []
-            rows.append(_index_row(job))
+            built[file] = {"digest": digest, "row": _index_row(job)}
+            rows.append(built[file]["row"])
+            todo.append(job)
+            rendered += 1
+            if len(todo) >= CHUNK:
+                renderer.submit(todo)
+                todo = []
         renderer.submit(todo)
-    atomic_write_text(out / MANIFEST, json.dumps({**old, **built}, sort_keys=True))
+    atomic_write_text(out / MANIFEST, json.dumps({**old, **built}))  # rows keep their key order: index.html is the same either way
     head = "".join(f'<th data-sort="{k}">{label}</th>' if k else f"<th>{label}</th>" for k, label in
                    (("id", "problem"), ("year", "year"), ("section", "section"), ("status", "status"), ("rounds", "rounds"),
                     ("pass_rate", "pass rate"), ("tokens", "tokens"), ("words", "words"), (None, "levels")))
@@ -195,12 +211,14 @@ def _index_row(j: PageJob) -> dict[str, Any]:
             "levels": lvls, "search": (p.id + " " + p.text).lower()}
 
 
-def _read_manifest(path: Path) -> dict[str, str]:
+def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # no site yet, or a torn manifest: every page is rebuilt
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("row"), dict) and "digest" in v}
 
 
 class _Renderer:

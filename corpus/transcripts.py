@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -131,12 +131,22 @@ class TranscriptStore:
                 out.append(t)
         return out
 
+    def ids(self) -> list[tuple[str, int]]:
+        """(problem id, sample) of every stored transcript, sorted: keys only, a few bytes each."""
+        return sorted((k[1], k[2] if len(k) > 2 else 0) for k in self.cache.iterkeys() if isinstance(k, tuple) and k[0] == "transcript")
+
     def all(self) -> Iterator[Transcript]:
-        for key in list(self.cache.iterkeys()):
-            if isinstance(key, tuple) and key[0] == "transcript":
-                t = _read(Transcript, self.cache.get(key), self.root, f"the transcript of {key[1]} (sample {key[2] if len(key) > 2 else 0})")
-                if t is not None:
-                    yield t
+        """Every transcript, by problem id and sample, read one at a time (memory stays flat)."""
+        for pid, sample in self.ids():
+            t = self.get(pid, sample)
+            if t is not None:
+                yield t
+
+    def raw(self, problem_id: str, levels: Sequence[str]) -> list[Any]:
+        """A problem's stored records as they are on disk (samples, then the given levels), unvalidated: what
+        a page is built from, cheap to hash when deciding whether the page must be built again."""
+        keys = [self._key(problem_id, k) for k in self.cache.get(("samples", problem_id), [0])]
+        return [self.cache.get(k) for k in keys] + [self.cache.get(("level", problem_id, lv)) for lv in levels]
 
     def get_level(self, problem_id: str, level: str) -> LevelText | None:
         return _read(LevelText, self.cache.get(("level", problem_id, level)), self.root, f"the {level} text of {problem_id}")

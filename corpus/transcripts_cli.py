@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -29,22 +30,26 @@ def transcripts_group() -> None:
 @transcripts_group.command("list")
 @click.option("--year", help="Year or range.")
 @click.option("--status", type=click.Choice(["accepted", "rejected", "failed"]), help="Only this status.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip the first N matching transcripts.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N transcripts.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary per line.")
 @pass_app
-def tlist_cmd(app: AppContext, year, status, as_json) -> None:
+def tlist_cmd(app: AppContext, year, status, offset, limit, as_json) -> None:
     """List transcripts with status, rounds, tokens and reason."""
     years = set(parse_years(year)) if year else None
-    rows = sorted((t for t in _stores(app).all() if (years is None or t.year in years) and (status is None or t.status == status)),
-                  key=lambda t: (t.problem_id, t.sample))
+    matching = (t for t in _stores(app).all() if (years is None or t.year in years) and (status is None or t.status == status))
+    rows = itertools.islice(matching, offset, None if limit is None else offset + limit)  # read one by one, printed as read
     if as_json:
         for t in rows:
             click.echo(json.dumps({"problem_id": t.problem_id, "sample": t.sample, "year": t.year, "status": t.status, "rounds": t.rounds,
                                    "tokens": t.usage.total, "reason": t.reason, "stop_reason": t.stop_reason}))
         return
-    table = Table("problem", "sample", "status", "rounds", "tokens", "reason", title=f"{len(rows)} transcripts")
+    table = Table("problem", "sample", "status", "rounds", "tokens", "reason")
     colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}
     for t in rows:
         table.add_row(t.problem_id, str(t.sample), f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.usage.total:,}", t.reason[:60])
+    shown = f"{table.row_count} transcripts" + (f" from #{offset + 1}" if offset else "")
+    table.title = shown + (" (--offset/--limit page further)" if limit is not None and table.row_count == limit else "")
     app.out.print(table)
 
 
@@ -102,12 +107,14 @@ def texport_cmd(app: AppContext, fmt, out_path, status) -> None:
     """Export transcripts as Markdown or JSONL for sharing."""
     from distill.io import atomic_write_jsonl, atomic_write_text
 
-    rows = sorted((t for t in _stores(app).all() if status is None or t.status == status), key=lambda t: (t.problem_id, t.sample))
+    rows = (t for t in _stores(app).all() if status is None or t.status == status)  # in id order, one at a time
     if fmt == "jsonl":
-        atomic_write_jsonl(out_path, (t.model_dump(mode="json") for t in rows))
+        n = atomic_write_jsonl(out_path, (t.model_dump(mode="json") for t in rows))
     else:
-        atomic_write_text(out_path, "\n\n---\n\n".join(render_markdown(t) for t in rows) + "\n")
-    app.out.print(f"wrote {len(rows)} transcripts to {out_path}")
+        parts = [render_markdown(t) for t in rows]
+        n = len(parts)
+        atomic_write_text(out_path, "\n\n---\n\n".join(parts) + "\n")
+    app.out.print(f"wrote {n} transcripts to {out_path}")
 
 
 @transcripts_group.command("html")

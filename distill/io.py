@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -35,12 +34,17 @@ def content_hash(obj: Any, length: int = 16) -> str:
 
 def atomic_write_text(path: Path | str, text: str) -> None:
     """Write through a temporary file in the same folder and rename: readers never see half a file."""
+    _atomic_write(path, lambda fh: fh.write(text))
+
+
+def _atomic_write(path: Path | str, fill: Any) -> Any:
+    """`fill(fh)` writes a temporary file in the same folder, which is then renamed over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            result = fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report should be readable like any other file
@@ -48,6 +52,7 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return result
 
 
 def _read_umask() -> int:
@@ -78,14 +83,16 @@ def _dumps(obj: Any) -> str:
 
 
 def atomic_write_jsonl(path: Path | str, rows: Iterable[Any]) -> int:
-    buf = io.StringIO()
-    with jsonlines.Writer(buf, dumps=_dumps) as writer:
+    """Rows written as they come (a generator of 100k rows never sits in memory), renamed into place at the end."""
+    def fill(fh) -> int:
         n = 0
-        for row in rows:
-            writer.write(row)
-            n += 1
-    atomic_write_text(path, buf.getvalue())
-    return n
+        with jsonlines.Writer(fh, dumps=_dumps, flush=False) as writer:
+            for row in rows:
+                writer.write(row)
+                n += 1
+        return n
+
+    return _atomic_write(path, fill)
 
 
 def append_jsonl(path: Path | str, row: Any) -> None:

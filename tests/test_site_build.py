@@ -33,6 +33,7 @@ def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt
     assert pages(one) == pages(two) and len(pages(one)) == 16
     assert (one / "index.html").read_bytes() == (two / "index.html").read_bytes()
     assert "(0 built, 16 unchanged)" in run_cli("transcripts", "html", "--out", str(one)).output
+    assert (one / "index.html").read_bytes() == (two / "index.html").read_bytes()  # index rows kept from the manifest read alike
     # a new level text changes one page; a deleted page is built again; nothing else is touched
     from distill.corpus.transcripts import LevelText, TranscriptStore
 
@@ -46,4 +47,17 @@ def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt
     assert [n for n in before if before[n] != after[n]] == ["sample-2001-fs-01.html"]
     assert "R6 · 5 words" in (one / "p" / "sample-2001-fs-01.html").read_text()
     manifest = json.loads((one / "pages.json").read_text())
-    assert set(manifest) == set(pages(one))
+    assert set(manifest) == set(pages(one)) and all(v["row"]["file"] == k for k, v in manifest.items())
+
+
+def test_transcripts_list_pages_with_offset_and_limit_in_id_order(corpus, run_cli, tmp_path):
+    everything = [json.loads(x) for x in run_cli("transcripts", "list", "--json").stdout.splitlines()]
+    ids = [(r["problem_id"], r["sample"]) for r in everything]
+    assert len(ids) == 16 and ids == sorted(ids)
+    page = [json.loads(x) for x in run_cli("transcripts", "list", "--json", "--offset", "5", "--limit", "4").stdout.splitlines()]
+    assert page == everything[5:9]
+    accepted = [json.loads(x) for x in run_cli("transcripts", "list", "--json", "--status", "accepted", "--limit", "3").stdout.splitlines()]
+    assert accepted == [r for r in everything if r["status"] == "accepted"][:3]
+    assert "4 transcripts from #6 (--offset/--limit page further)" in run_cli("transcripts", "list", "--offset", "5", "--limit", "4").output
+    n = run_cli("transcripts", "export", "--out", str(tmp_path / "all.jsonl")).output
+    assert "wrote 16 transcripts" in n and len((tmp_path / "all.jsonl").read_text().splitlines()) == 16
