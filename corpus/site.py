@@ -131,9 +131,10 @@ def _site_version() -> str:
 
 
 def _digest(p: Problem, store: TranscriptStore, site_version: str) -> str | None:
-    """The hash of everything a problem's page is built from, read raw (no validation); None without a transcript."""
-    raw = store.raw(p.id, LEVELS[1:])
-    if raw[0] is None:
+    """The hash of what a problem's page is built from: the problem and its records' revision (no validation); None
+    without a transcript."""
+    raw = store.revision(p.id, LEVELS[1:])
+    if raw is None:
         return None
     text = json.dumps([site_version, p.model_dump(mode="json"), raw], sort_keys=False, ensure_ascii=False, default=str)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()

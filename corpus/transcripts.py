@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -113,14 +114,17 @@ class TranscriptStore:
         return _read(Transcript, self.cache.get(self._key(problem_id, sample)), self.root, f"the transcript of {problem_id} (sample {sample})")
 
     def put(self, t: Transcript) -> None:
-        if t.sample == 0:  # every index already holds sample 0 (see `samples`): one write
-            self.cache.set(self._key(t.problem_id, 0), t.model_dump(mode="json"))
-            return
-        with self.cache.transact():  # the transcript and the index of samples change together
+        with self.cache.transact():  # the transcript, the index of samples and the revision change together
             self.cache.set(self._key(t.problem_id, t.sample), t.model_dump(mode="json"))
-            index = set(self.cache.get(("samples", t.problem_id), [0]))
-            if t.sample not in index:
-                self.cache.set(("samples", t.problem_id), sorted(index | {t.sample}))
+            if t.sample:  # every index already holds sample 0 (see `samples`)
+                index = set(self.cache.get(("samples", t.problem_id), [0]))
+                if t.sample not in index:
+                    self.cache.set(("samples", t.problem_id), sorted(index | {t.sample}))
+            self._touch(t.problem_id)
+
+    def _touch(self, problem_id: str) -> None:
+        """A new revision token for the problem: whatever was built from its records (a site page) is stale."""
+        self.cache.set(("revision", problem_id), uuid.uuid4().hex)
 
     def samples(self, problem_id: str) -> list[Transcript]:
         """Every stored sample of a problem, by sample index."""
@@ -142,9 +146,15 @@ class TranscriptStore:
             if t is not None:
                 yield t
 
-    def raw(self, problem_id: str, levels: Sequence[str]) -> list[Any]:
-        """A problem's stored records as they are on disk (samples, then the given levels), unvalidated: what
-        a page is built from, cheap to hash when deciding whether the page must be built again."""
+    def revision(self, problem_id: str, levels: Sequence[str]) -> Any:
+        """What changes whenever a problem's records change: its revision token (one read), or, in a store
+        written before tokens, the records themselves as they are on disk (samples, then the given levels).
+        None when the problem has no transcript."""
+        if self.cache.get(self._key(problem_id, 0)) is None:
+            return None
+        token = self.cache.get(("revision", problem_id))
+        if token is not None:
+            return token
         keys = [self._key(problem_id, k) for k in self.cache.get(("samples", problem_id), [0])]
         return [self.cache.get(k) for k in keys] + [self.cache.get(("level", problem_id, lv)) for lv in levels]
 
@@ -152,7 +162,9 @@ class TranscriptStore:
         return _read(LevelText, self.cache.get(("level", problem_id, level)), self.root, f"the {level} text of {problem_id}")
 
     def put_level(self, lt: LevelText) -> None:
-        self.cache.set(("level", lt.problem_id, lt.level), lt.model_dump(mode="json"))
+        with self.cache.transact():
+            self.cache.set(("level", lt.problem_id, lt.level), lt.model_dump(mode="json"))
+            self._touch(lt.problem_id)
 
 
 def _read(model: type[Transcript] | type[LevelText], raw: Any, root: Path, what: str) -> Any:

@@ -3,6 +3,8 @@ diskcache's default evicts the least recently stored entries past 1 GB, silently
 
 from __future__ import annotations
 
+import pytest
+
 import diskcache
 from distill.agents.clients import open_cache
 from distill.corpus.transcripts import Transcript, TranscriptStore
@@ -37,3 +39,23 @@ def test_the_transcript_store_keeps_every_transcript_past_the_size_limit(tmp_pat
     assert all(store.get(f"p{i}") is not None for i in range(ENTRIES))
     reopened = TranscriptStore(tmp_path / "transcripts")  # the setting is stored with the cache, not only in this object
     assert reopened.cache.eviction_policy == "none" and len(list(reopened.all())) == ENTRIES
+
+
+KEYS = [("transcript", "obryan-2024-fs-03"), ("transcript", "obryan-2024-fs-03", 3), ("samples", "x"), ("level", "p-1", "R6"),
+        ("transcript", "é中 id with spaces", 2 ** 62), ("transcript", "", 0), ("a", "a"), ("level", "R2", "R2"), (True, 1), (1, 2.5),
+        ("transcript", "p", -(2 ** 63)), ("transcript", "p", 2 ** 63), ((1, 2), "nested"), "plain string", 7, b"bytes"]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=repr)
+def test_the_fast_key_encoding_is_byte_for_byte_diskcaches(key, tmp_path):
+    """A store written by plain diskcache reads back through ours, key for key (and the other way round)."""
+    import diskcache
+
+    from distill.io import open_disk_store
+
+    ours = open_disk_store(tmp_path)
+    theirs = diskcache.Disk(str(tmp_path), pickle_protocol=ours.disk_pickle_protocol)
+    assert ours._disk.put(key) == theirs.put(key)
+    with diskcache.Cache(str(tmp_path / "plain")) as plain:
+        plain.set(key, {"v": 1})
+    assert open_disk_store(tmp_path / "plain").get(key) == {"v": 1}
