@@ -47,7 +47,44 @@ def openai_client(role: ModelRole, base_url: str, key: str | None, http_client: 
     from openai import AsyncOpenAI
 
     extra = {"http_client": http_client} if http_client is not None else {}
-    return AsyncOpenAI(base_url=base_url, api_key=key or "not-needed", timeout=role.timeout_s, max_retries=0, **extra)
+    client = AsyncOpenAI(base_url=base_url, api_key=key or "not-needed", timeout=role.timeout_s, max_retries=0, **extra)
+    _lean_chat_create(client)
+    return client
+
+
+def _lean_chat_create(client: Any) -> None:
+    """Chat requests whose parameters are plain JSON data go out as they are. The SDK's `create` first walks
+    them against its TypedDict annotations (~1 ms of CPU per call, a quarter of what a call costs distill
+    against a fast endpoint) and, for such data, returns them unchanged (a test checks the bodies are the
+    same). Anything else, a stream included, takes the SDK's own path; so does an SDK without these helpers."""
+    try:
+        from openai import NOT_GIVEN, NotGiven, Omit
+        from openai._base_client import make_request_options
+        from openai.types.chat import ChatCompletion
+    except ImportError:  # pragma: no cover - a future SDK moved them: keep its own path
+        return
+    completions = client.chat.completions
+    original = completions.create
+
+    async def create(*, extra_headers: Any = None, extra_query: Any = None, extra_body: Any = None, timeout: Any = NOT_GIVEN, **params: Any):
+        body = {k: v for k, v in params.items() if not isinstance(v, (NotGiven, Omit))}
+        if body.get("stream") or not all(_plain(v) for v in body.values()):
+            return await original(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, **params)
+        options = make_request_options(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout,
+                                       security={"bearer_auth": True})
+        return await completions._post("/chat/completions", body=body, options=options, cast_to=ChatCompletion, stream=False)
+
+    completions.create = create
+
+
+def _plain(v: Any) -> bool:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return True
+    if type(v) is dict:
+        return all(type(k) is str and _plain(x) for k, x in v.items())
+    if type(v) is list:
+        return all(_plain(x) for x in v)
+    return False
 
 
 @dataclass
