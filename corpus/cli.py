@@ -221,7 +221,7 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
     """Per year: accepted / rejected / failed / not run, and tokens spent."""
     from distill.corpus.samples import problem_samples
 
-    problems = [p for p in ProblemStore(app.workspace.problems_file).load() if p.usable]
+    problems = (p for p in ProblemStore(app.workspace.problems_file).iter() if p.usable)  # one at a time: flat memory
     store = _stores(app)
     rows: dict[str, Counter] = defaultdict(Counter)
     cost: dict[str, float] = defaultdict(float)

@@ -148,14 +148,27 @@ def _job(p: Problem, store: TranscriptStore, digest: str) -> PageJob | None:
     return PageJob(p, t, levels, problem_samples(store, p.id), _file(p.id), digest)
 
 
-def _render_pages(jobs: list[PageJob], pages: Path) -> None:
-    for j in jobs:
-        atomic_write_text(pages / j.file, problem_page(j.problem, j.transcript, j.levels, j.samples))
+_STORES: dict[str, TranscriptStore] = {}
+
+
+def _build_pages(root: str, todo: list[tuple[int, Problem, str]], pages: Path, store: TranscriptStore | None = None) -> list[tuple]:
+    """Read, render and write a chunk of pages (in a worker, with its own connection to the store); return
+    (position, file, digest, index row) for each, so the index keeps problem order."""
+    store = store or _STORES.setdefault(root, TranscriptStore(Path(root)))
+    out = []
+    for i, p, digest in todo:
+        job = _job(p, store, digest)
+        if job is None:
+            continue
+        atomic_write_text(pages / job.file, problem_page(job.problem, job.transcript, job.levels, job.samples))
+        out.append((i, job.file, digest, _index_row(job)))
+    return out
 
 
 def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, jobs: int | None = None) -> dict[str, Any]:
-    """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts. Pages render in
-    `jobs` worker processes (default: every core); a page whose inputs have not changed is not rebuilt."""
+    """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts. Pages are read and
+    rendered in `jobs` worker processes (default: every core); a page whose inputs have not changed is
+    not rebuilt."""
     (out / "p").mkdir(parents=True, exist_ok=True)
     assets = resources.files("distill.corpus") / "site_assets"
     for name in ("style.css", "index.js"):
@@ -163,30 +176,33 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
     jobs = max(1, jobs or os.cpu_count() or 1)
     old = _read_manifest(out / MANIFEST)
     built: dict[str, dict[str, Any]] = {}
-    rows, todo, rendered = [], [], 0
+    rows: list[dict[str, Any] | None] = []
+    todo: list[tuple[int, Problem, str]] = []
     version = _site_version()
-    with _Renderer(jobs, out / "p") as renderer:
+
+    def done(results: list[tuple]) -> None:
+        for i, file, digest, row in results:
+            rows[i] = row
+            built[file] = {"digest": digest, "row": row}
+
+    with _Renderer(jobs, store, out / "p", done) as renderer:
         for p in sorted(problems, key=lambda q: q.id):
             digest = _digest(p, store, version)
             if digest is None:
                 continue
-            file = _file(p.id)
-            kept = old.get(file)
-            if kept is not None and kept.get("digest") == digest and (out / "p" / file).exists():
-                built[file] = kept  # unchanged: neither the page nor its index row is built again
+            kept = old.get(_file(p.id))
+            if kept is not None and kept.get("digest") == digest and (out / "p" / _file(p.id)).exists():
+                built[_file(p.id)] = kept  # unchanged: neither the page nor its index row is built again
                 rows.append(kept["row"])
                 continue
-            job = _job(p, store, digest)
-            if job is None:
-                continue
-            built[file] = {"digest": digest, "row": _index_row(job)}
-            rows.append(built[file]["row"])
-            todo.append(job)
-            rendered += 1
+            todo.append((len(rows), p, digest))
+            rows.append(None)
             if len(todo) >= CHUNK:
                 renderer.submit(todo)
                 todo = []
         renderer.submit(todo)
+    rendered = renderer.rendered
+    rows = [r for r in rows if r is not None]  # a transcript deleted while the site was built
     atomic_write_text(out / MANIFEST, json.dumps({**old, **built}))  # rows keep their key order: index.html is the same either way
     head = "".join(f'<th data-sort="{k}">{label}</th>' if k else f"<th>{label}</th>" for k, label in
                    (("id", "problem"), ("year", "year"), ("section", "section"), ("status", "status"), ("rounds", "rounds"),
@@ -223,12 +239,13 @@ def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 
 class _Renderer:
-    """Renders chunks of pages in this process (one job) or in worker processes, with a bounded queue."""
+    """Builds chunks of pages in this process (one job) or in worker processes, with a bounded queue."""
 
-    def __init__(self, jobs: int, pages: Path):
-        self.jobs, self.pages = jobs, pages
+    def __init__(self, jobs: int, store: TranscriptStore, pages: Path, done: Any):
+        self.jobs, self.store, self.pages, self.done = jobs, store, pages, done
         self.pool: Any = None
         self.pending: list[Any] = []
+        self.rendered = 0
 
     def __enter__(self) -> "_Renderer":
         if self.jobs > 1:
@@ -237,21 +254,24 @@ class _Renderer:
             self.pool = ProcessPoolExecutor(max_workers=self.jobs)
         return self
 
-    def submit(self, chunk: list[PageJob]) -> None:
+    def _collect(self, results: list[tuple]) -> None:
+        self.rendered += len(results)
+        self.done(results)
+
+    def submit(self, chunk: list[tuple[int, Problem, str]]) -> None:
         if not chunk:
             return
         if self.pool is None:
-            _render_pages(chunk, self.pages)
+            self._collect(_build_pages(str(self.store.root), chunk, self.pages, self.store))
             return
-        self.pending.append(self.pool.submit(_render_pages, chunk, self.pages))
+        self.pending.append(self.pool.submit(_build_pages, str(self.store.root), chunk, self.pages))
         while len(self.pending) >= IN_FLIGHT * self.jobs:
-            self.pending.pop(0).result()  # a page that fails to render is an error, as it is in one process
+            self._collect(self.pending.pop(0).result())  # a page that fails to render is an error, as in one process
 
     def __exit__(self, *exc: object) -> None:
         try:
-            for f in self.pending:
-                if exc[0] is None:
-                    f.result()
+            while self.pending and exc[0] is None:
+                self._collect(self.pending.pop(0).result())
         finally:
             if self.pool is not None:
                 self.pool.shutdown(cancel_futures=exc[0] is not None)

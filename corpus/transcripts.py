@@ -150,11 +150,11 @@ class TranscriptStore:
         """What changes whenever a problem's records change: its revision token (one read), or, in a store
         written before tokens, the records themselves as they are on disk (samples, then the given levels).
         None when the problem has no transcript."""
-        if self.cache.get(self._key(problem_id, 0)) is None:
-            return None
         token = self.cache.get(("revision", problem_id))
         if token is not None:
-            return token
+            return token  # set with every transcript and level text, so the transcript exists
+        if self.cache.get(self._key(problem_id, 0)) is None:
+            return None
         keys = [self._key(problem_id, k) for k in self.cache.get(("samples", problem_id), [0])]
         return [self.cache.get(k) for k in keys] + [self.cache.get(("level", problem_id, lv)) for lv in levels]
 

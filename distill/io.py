@@ -142,37 +142,37 @@ def read_jsonl(path: Path | str, what: str = "a JSON object", *, log: bool = Fal
 
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        fh = path.open("rb")
     except FileNotFoundError:
         raise DistillError("no such file", path=path) from None
     except IsADirectoryError:
         raise DistillError("is a folder, not a JSONL file", path=path) from None
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DistillError("not UTF-8 text", path=path) from None
-    lines = raw.splitlines(keepends=True)
-    at = {"line": 0}
+    at = {"line": 0, "last": b""}
 
     def feed() -> Iterator[bytes]:
-        for n, line in enumerate(lines, 1):
-            at["line"] = n
+        for n, line in enumerate(fh, 1):  # line by line: a file of 100k records is never in memory at once
+            at["line"], at["last"] = n, line
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DistillError("not UTF-8 text", path=path, where=f"line {n}") from None
             yield line
 
-    reader = jsonlines.Reader(feed())
-    while True:
-        try:
-            row = reader.read(allow_none=True, skip_empty=True)
-        except EOFError:
-            return
-        except jsonlines.InvalidLineError as exc:
-            if log and at["line"] == len(lines) and not raw.endswith(b"\n"):
-                return  # a torn last line
-            msg = getattr(exc.__cause__, "msg", None) or "not JSON"  # the JSONDecodeError jsonlines wraps
-            raise DistillError(f"malformed JSON ({msg})", path=path, where=f"line {at['line']}") from None
-        if not isinstance(row, dict):
-            raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {at['line']}")
-        yield at["line"], row
+    with fh:
+        reader = jsonlines.Reader(feed())
+        while True:
+            try:
+                row = reader.read(allow_none=True, skip_empty=True)
+            except EOFError:
+                return
+            except jsonlines.InvalidLineError as exc:
+                if log and not at["last"].endswith(b"\n") and not fh.peek(1):
+                    return  # a torn last line
+                msg = getattr(exc.__cause__, "msg", None) or "not JSON"  # the JSONDecodeError jsonlines wraps
+                raise DistillError(f"malformed JSON ({msg})", path=path, where=f"line {at['line']}") from None
+            if not isinstance(row, dict):
+                raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {at['line']}")
+            yield at["line"], row
 
 
 def read_jsonl_records(path: Path | str, model: Any, what: str, redo: str, *, log: bool = False) -> Iterator[tuple[int, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,14 @@ class ProblemStore:
         self.path = Path(path)
 
     def load(self) -> list[Problem]:
+        return list(self.iter())
+
+    def iter(self) -> Iterator[Problem]:
+        """The problems one at a time, in file order (a command that aggregates needs no list of 100k)."""
         if not self.path.exists():
-            return []
-        return [p for _, p in read_jsonl_records(self.path, Problem, "a problem record", "import the problems again into a new workspace")]
+            return
+        for _, p in read_jsonl_records(self.path, Problem, "a problem record", "import the problems again into a new workspace"):
+            yield p
 
     def by_id(self) -> dict[str, Problem]:
         return {p.id: p for p in self.load()}
