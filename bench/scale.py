@@ -86,7 +86,8 @@ def one_size(n: int, base_url: str, concurrency: int, jobs: int) -> dict:
         run = ["corpus", "run", "--source", "scale", "--concurrency", str(concurrency), "--json", "--quiet"]
         r = timed([DISTILL, *run], env)
         summary = json.loads(r["out"])
-        rows["corpus run"] = {**r, "calls": summary["model_calls"], "calls_per_s": round(summary["model_calls"] / r["wall_s"], 1)}
+        rows["corpus run"] = {**r, "calls": summary["model_calls"], "calls_per_s": round(summary["model_calls"] / r["wall_s"], 1),
+                              "disk_mb": round(sum(f.stat().st_size for f in (d / "ws").rglob("*") if f.is_file()) / 2**20, 1)}
         bare = asyncio.run(bare_client(base_url, summary["model_calls"], concurrency))
         rows["bare client (baseline)"] = {"wall_s": round(bare, 3), "rss_mb": None, "calls": summary["model_calls"],
                                           "calls_per_s": round(summary["model_calls"] / bare, 1)}
@@ -159,7 +160,7 @@ def main() -> int:
         cells = []
         for s in result["sizes"]:
             r = s["commands"][c]
-            extra = f", {r['calls_per_s']:.0f} calls/s" if "calls_per_s" in r else ""
+            extra = (f", {r['calls_per_s']:.0f} calls/s" if "calls_per_s" in r else "") + (f", {r['disk_mb']:.0f} MB on disk" if "disk_mb" in r else "")
             cells.append(f"{r['wall_s']:.2f} s / {r['rss_mb'] if r['rss_mb'] is not None else '–'} MB{extra}")
         first, last = result["sizes"][0]["commands"][c], result["sizes"][-1]["commands"][c]
         mem = round(last["rss_mb"] / first["rss_mb"], 2) if first.get("rss_mb") else None
