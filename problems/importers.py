@@ -160,6 +160,9 @@ def parse_field_map(specs: Iterable[str]) -> dict[str, str]:
 ALTERNATIVES = {"text": ("text", "problem", "question", "prompt"), "answer": ("answer", "final_answer", "gold", "solution_key")}
 
 
+SAME_NAME = ("year", "section", "number", "subject", "solution", "answer_latex")
+
+
 def _auto_map(path: Path, row: Mapping[str, Any]) -> dict[str, str]:
     fmap = parse_field_map([])
     for ours, names in ALTERNATIVES.items():
@@ -169,6 +172,9 @@ def _auto_map(path: Path, row: Mapping[str, Any]) -> dict[str, str]:
                                f"map one with --field text=NAME", path=path, where="line 1")
         if found:
             fmap[ours] = found
+    for ours in SAME_NAME:  # a field already named as ours is read as it is (a generic file's `year` must not be lost)
+        if ours in row:
+            fmap[ours] = ours
     return fmap
 
 

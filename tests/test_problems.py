@@ -185,6 +185,16 @@ def test_aime_and_amc_style_jsonl_is_detected_without_field_mapping(tmp_path, ru
     assert probs["contest24-8"]["answer"] == "27"
 
 
+def test_a_generic_file_keeps_the_fields_named_as_ours_without_a_mapping(tmp_path, run_cli, workspace):
+    f = write(tmp_path / "mine.jsonl", json.dumps({"id": "a", "text": "What is 2 + 2?", "answer": "4", "year": "2019", "section": "js",
+                                                   "number": 3, "level": "Level 2", "subject": "Algebra"}) + "\n")
+    run_cli("problems", "import", str(f), "--source", "mine")
+    p = json.loads((workspace / "problems" / "problems.jsonl").read_text().splitlines()[0])
+    assert (p["year"], p["section"], p["number"], p["subject"]) == (2019, "js", 3, "Algebra")
+    assert p["level"] is None  # `level` means a difficulty only when mapped (MATH writes "Level 2")
+    assert run_cli("problems", "list", "--year", "2019").output.count("mine-a") == 1
+
+
 def test_problems_list_shows_a_screenful_unless_asked_for_all(run_cli):
     run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
     short = run_cli("problems", "list", "--limit", "3").output
