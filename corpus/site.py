@@ -25,7 +25,7 @@ from .transcripts import LevelText, Transcript, TranscriptStore
 
 MANIFEST = "pages.json"  # page file -> hash of what it was built from, and its index row: an unchanged page is not rebuilt
 IN_FLIGHT = 4  # chunks queued per worker: enough to keep every core busy, few enough to keep memory flat
-CHUNK = 16
+CHUNK = 64  # problems per worker task
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -151,58 +151,53 @@ def _job(p: Problem, store: TranscriptStore, digest: str) -> PageJob | None:
 _STORES: dict[str, TranscriptStore] = {}
 
 
-def _build_pages(root: str, todo: list[tuple[int, Problem, str]], pages: Path, store: TranscriptStore | None = None) -> list[tuple]:
-    """Read, render and write a chunk of pages (in a worker, with its own connection to the store); return
-    (position, file, digest, index row) for each, so the index keeps problem order."""
+def _build_pages(root: str, chunk: list[tuple[int, Problem, dict[str, Any] | None]], pages: Path, version: str,
+                 store: TranscriptStore | None = None) -> list[tuple[int, str, dict[str, Any], bool]]:
+    """For a chunk of problems (in a worker, with its own connection to the store): hash what each page is
+    built from; build, render and write the pages whose hash differs from the manifest's (or whose file is
+    gone). Returns (position, file, manifest entry, built?) so the index keeps problem order."""
     store = store or _STORES.setdefault(root, TranscriptStore(Path(root)))
     out = []
-    for i, p, digest in todo:
+    for i, p, kept in chunk:
+        digest = _digest(p, store, version)
+        if digest is None:
+            continue
+        file = _file(p.id)
+        if kept is not None and kept.get("digest") == digest and (pages / file).exists():
+            out.append((i, file, kept, False))  # unchanged: neither the page nor its index row is built again
+            continue
         job = _job(p, store, digest)
         if job is None:
             continue
-        atomic_write_text(pages / job.file, problem_page(job.problem, job.transcript, job.levels, job.samples))
-        out.append((i, job.file, digest, _index_row(job)))
+        atomic_write_text(pages / file, problem_page(job.problem, job.transcript, job.levels, job.samples))
+        out.append((i, file, {"digest": digest, "row": _index_row(job)}, True))
     return out
 
 
 def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, jobs: int | None = None) -> dict[str, Any]:
-    """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts. Pages are read and
-    rendered in `jobs` worker processes (default: every core); a page whose inputs have not changed is
-    not rebuilt."""
+    """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts. Pages are hashed,
+    read and rendered in `jobs` worker processes (default: every core); a page whose inputs have not
+    changed is not rebuilt."""
     (out / "p").mkdir(parents=True, exist_ok=True)
     assets = resources.files("distill.corpus") / "site_assets"
     for name in ("style.css", "index.js"):
         atomic_write_text(out / name, (assets / name).read_text(encoding="utf-8"))
     jobs = max(1, jobs or os.cpu_count() or 1)
     old = _read_manifest(out / MANIFEST)
+    ordered = sorted(problems, key=lambda q: q.id)
+    rows: list[dict[str, Any] | None] = [None] * len(ordered)
     built: dict[str, dict[str, Any]] = {}
-    rows: list[dict[str, Any] | None] = []
-    todo: list[tuple[int, Problem, str]] = []
-    version = _site_version()
 
-    def done(results: list[tuple]) -> None:
-        for i, file, digest, row in results:
-            rows[i] = row
-            built[file] = {"digest": digest, "row": row}
+    def done(results: list[tuple[int, str, dict[str, Any], bool]]) -> None:
+        for i, file, entry, _ in results:
+            rows[i] = entry["row"]
+            built[file] = entry
 
-    with _Renderer(jobs, store, out / "p", done) as renderer:
-        for p in sorted(problems, key=lambda q: q.id):
-            digest = _digest(p, store, version)
-            if digest is None:
-                continue
-            kept = old.get(_file(p.id))
-            if kept is not None and kept.get("digest") == digest and (out / "p" / _file(p.id)).exists():
-                built[_file(p.id)] = kept  # unchanged: neither the page nor its index row is built again
-                rows.append(kept["row"])
-                continue
-            todo.append((len(rows), p, digest))
-            rows.append(None)
-            if len(todo) >= CHUNK:
-                renderer.submit(todo)
-                todo = []
-        renderer.submit(todo)
+    with _Renderer(jobs, store, out / "p", _site_version(), done) as renderer:
+        for start in range(0, len(ordered), CHUNK):
+            renderer.submit([(i, p, old.get(_file(p.id))) for i, p in enumerate(ordered[start:start + CHUNK], start)])
     rendered = renderer.rendered
-    rows = [r for r in rows if r is not None]  # a transcript deleted while the site was built
+    rows = [r for r in rows if r is not None]  # problems without a transcript have no page
     atomic_write_text(out / MANIFEST, json.dumps({**old, **built}))  # rows keep their key order: index.html is the same either way
     head = "".join(f'<th data-sort="{k}">{label}</th>' if k else f"<th>{label}</th>" for k, label in
                    (("id", "problem"), ("year", "year"), ("section", "section"), ("status", "status"), ("rounds", "rounds"),
@@ -241,8 +236,8 @@ def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 class _Renderer:
     """Builds chunks of pages in this process (one job) or in worker processes, with a bounded queue."""
 
-    def __init__(self, jobs: int, store: TranscriptStore, pages: Path, done: Any):
-        self.jobs, self.store, self.pages, self.done = jobs, store, pages, done
+    def __init__(self, jobs: int, store: TranscriptStore, pages: Path, version: str, done: Any):
+        self.jobs, self.store, self.pages, self.version, self.done = jobs, store, pages, version, done
         self.pool: Any = None
         self.pending: list[Any] = []
         self.rendered = 0
@@ -255,16 +250,16 @@ class _Renderer:
         return self
 
     def _collect(self, results: list[tuple]) -> None:
-        self.rendered += len(results)
+        self.rendered += sum(1 for r in results if r[3])
         self.done(results)
 
-    def submit(self, chunk: list[tuple[int, Problem, str]]) -> None:
+    def submit(self, chunk: list[tuple[int, Problem, dict[str, Any] | None]]) -> None:
         if not chunk:
             return
         if self.pool is None:
-            self._collect(_build_pages(str(self.store.root), chunk, self.pages, self.store))
+            self._collect(_build_pages(str(self.store.root), chunk, self.pages, self.version, self.store))
             return
-        self.pending.append(self.pool.submit(_build_pages, str(self.store.root), chunk, self.pages))
+        self.pending.append(self.pool.submit(_build_pages, str(self.store.root), chunk, self.pages, self.version))
         while len(self.pending) >= IN_FLIGHT * self.jobs:
             self._collect(self.pending.pop(0).result())  # a page that fails to render is an error, as in one process
 
