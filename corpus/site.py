@@ -136,8 +136,10 @@ def _digest(p: Problem, store: TranscriptStore, site_version: str) -> str | None
     raw = store.revision(p.id, LEVELS[1:])
     if raw is None:
         return None
-    text = json.dumps([site_version, p.model_dump(mode="json"), raw], sort_keys=False, ensure_ascii=False, default=str)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    h = hashlib.blake2b(site_version.encode("utf-8"), digest_size=12)
+    h.update(p.model_dump_json().encode("utf-8"))
+    h.update((raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)).encode("utf-8"))
+    return h.hexdigest()
 
 
 def _job(p: Problem, store: TranscriptStore, digest: str) -> PageJob | None:
@@ -152,7 +154,7 @@ _STORES: dict[str, TranscriptStore] = {}
 
 
 def _build_pages(root: str, chunk: list[tuple[int, Problem, dict[str, Any] | None]], pages: Path, version: str,
-                 store: TranscriptStore | None = None) -> list[tuple[int, str, dict[str, Any], bool]]:
+                 store: TranscriptStore | None = None) -> list[tuple[int, str, dict[str, Any] | None, bool]]:
     """For a chunk of problems (in a worker, with its own connection to the store): hash what each page is
     built from; build, render and write the pages whose hash differs from the manifest's (or whose file is
     gone). Returns (position, file, manifest entry, built?) so the index keeps problem order."""
@@ -163,8 +165,8 @@ def _build_pages(root: str, chunk: list[tuple[int, Problem, dict[str, Any] | Non
         if digest is None:
             continue
         file = _file(p.id)
-        if kept is not None and kept.get("digest") == digest and (pages / file).exists():
-            out.append((i, file, kept, False))  # unchanged: neither the page nor its index row is built again
+        if kept is not None and kept.get("digest") == digest:  # (kept only when its page file exists)
+            out.append((i, file, None, False))  # unchanged: neither the page nor its index row is built (nor sent back)
             continue
         job = _job(p, store, digest)
         if job is None:
@@ -188,14 +190,17 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
     rows: list[dict[str, Any] | None] = [None] * len(ordered)
     built: dict[str, dict[str, Any]] = {}
 
-    def done(results: list[tuple[int, str, dict[str, Any], bool]]) -> None:
+    def done(results: list[tuple[int, str, dict[str, Any] | None, bool]]) -> None:
         for i, file, entry, _ in results:
+            entry = entry or old[file]
             rows[i] = entry["row"]
             built[file] = entry
 
+    existing = set(os.listdir(out / "p"))  # one listing, not a stat per page
     with _Renderer(jobs, store, out / "p", _site_version(), done) as renderer:
         for start in range(0, len(ordered), CHUNK):
-            renderer.submit([(i, p, old.get(_file(p.id))) for i, p in enumerate(ordered[start:start + CHUNK], start)])
+            renderer.submit([(i, p, old.get(f) if (f := _file(p.id)) in existing else None)
+                             for i, p in enumerate(ordered[start:start + CHUNK], start)])
     rendered = renderer.rendered
     rows = [r for r in rows if r is not None]  # problems without a transcript have no page
     atomic_write_text(out / MANIFEST, json.dumps({**old, **built}))  # rows keep their key order: index.html is the same either way
