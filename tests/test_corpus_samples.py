@@ -137,7 +137,9 @@ def test_max_cost_is_a_hard_cap_from_a_fresh_workspace(teacher, run_cli, workspa
     assert r.exit_code == 1 and "stopped at the cost cap" in r.output
     s = json.loads(r.stdout)
     costs = [t.cost_usd for t in TranscriptStore(workspace / "transcripts").all()]
-    assert 0 < s["over_budget"] < 16 and len(costs) == 16 - s["over_budget"]
+    # which samples finish before the cap depends on the order replies come back (at concurrency 2 the other
+    # sample's reservations may leave none room to finish): the cap and the accounting are what must hold
+    assert 0 < s["over_budget"] <= 16 and len(costs) == 16 - s["over_budget"]
     assert sum(costs) <= s["cost_usd"] <= 1.0  # what was spent, partial samples included, stays within the cap
     assert "below one sample's worst case ($1.5000" in r.stderr  # 3 Solver rounds + 2 format attempts at 300 tokens
     dry = json.loads(run_cli("corpus", "run", "--years", "2001-2002", "--dry-run", "--json").stdout)
