@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from distill.io import atomic_write_text, content_hash
 from distill.problems.schema import Problem
@@ -117,7 +120,21 @@ class PageJob:
     levels: dict[str, LevelText]
     samples: ProblemSamples
     file: str
-    digest: str
+
+
+class PageEntry(TypedDict):
+    digest: str  # of what the page was built from (see `_digest`)
+    row: dict[str, Any]  # its row in the index
+
+
+class SiteManifest(BaseModel):
+    """pages.json: per page file, the hash of what it was built from and its index row, so a rebuild
+    renders only the pages whose inputs changed. A missing, torn or other-version file rebuilds every page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    pages: dict[str, PageEntry] = Field(default_factory=dict)
 
 
 def _site_version() -> str:
@@ -142,12 +159,12 @@ def _digest(p: Problem, store: TranscriptStore, site_version: str) -> str | None
     return h.hexdigest()
 
 
-def _job(p: Problem, store: TranscriptStore, digest: str) -> PageJob | None:
+def _job(p: Problem, store: TranscriptStore) -> PageJob | None:
     t = store.get(p.id)
     if t is None:
         return None
     levels = {lv: lt for lv in LEVELS[1:] if (lt := store.get_level(p.id, lv)) is not None}
-    return PageJob(p, t, levels, problem_samples(store, p.id), _file(p.id), digest)
+    return PageJob(p, t, levels, problem_samples(store, p.id), _file(p.id))
 
 
 _STORES: dict[str, TranscriptStore] = {}
@@ -168,7 +185,7 @@ def _build_pages(root: str, chunk: list[tuple[int, Problem, dict[str, Any] | Non
         if kept is not None and kept.get("digest") == digest:  # (kept only when its page file exists)
             out.append((i, file, None, False))  # unchanged: neither the page nor its index row is built (nor sent back)
             continue
-        job = _job(p, store, digest)
+        job = _job(p, store)
         if job is None:
             continue
         atomic_write_text(pages / file, problem_page(job.problem, job.transcript, job.levels, job.samples))
@@ -203,7 +220,8 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
                              for i, p in enumerate(ordered[start:start + CHUNK], start)])
     rendered = renderer.rendered
     rows = [r for r in rows if r is not None]  # problems without a transcript have no page
-    atomic_write_text(out / MANIFEST, json.dumps({**old, **built}))  # rows keep their key order: index.html is the same either way
+    # rows keep their key order through the record: index.html is the same from a rebuilt or a kept row
+    atomic_write_text(out / MANIFEST, SiteManifest(pages={**old, **built}).model_dump_json())
     head = "".join(f'<th data-sort="{k}">{label}</th>' if k else f"<th>{label}</th>" for k, label in
                    (("id", "problem"), ("year", "year"), ("section", "section"), ("status", "status"), ("rounds", "rounds"),
                     ("pass_rate", "pass rate"), ("tokens", "tokens"), ("words", "words"), (None, "levels")))
@@ -228,14 +246,11 @@ def _index_row(j: PageJob) -> dict[str, Any]:
             "levels": lvls, "search": (p.id + " " + p.text).lower()}
 
 
-def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+def _read_manifest(path: Path) -> dict[str, PageEntry]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # no site yet, or a torn manifest: every page is rebuilt
-    if not isinstance(data, dict):
+        return SiteManifest.model_validate_json(path.read_bytes()).pages
+    except (OSError, ValueError):  # no site yet, a torn file or another version: a cache, so every page is rebuilt
         return {}
-    return {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("row"), dict) and "digest" in v}
 
 
 class _Renderer:

@@ -136,9 +136,11 @@ def with_prompt_set(app: AppContext, args: FinetuneArgs) -> FinetuneArgs:
     from distill.corpus.selection import resolve_spec
 
     from .grpo import split_prompt_set, write_prompt_set
+    from .policy import resume_state
 
     if not args.problems:
         return args  # --data holds a prompt set already
+    resume_state(args, Path(args.out))  # a folder holding another run says so before its prompt set is touched
     ws = app.workspace
     train = resolve_spec(args.problems, ws.problems_file, ws.exports_dir)
     valid = resolve_spec(args.valid_problems, ws.problems_file, ws.exports_dir) if args.valid_problems else None

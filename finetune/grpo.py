@@ -6,7 +6,6 @@ measured against group-normalised advantages, so it says little about progress).
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,12 +13,13 @@ from typing import Any
 
 from distill.corpus.prompt import StudentPrompt
 from distill.errors import DistillError
-from distill.io import atomic_write_jsonl, read_jsonl, write_record
+from distill.io import atomic_write_jsonl, write_record
 from distill.problems.schema import Problem
 
 from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
 from .policy import prepare_policy, quiet_trainer, trainer_import_error
+from .preference import load_rows
 from .records import FinetuneSummary, RewardReport
 from .rewards import reward_functions
 
@@ -48,17 +48,7 @@ def write_prompt_set(train: Sequence[Problem], valid: Sequence[Problem], folder:
 
 
 def load_prompts(folder: Path, split: str) -> list[dict[str, Any]]:
-    path = folder / f"{split}.jsonl"
-    if not path.exists():
-        raise DistillError(f"{split}.jsonl: missing split (give --problems, or a folder of {{prompt, answer}} rows)", path=folder)
-    rows = []
-    for lineno, row in read_jsonl(path, 'a {"prompt", "answer"} object'):
-        missing = [k for k in PROMPT_KEYS if not isinstance(row.get(k), str) or not row[k].strip()]
-        if missing:
-            raise DistillError(f"expected a problem with {', '.join(PROMPT_KEYS)}; {', '.join(missing)} missing", path=path,
-                               where=f"line {lineno}")
-        rows.append(row)
-    return rows
+    return load_rows(folder, split, PROMPT_KEYS, "(give --problems, or a folder of {prompt, answer} rows)")
 
 
 def _dataset(rows: list[dict[str, Any]], tok) -> list[tuple]:
@@ -105,7 +95,6 @@ def _reported_validation(cb: RewardCallback):
 
 def run_grpo(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | None = None, *, grader=None) -> FinetuneSummary:
     """GRPO on a prompt set with keys; the reward is distill's grader (and/or the answer format)."""
-    import mlx.core as mx
     import mlx.optimizers as optim
 
     try:
@@ -121,7 +110,6 @@ def run_grpo(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | N
         if len(rows) < args.batch_size:
             raise DistillError(f"{name}.jsonl has {len(rows)} problems; it needs at least --batch-size ({args.batch_size})", path=data)
     pol = prepare_policy(args, needs_ref=args.beta > 0)
-    random.seed(args.seed)
     cb = RewardCallback(pol.model, pol.out, offset=pol.offset, patience=args.early_stop_patience, state=pol.state, on_report=on_report)
     targs = GRPOTrainingArgs(
         batch_size=args.batch_size, iters=pol.remaining(args.iters), val_batches=args.val_batches, steps_per_report=args.steps_per_report,
@@ -143,7 +131,6 @@ def run_grpo(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | N
     finally:
         if own:
             grader.close()
-    mx.clear_cache()
     return _summary(args, pol.out, cb, len(train_rows), len(valid_rows), time.perf_counter() - t0, [f.__name__ for f in funcs])
 
 

@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from distill.errors import DistillError
+from distill.errors import DistillError, WorkFailed
 from distill.io import atomic_write_json, atomic_write_jsonl, write_record
 
 from .args import FinetuneArgs
@@ -108,7 +108,8 @@ def trainer_import_error(method: str) -> DistillError:
 
 @contextlib.contextmanager
 def quiet_trainer():
-    """mlx-lm-lora's trainers print their own progress; ours (or none, with --quiet) replaces it. Its
+    """mlx-lm-lora's trainers print their own progress; ours (or none, with --quiet) replaces it; what they
+    raise becomes one line (exit 2 for what they refuse, 1 for a diverged run). Its
     trainers set Metal's wired-memory limit from `mx.device_info()`, which on the CPU backend has no
     `max_recommended_working_set_size`: it reads 0 there (no limit to set), so they run on Linux too."""
     import mlx.core as mx
@@ -120,6 +121,10 @@ def quiet_trainer():
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             yield
+    except FloatingPointError as exc:  # the trainer refuses a non-finite update: the run failed, its checkpoints stay
+        raise WorkFailed(f"training diverged ({exc}); try a lower --learning-rate, or --resume from the last checkpoint") from None
+    except ValueError as exc:  # what mlx-lm-lora rejects in the data or settings (a prompt without a chat template, a batch size)
+        raise DistillError(f"mlx-lm-lora refused the run: {str(exc).splitlines()[0][:300]}") from None
     finally:
         if patched:
             mx.device_info = original

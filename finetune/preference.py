@@ -22,15 +22,20 @@ PAIR_KEYS = ("prompt", "chosen", "rejected")
 
 
 def load_pairs(folder: Path, split: str) -> list[dict[str, Any]]:
+    return load_rows(folder, split, PAIR_KEYS, "(write one with `distill corpus export --format dpo`)")
+
+
+def load_rows(folder: Path, split: str, keys: tuple[str, ...], hint: str) -> list[dict[str, Any]]:
+    """`split`.jsonl of objects whose `keys` are non-empty strings; a missing split or a line without
+    one is one error naming the file and line."""
     path = folder / f"{split}.jsonl"
     if not path.exists():
-        raise DistillError(f"{split}.jsonl: missing split (write one with `distill corpus export --format dpo`)", path=folder)
+        raise DistillError(f"{split}.jsonl: missing split {hint}", path=folder)
     rows = []
-    for lineno, row in read_jsonl(path, 'a {"prompt", "chosen", "rejected"} object'):
-        missing = [k for k in PAIR_KEYS if not isinstance(row.get(k), str)]
+    for lineno, row in read_jsonl(path, "a {" + ", ".join(f'"{k}"' for k in keys) + "} object"):
+        missing = [k for k in keys if not isinstance(row.get(k), str) or not row[k].strip()]
         if missing:
-            raise DistillError(f"expected a preference pair with {', '.join(PAIR_KEYS)}; {', '.join(missing)} missing", path=path,
-                               where=f"line {lineno}")
+            raise DistillError(f"expected {', '.join(keys)}; {', '.join(missing)} missing", path=path, where=f"line {lineno}")
         rows.append(row)
     return rows
 

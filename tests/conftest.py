@@ -45,6 +45,23 @@ def run_cli(workspace: Path):
     return _run
 
 
+@pytest.fixture
+def recorded_corpus(run_cli, monkeypatch, workspace):
+    """The bundled sample problems of 2001-2002 run by the recorded teacher; the teacher stays up while the
+    test (or a fixture on top of this one) runs more commands against it."""
+    from distill.demo.loopback import LoopbackServer
+    from distill.demo.recorded_teacher import RecordedTeacher, role_settings
+    from distill.demo.samples import sample_files
+
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    with LoopbackServer(RecordedTeacher()) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            for k, v in values.items():
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+        run_cli("corpus", "run", "--years", "2001-2002", "--quiet")
+        yield workspace
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny random Qwen2 built in the test session (no download)."""

@@ -146,3 +146,26 @@ def test_orpo_trains_on_pairs_and_a_preference_run_resumes(tiny_model, tmp_path,
     assert cfg["resumed_from_iteration"] == 10
     iters = [json.loads(x)["iteration"] for x in (out / "metrics.jsonl").read_text().splitlines() if json.loads(x)["kind"] == "val"]
     assert iters == sorted(set(iters)) and max(iters) == 20  # no iteration measured twice
+
+
+def test_what_the_trainers_raise_is_one_line_with_its_exit_code():
+    from distill.errors import DistillError, WorkFailed
+    from distill.finetune.policy import quiet_trainer
+
+    with pytest.raises(DistillError, match="mlx-lm-lora refused the run: Dataset must have at least batch_size=4"):
+        with quiet_trainer():
+            raise ValueError("Dataset must have at least batch_size=4 examples but only has 2.\nmore")
+    with pytest.raises(WorkFailed, match="training diverged .*lower --learning-rate"):
+        with quiet_trainer():
+            raise FloatingPointError("Non-finite GRPO loss or gradients; optimizer update aborted.")
+
+
+def test_a_grpo_run_into_a_folder_holding_a_run_leaves_its_prompt_set_alone(run_cli, tmp_path, workspace):
+    run_cli("problems", "import", str(sums_jsonl(tmp_path / "sums.jsonl")), "--format", "jsonl", "--source", "sums")
+    out = tmp_path / "out"
+    (out / "prompts").mkdir(parents=True)
+    (out / "metrics.jsonl").write_text("{}\n")
+    (out / "prompts" / "train.jsonl").write_text("the earlier run's\n")
+    r = run_cli("finetune", "run", "--method", "grpo", "--model", "m", "--problems", "sums", "--out", str(out), ok=False)
+    assert r.exit_code == 2 and "already holds a run" in r.output
+    assert (out / "prompts" / "train.jsonl").read_text() == "the earlier run's\n"

@@ -11,9 +11,6 @@ import shutil
 
 import pytest
 
-from distill.demo.loopback import LoopbackServer
-from distill.demo.recorded_teacher import RecordedTeacher, role_settings
-from distill.demo.samples import sample_files
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -35,14 +32,8 @@ def browser():
 
 
 @pytest.fixture
-def site(run_cli, monkeypatch, tmp_path):
-    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
-    with LoopbackServer(RecordedTeacher()) as srv:
-        for role, values in role_settings(srv.base_url).items():
-            for k, v in values.items():
-                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
-        run_cli("corpus", "run", "--years", "2001-2002", "--quiet")
-        run_cli("corpus", "levels", "--years", "2001-2002", "--levels", "R2,R6", "--quiet")
+def site(recorded_corpus, run_cli, tmp_path):
+    run_cli("corpus", "levels", "--years", "2001-2002", "--levels", "R2,R6", "--quiet")  # the recorded teacher is still up
     out = tmp_path / "site"
     run_cli("transcripts", "html", "--out", str(out))
     return out

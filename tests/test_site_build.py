@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from distill.demo.loopback import LoopbackServer
-from distill.demo.recorded_teacher import RecordedTeacher, role_settings
-from distill.demo.samples import sample_files
-
-
-@pytest.fixture
-def corpus(run_cli, monkeypatch, workspace):
-    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
-    with LoopbackServer(RecordedTeacher()) as srv:
-        for role, values in role_settings(srv.base_url).items():
-            for k, v in values.items():
-                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
-        run_cli("corpus", "run", "--years", "2001-2002", "--quiet")
-    return workspace
-
 
 def pages(folder):
     return {p.name: p.read_bytes() for p in sorted((folder / "p").glob("*.html"))}
 
 
-def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt(corpus, run_cli, tmp_path):
+def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt(recorded_corpus, run_cli, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     assert "16 problem pages (16 built, 0 unchanged)" in run_cli("transcripts", "html", "--out", str(one), "--jobs", "1").output
     run_cli("transcripts", "html", "--out", str(two), "--jobs", "2")
@@ -37,7 +20,7 @@ def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt
     # a new level text changes one page; a deleted page is built again; nothing else is touched
     from distill.corpus.transcripts import LevelText, TranscriptStore
 
-    store = TranscriptStore(corpus / "transcripts")
+    store = TranscriptStore(recorded_corpus / "transcripts")
     store.put_level(LevelText(problem_id="sample-2001-fs-01", level="R6", text="Add: $2+3=5$. Final answer: \\boxed{5}", words=5, ok=True,
                               fingerprint="test"))
     (one / "p" / "sample-2002-fs-01.html").unlink()
@@ -47,10 +30,13 @@ def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt
     assert [n for n in before if before[n] != after[n]] == ["sample-2001-fs-01.html"]
     assert "R6 · 5 words" in (one / "p" / "sample-2001-fs-01.html").read_text()
     manifest = json.loads((one / "pages.json").read_text())
-    assert set(manifest) == set(pages(one)) and all(v["row"]["file"] == k for k, v in manifest.items())
+    assert manifest["schema_version"] == 1 and set(manifest["pages"]) == set(pages(one))
+    assert all(v["row"]["file"] == k for k, v in manifest["pages"].items())
+    (one / "pages.json").write_text("{torn")  # the manifest is a cache: a torn one rebuilds every page, no error
+    assert "(16 built, 0 unchanged)" in run_cli("transcripts", "html", "--out", str(one)).output
 
 
-def test_transcripts_list_pages_with_offset_and_limit_in_id_order(corpus, run_cli, tmp_path):
+def test_transcripts_list_pages_with_offset_and_limit_in_id_order(recorded_corpus, run_cli, tmp_path):
     everything = [json.loads(x) for x in run_cli("transcripts", "list", "--json").stdout.splitlines()]
     ids = [(r["problem_id"], r["sample"]) for r in everything]
     assert len(ids) == 16 and ids == sorted(ids)
