@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 
 import click
 from distill.problems.schema import Problem
-from distill.problems.select import Selector, filter_problems, parse_years
-from distill.problems.store import ProblemStore
+from distill.problems.select import Selector, parse_years
+from distill.problems.store import ProblemStore, StoredProblems
 from rich.panel import Panel
 from rich.progress import (
     BarColumn,
@@ -26,24 +26,30 @@ from distill.errors import DistillError, WorkFailed, endpoint_exit
 from .transcripts import Transcript, TranscriptStore
 
 
-def select_problems(app: AppContext, year: str | None, years: str | None, ids: tuple[str, ...], source: str | None) -> list[Problem]:
+def select_problems(app: AppContext, year: str | None, years: str | None, ids: tuple[str, ...], source: str | None) -> StoredProblems:
+    """The usable problems the options choose, as places in the problem file (one pass, ~16 bytes each)."""
     given = [name for name, v in (("--year", year), ("--years", years), ("--problems", ids)) if v]
     if len(given) > 1:
         raise DistillError(f"{' and '.join(given)} both choose problems; use one of them")
-    all_problems = ProblemStore(app.workspace.problems_file).load()
-    if not all_problems:
+    spec = year or years
+    if not ids and spec is None and source is None:
+        raise DistillError("choose problems with --year, --years, --problems or --source")
+    selector = Selector(source=source, years=frozenset(parse_years(spec)) if spec else None)
+    seen = [0]
+
+    def keep(p: Problem) -> bool:
+        seen[0] += 1
+        return bool(ids) or (selector.keeps(p) and p.usable)
+
+    store = ProblemStore(app.workspace.problems_file)
+    chosen = store.select(keep)
+    if not seen[0]:
         raise DistillError(f"no problems in the workspace {app.workspace.root}; run `distill problems import` first")
     if ids:
-        chosen = Selector(ids=tuple(ids))(all_problems)
-    else:
-        spec = year or years
-        if spec is None and source is None:
-            raise DistillError("choose problems with --year, --years, --problems or --source")
-        chosen = filter_problems(all_problems, source=source, years=parse_years(spec) if spec else None)
-    usable = [p for p in chosen if p.usable]
-    if not usable:
+        chosen = chosen.pick(ids).filter(lambda p: p.usable)
+    if not chosen:
         raise DistillError("no problems with answer keys match that selection")
-    return usable
+    return chosen
 
 
 def _stores(app: AppContext) -> TranscriptStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from distill.problems.schema import Problem
@@ -41,17 +41,18 @@ class Contamination:
         return asdict(self)
 
 
-def find_contamination(train: Sequence[Problem], evaluation: Sequence[Problem], *, n: int = DEFAULT_N,
+def find_contamination(train: Iterable[Problem], evaluation: Iterable[Problem], *, n: int = DEFAULT_N,
                        threshold: float = DEFAULT_THRESHOLD) -> list[Contamination]:
     """For each training problem, its worst overlap with any evaluation problem, when it reaches the threshold.
 
     The n-gram index holds hashes, not word tuples, and evaluation problems by position: about 10x less
     memory, and 100k x 10k problems in seconds. Two different n-grams would have to share a 64-bit hash
-    to change a result."""
-    eval_ids = [e.id for e in evaluation]
+    to change a result. Each side is read once, in order: neither needs to be a list."""
+    eval_ids: list[str] = []
     exact: dict[str, list[int]] = defaultdict(list)
     index: dict[int, int | list[int]] = {}
     for i, e in enumerate(evaluation):
+        eval_ids.append(e.id)
         toks = words(e.text)
         exact[" ".join(toks)].append(i)
         for g in hashed_ngrams(toks, n):

@@ -6,16 +6,19 @@ most held-out member: if any twin is in test, all of them are; a twin group give
 
 from __future__ import annotations
 
+import itertools
 import random
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from distill.errors import DistillError
-from distill.io import atomic_write_jsonl, write_record
+from distill.io import JsonlSpool, atomic_write_lines, write_record
 from distill.problems.schema import Problem
+from distill.problems.store import partition, sorted_by_id
 
 from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, Contamination, find_contamination
 from .manifest import Decontamination, ExportManifest, PassRateReport, TokenReport
@@ -27,23 +30,26 @@ SPLITS = ("train", "valid", "test")
 ESTIMATE_NOTE = "estimated (4 characters a token; pass --tokenizer for exact counts)"
 
 
-def assign_splits(problems: Sequence[Problem], valid_years: set[int], test_years: set[int]) -> dict[str, str]:
-    """problem id -> split, twins kept together on the most held-out side."""
+def assign_splits(problems: Iterable[Problem], valid_years: set[int], test_years: set[int]) -> dict[str, str]:
+    """problem id -> split, twins kept together on the most held-out side (one pass; only twins are remembered)."""
     rank = {"train": 0, "valid": 1, "test": 2}
 
     def side(p: Problem) -> str:
         return "test" if p.year in test_years else "valid" if p.year in valid_years else "train"
 
-    by_id = {p.id: p for p in problems}
-    groups: dict[str, list[Problem]] = defaultdict(list)
-    for p in problems:
-        groups[p.group_key].append(p)
     out: dict[str, str] = {}
+    groups: dict[str, list[str]] = defaultdict(list)  # group key -> member ids, for problems with twins
+    twins: dict[str, list[str]] = {}
+    for p in problems:
+        out[p.id] = side(p)
+        if p.twins:
+            groups[p.group_key].append(p.id)
+            twins[p.id] = p.twins
     for members in groups.values():
-        sides = [side(p) for p in members] + [side(by_id[t]) for p in members for t in p.twins if t in by_id]
+        sides = [out[m] for m in members] + [out[t] for m in members for t in twins[m] if t in out]
         chosen = max(sides, key=rank.__getitem__)
-        for p in members:
-            out[p.id] = chosen
+        for m in members:
+            out[m] = chosen
     return out
 
 
@@ -91,6 +97,7 @@ class ContaminationCheck:
     flagged: list[Contamination]
     training_problems: int
     evaluation_problems: int
+    split_of: dict[str, str] = field(default_factory=dict)  # problem id -> train/valid/test (twins together)
 
 
 def check_contamination(problems: Sequence[Problem], evaluation: Sequence[Problem], valid_years: Sequence[int], test_years: Sequence[int],
@@ -98,40 +105,53 @@ def check_contamination(problems: Sequence[Problem], evaluation: Sequence[Proble
     """Training candidates (the train split of `problems`) against every problem not trained on: the
     `evaluation` problems and the valid/test splits. `corpus export` and `corpus decontaminate` both ask this."""
     split_of = assign_splits(problems, set(valid_years), set(test_years))
-    train = [p for p in problems if split_of[p.id] == "train"]
-    held = {p.id: p for p in evaluation} | {p.id: p for p in problems if split_of[p.id] != "train"}
-    found = find_contamination(train, list(held.values()), n=ngram, threshold=overlap)
-    return ContaminationCheck(found, len(train), len(held))
+    train, own_held = partition(problems, lambda p: split_of[p.id] == "train", lambda p: split_of[p.id] != "train")
+    held: set[str] = set()
+    found = find_contamination(train, _held(itertools.chain(evaluation, own_held), held), n=ngram, threshold=overlap)
+    return ContaminationCheck(found, len(train), len(held), split_of)
+
+
+def _held(problems: Iterable[Problem], seen: set[str]) -> Iterator[Problem]:
+    """Each id once (into `seen`), read as needed."""
+    for p in problems:
+        if p.id not in seen:
+            seen.add(p.id)
+            yield p
 
 
 @dataclass
 class Examples:
-    """What one export writes, per split: the chat rows, their problems, words and per-row metadata."""
+    """What one export writes, per split: the chat rows and their metadata (spooled to disk as they come:
+    a 100k-row export holds their places, not the rows), their problems, words and token counts."""
 
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {s: [] for s in SPLITS})
+    rows: dict[str, JsonlSpool] = field(default_factory=lambda: {s: JsonlSpool() for s in SPLITS})
+    meta: dict[str, JsonlSpool] = field(default_factory=lambda: {s: JsonlSpool() for s in SPLITS})
     sources: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SPLITS})
     years: dict[str, set[int]] = field(default_factory=lambda: {s: set() for s in SPLITS})
-    words: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SPLITS})
-    meta: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {s: [] for s in SPLITS})
-    tokens: list[int] = field(default_factory=list)
+    words: dict[str, array] = field(default_factory=lambda: {s: array("q") for s in SPLITS})
+    tokens: array = field(default_factory=lambda: array("q"))
     templates: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    pass_rates: dict[str, float | None] = field(default_factory=dict)
+    pass_rates: list[float] = field(default_factory=list)  # of the problems considered that have one (for the mean)
     models: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # role -> the models that produced the data
     pairs: dict[str, int] = field(default_factory=dict)  # --format dpo: pairs of each kind
+    train_order: list[int] | None = None  # the shuffle: train rows are written in this order
 
     def add(self, split: str, row: dict[str, Any], meta: dict[str, Any], words: int, tokens: int) -> None:
-        self.rows[split].append(row)
+        self.rows[split].add(row)
         self.sources[split].append(meta["problem_id"])
         self.words[split].append(words)
         self.tokens.append(tokens)
-        self.meta[split].append({**meta, "words": words, "tokens": tokens})
+        self.meta[split].add({**meta, "words": words, "tokens": tokens})
 
     def shuffle_train(self, seed: int) -> None:
         order = list(range(len(self.rows["train"])))
         random.Random(seed).shuffle(order)
-        for table in (self.rows, self.sources, self.meta):
-            table["train"] = [table["train"][i] for i in order]
+        self.train_order = order
+        self.sources["train"] = [self.sources["train"][i] for i in order]
+
+    def order(self, split: str) -> list[int] | None:
+        return self.train_order if split == "train" else None
 
 
 def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: Path, options: ExportOptions = ExportOptions(), *,
@@ -142,7 +162,7 @@ def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: 
         raise DistillError(f"years {sorted(set(o.valid_years) & set(o.test_years))} are in both --valid-years and --test-years")
     check = check_contamination(problems, evaluation, o.valid_years, o.test_years, ngram=o.ngram, overlap=o.overlap)
     build = _build_pairs if o.fmt == "dpo" else _build_examples
-    ex = build(problems, store, o, {c.problem_id for c in check.flagged})
+    ex = build(problems, store, o, {c.problem_id for c in check.flagged}, check.split_of)
     if not ex.rows["train"]:
         why = ", ".join(f"{k} {v}" for k, v in ex.skipped.items()) or "no accepted transcripts outside the held-out years"
         what = "preference pairs" if o.fmt == "dpo" else f"training at level {o.level}"
@@ -151,14 +171,14 @@ def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: 
     return _write_export(out_dir, ex, o, check, _level_words(store, problems, o.level, ex.skipped))
 
 
-def _candidates(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str], ex: Examples,
-                seen_groups: set[str]) -> Iterator[tuple[Problem, ProblemSamples, list[Transcript], str]]:
+def _candidates(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str], split_of: dict[str, str],
+                ex: Examples, seen_groups: set[str]) -> Iterator[tuple[Problem, ProblemSamples, list[Transcript], str]]:
     """(problem, its samples, the chosen verified ones, its split) for every problem an export may use;
     the rest are counted in `ex.skipped` (held-out years without transcripts are not a gap)."""
-    split_of = assign_splits(problems, set(o.valid_years), set(o.test_years))
-    for p in sorted(problems, key=lambda q: q.id):
+    for p in sorted_by_id(problems):
         ps = problem_samples(store, p.id)
-        ex.pass_rates[p.id] = ps.pass_rate
+        if ps.pass_rate is not None:
+            ex.pass_rates.append(ps.pass_rate)
         chosen = ps.pick(o.pick)  # type: ignore[arg-type]
         reason = _skip_reason(p, ps, chosen, store, seen_groups, contaminated, o)
         if reason == "not run" and split_of[p.id] == "test":
@@ -178,11 +198,12 @@ def _note_used(ex: Examples, p: Problem, split: str, transcripts: Sequence[Trans
             ex.models[role].add(str(desc.get("model")))
 
 
-def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str]) -> Examples:
+def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str],
+                    split_of: dict[str, str]) -> Examples:
     count_tokens, _ = token_counter(o.tokenizer)
     student = StudentPrompt.load(o.prompts_dir)
     ex, seen_groups = Examples(), set()
-    for p, ps, chosen, split in _candidates(problems, store, o, contaminated, ex, seen_groups):
+    for p, ps, chosen, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
         texts = _level_texts(store, p.id, o.level, chosen, ex.skipped, ex.templates)
         if not texts:
             continue
@@ -196,14 +217,15 @@ def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: Expo
     return ex
 
 
-def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str]) -> Examples:
+def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str],
+                 split_of: dict[str, str]) -> Examples:
     """Preference rows `{system, prompt, chosen, rejected}` (mlx-lm-lora's DPO format), split like every export."""
     from .preference import preference_pairs
 
     count_tokens, _ = token_counter(o.tokenizer)
     student = StudentPrompt.load(o.prompts_dir)
     ex, seen_groups = Examples(), set()
-    for p, ps, _, split in _candidates(problems, store, o, contaminated, ex, seen_groups):
+    for p, ps, _, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
         pairs = preference_pairs(ps, o.prefer_shorter)
         if not pairs:
             ex.skipped["no preference pair"] += 1
@@ -238,8 +260,8 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
     out_dir.mkdir(parents=True, exist_ok=True)
     if o.fmt in ("mlx", "dpo"):
         for s in SPLITS:
-            atomic_write_jsonl(out_dir / f"{s}.jsonl", ex.rows[s])
-    rates = [r for r in ex.pass_rates.values() if r is not None]
+            atomic_write_lines(out_dir / f"{s}.jsonl", ex.rows[s].lines(ex.order(s)))
+    rates = ex.pass_rates
     tokens = ex.tokens
     record = ExportManifest(
         level=o.level, pick=o.pick, seed=o.seed,
@@ -262,7 +284,8 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
     if o.fmt == "hf":
         from .hf import write_hf
 
-        write_hf(out_dir, ex.rows, ex.meta, record.model_dump(mode="json"))
+        write_hf(out_dir, {s: list(ex.rows[s].rows(ex.order(s))) for s in SPLITS}, {s: list(ex.meta[s].rows(ex.order(s))) for s in SPLITS},
+                 record.model_dump(mode="json"))
     return record
 
 
@@ -270,9 +293,11 @@ def _level_words(store: TranscriptStore, problems: Sequence[Problem], level: str
     """Target vs achieved words for a restated level, and how many texts missed their band."""
     if level in ("R1", "trace"):
         return {"target": None, "off_target": 0}
-    texts = [lt for p in problems if (lt := store.get_level(p.id, level)) is not None]
-    ok = [lt.words for lt in texts if lt.ok]
-    targets = [lt.target_words for lt in texts if lt.target_words]
+    ok, targets = [], []  # the texts are read one at a time
+    for p in problems:
+        if (lt := store.get_level(p.id, level)) is not None:
+            ok += [lt.words] if lt.ok else []
+            targets += [lt.target_words] if lt.target_words and not targets else []
     return {"target": targets[0] if targets else None, "achieved_mean": round(sum(ok) / len(ok), 1) if ok else None,
             "off_target": skipped.get("off target", 0)}
 

@@ -13,7 +13,9 @@ DISPLAY = re.compile(r"\\\[(.+?)\\\]", re.S)
 INLINE = re.compile(r"\\\((.+?)\\\)", re.S)
 
 
-@lru_cache(maxsize=1 << 16)  # the same formula (a key, `x^2`, a boxed answer) recurs across pages: convert it once
+# the same formula (a key, `x^2`, a boxed answer) recurs across pages: convert it once; bounded, so a
+# 100k-page site holds the formulas in use, not every formula it has seen
+@lru_cache(maxsize=1 << 12)
 def mathml(tex: str, display: bool = False) -> str:
     """MathML for one formula; the TeX itself (escaped) when latex2mathml cannot read it."""
     from latex2mathml.converter import convert

@@ -255,7 +255,7 @@ async def run_corpus(
                run_identity(templates, solver_role, verifier_role, max_rounds))
     # `concurrency` workers share one queue: the first request goes out after one skip check, not
     # after a task per sample has been created and checked
-    queue = iter([(p, k) for p in problems for k in range(samples)])
+    queue = ((p, k) for p in problems for k in range(samples))  # read as the workers take them: flat memory
 
     async def worker(n: int) -> None:
         # worker n starts n event-loop turns late: the first requests leave while later workers still

@@ -5,13 +5,13 @@ can differ between the two front doors."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from distill.grading.pool import Grader
 from distill.problems.schema import Problem
-from distill.problems.store import ProblemStore
+from distill.problems.store import ProblemStore, StoredProblems, partition
 
 from distill.config import Settings
 from distill.errors import DistillError
@@ -32,11 +32,18 @@ def open_grader(settings: Settings) -> Grader:
     return Grader(workers=settings.grader_workers)
 
 
-def usable_problems(ws: Workspace) -> list[Problem]:
-    problems = ProblemStore(ws.problems_file).load()
-    if not problems:
+def usable_problems(ws: Workspace) -> StoredProblems:
+    """Every problem with a real key, as places in the problem file (read again when iterated)."""
+    seen = [0]
+
+    def usable(p: Problem) -> bool:
+        seen[0] += 1
+        return p.usable
+
+    problems = ProblemStore(ws.problems_file).select(usable)
+    if not seen[0]:
         raise DistillError(f"no problems in the workspace {ws.root}; run `distill problems import` first")
-    return [p for p in problems if p.usable]
+    return problems
 
 
 def role_clients(ws: Workspace, settings: Settings):
@@ -157,19 +164,29 @@ class TrainingSplit:
     problems outside the valid and test years; every other imported problem is an evaluation problem."""
 
     sources: set[str]
-    candidates: list[Problem]
-    evaluation: list[Problem]
-    problems: list[Problem]  # the chosen sources' problems, every year (for the splits)
+    candidates: Sequence[Problem]
+    evaluation: Sequence[Problem]
+    problems: Sequence[Problem]  # the chosen sources' problems, every year (for the splits)
 
 
 def training_split(every: Sequence[Problem], store: TranscriptStore, source: str | None, valid_years: Sequence[int],
                    test_years: Sequence[int]) -> TrainingSplit:
-    sources = {source} if source else {p.source for p in every if store.get(p.id) is not None}
+    """The three views of `every` (ids are unique in a problem set, so "not a candidate" is the evaluation side)."""
+    sources = {source} if source else _sources_with_transcripts(every, store)
     held = set(valid_years) | set(test_years)
-    problems = [p for p in every if p.source in sources]
-    candidates = [p for p in problems if p.year not in held]
-    chosen = {p.id for p in candidates}
-    return TrainingSplit(sources, candidates, [p for p in every if p.id not in chosen], problems)
+
+    def candidate(p: Problem) -> bool:
+        return p.source in sources and p.year not in held
+
+    return TrainingSplit(sources, *partition(every, candidate, lambda p: not candidate(p), lambda p: p.source in sources))
+
+
+def _sources_with_transcripts(every: Iterable[Problem], store: TranscriptStore) -> set[str]:
+    found: set[str] = set()
+    for p in every:
+        if p.source not in found and store.has(p.id):
+            found.add(p.source)
+    return found
 
 
 def export_stage(ws: Workspace, req: ExportRequest) -> ExportManifest:

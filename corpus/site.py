@@ -5,28 +5,31 @@ is MathML built here; the only script is the index's local filtering. Opens from
 from __future__ import annotations
 
 import hashlib
+import heapq
 import html
 import json
 import os
 import re
-from collections.abc import Sequence
+import tempfile
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict
 
-from distill.io import atomic_write_text, content_hash
+from distill.io import atomic_open, atomic_write_text, content_hash
 from distill.problems.schema import Problem
+from distill.problems.store import sorted_by_id
 
 from .levels import LEVELS
 from .mathhtml import render
 from .samples import ProblemSamples, problem_samples
 from .transcripts import LevelText, Transcript, TranscriptStore
 
-MANIFEST = "pages.json"  # page file -> hash of what it was built from, and its index row: an unchanged page is not rebuilt
+MANIFEST = "pages.jsonl"  # per page file: the hash of what it was built from, and its index row: an unchanged page is not rebuilt
 IN_FLIGHT = 4  # chunks queued per worker: enough to keep every core busy, few enough to keep memory flat
 CHUNK = 64  # problems per worker task
 
@@ -122,19 +125,80 @@ class PageJob:
     file: str
 
 
-class PageEntry(TypedDict):
-    digest: str  # of what the page was built from (see `_digest`)
-    row: dict[str, Any]  # its row in the index
-
-
-class SiteManifest(BaseModel):
-    """pages.json: per page file, the hash of what it was built from and its index row, so a rebuild
-    renders only the pages whose inputs changed. A missing, torn or other-version file rebuilds every page."""
+class PageEntry(BaseModel):
+    """One line of pages.jsonl: a problem's page file, the hash of what it was built from (see `_digest`), its index row."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
-    pages: dict[str, PageEntry] = Field(default_factory=dict)
+    id: str
+    file: str
+    digest: str
+    row: dict[str, Any]
+
+
+class SiteManifest(BaseModel):
+    """The first line of pages.jsonl; a PageEntry per page follows, in problem-id order. A rebuild renders
+    only the pages whose inputs changed. A missing, torn or other-version file rebuilds every page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[2] = 2
+    kind: Literal["distill site pages"] = "distill site pages"
+
+
+class _OldPages:
+    """The previous build's pages.jsonl, read in step with this build (both go in problem-id order): an
+    entry is held only while its page is in flight, so memory does not grow with the site. Entries of
+    problems outside this build go to `others`, verbatim; a line out of order or unreadable ends the reading
+    (the pages after it are rebuilt: the manifest is a cache)."""
+
+    def __init__(self, path: Path, others: TextIO):
+        self.others = others
+        self._fh: Any = None
+        self._next: tuple[PageEntry, str] | None = None
+        try:
+            self._fh = path.open(encoding="utf-8")
+            SiteManifest.model_validate_json(self._fh.readline())
+        except (OSError, ValueError):
+            self.close()
+            return
+        self._advance()
+
+    def _advance(self) -> None:
+        last = self._next[0].id if self._next else ""
+        self._next = None
+        line = self._fh.readline() if self._fh else ""
+        try:
+            entry = PageEntry.model_validate_json(line)
+        except ValueError:
+            self.close()
+            return
+        if entry.id > last:
+            self._next = (entry, line)
+
+    def take(self, pid: str) -> tuple[PageEntry, str] | None:
+        """`pid`'s entry and line from the last build, after passing on those of the ids before it."""
+        while self._next and self._next[0].id < pid:
+            self._pass_on()
+        if self._next and self._next[0].id == pid:
+            own = self._next
+            self._advance()
+            return own
+        return None
+
+    def rest(self) -> None:
+        while self._next:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        entry, line = self._next  # type: ignore[misc]
+        self.others.write(f"{entry.id}\t{line}")
+        self._advance()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 def _site_version() -> str:
@@ -170,71 +234,107 @@ def _job(p: Problem, store: TranscriptStore) -> PageJob | None:
 _STORES: dict[str, TranscriptStore] = {}
 
 
-def _build_pages(root: str, chunk: list[tuple[int, Problem, dict[str, Any] | None]], pages: Path, version: str,
-                 store: TranscriptStore | None = None) -> list[tuple[int, str, dict[str, Any] | None, bool]]:
+def _build_pages(root: str, chunk: list[tuple[int, Problem, str | None]], pages: Path, version: str,
+                 store: TranscriptStore | None = None) -> list[tuple[int, str, PageEntry | None]]:
     """For a chunk of problems (in a worker, with its own connection to the store): hash what each page is
-    built from; build, render and write the pages whose hash differs from the manifest's (or whose file is
-    gone). Returns (position, file, manifest entry, built?) so the index keeps problem order."""
-    store = store or _STORES.setdefault(root, TranscriptStore(Path(root)))
+    built from; build, render and write the pages whose hash differs from the last build's (or whose file
+    is gone). Returns (position, file, new manifest entry or None when unchanged), in problem order."""
+    if store is None:
+        if root not in _STORES:  # one connection per worker, opened once
+            _STORES[root] = TranscriptStore(Path(root))
+        store = _STORES[root]
     out = []
     for i, p, kept in chunk:
         digest = _digest(p, store, version)
         if digest is None:
             continue
         file = _file(p.id)
-        if kept is not None and kept.get("digest") == digest:  # (kept only when its page file exists)
-            out.append((i, file, None, False))  # unchanged: neither the page nor its index row is built (nor sent back)
+        if kept == digest and (pages / file).exists():
+            out.append((i, file, None))  # unchanged: neither the page nor its index row is built (nor sent back)
             continue
         job = _job(p, store)
         if job is None:
             continue
         atomic_write_text(pages / file, problem_page(job.problem, job.transcript, job.levels, job.samples))
-        out.append((i, file, {"digest": digest, "row": _index_row(job)}, True))
+        out.append((i, file, PageEntry(id=p.id, file=file, digest=digest, row=_index_row(job))))
     return out
 
 
 def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, jobs: int | None = None) -> dict[str, Any]:
     """index.html + p/<problem>.html + style.css + index.js under `out`; returns counts. Pages are hashed,
     read and rendered in `jobs` worker processes (default: every core); a page whose inputs have not
-    changed is not rebuilt."""
+    changed is not rebuilt. The index and pages.jsonl are written as the pages come back, in problem
+    order, so memory does not grow with the number of pages."""
     (out / "p").mkdir(parents=True, exist_ok=True)
     assets = resources.files("distill.corpus") / "site_assets"
     for name in ("style.css", "index.js"):
         atomic_write_text(out / name, (assets / name).read_text(encoding="utf-8"))
     jobs = max(1, jobs or os.cpu_count() or 1)
-    old = _read_manifest(out / MANIFEST)
-    ordered = sorted(problems, key=lambda q: q.id)
-    rows: list[dict[str, Any] | None] = [None] * len(ordered)
-    built: dict[str, dict[str, Any]] = {}
+    counts = {"problems": 0, "rendered": 0}
+    # the workers start first, so they inherit none of what the parent reads next
+    with _Renderer(jobs, store, out / "p", _site_version()) as renderer, \
+            tempfile.TemporaryFile("w+", encoding="utf-8") as current, tempfile.TemporaryFile("w+", encoding="utf-8") as others:
+        old = _OldPages(out / MANIFEST, others)
+        inflight: deque[tuple[int, tuple[PageEntry, str] | None]] = deque()  # submitted problems: position, last build's entry
+        head, tail = _index_page().split(_ROWS)
+        try:
+            with atomic_open(out / "index.html") as index:
+                index.write(head)
 
-    def done(results: list[tuple[int, str, dict[str, Any] | None, bool]]) -> None:
-        for i, file, entry, _ in results:
-            entry = entry or old[file]
-            rows[i] = entry["row"]
-            built[file] = entry
+                def done(results: list[tuple[int, str, PageEntry | None]]) -> None:
+                    for i, _, entry in results:
+                        while inflight[0][0] != i:  # a problem without a transcript has no page
+                            inflight.popleft()
+                        kept = inflight.popleft()[1]
+                        counts["rendered"] += entry is not None
+                        entry, line = (entry, entry.model_dump_json() + "\n") if entry else kept  # type: ignore[misc]
+                        # the rows as one JSON array, a row at a time (a problem text cannot close the script element)
+                        index.write((", " if counts["problems"] else "") + json.dumps(entry.row).replace("</", "<\\/"))
+                        current.write(f"{entry.id}\t{line}")
+                        counts["problems"] += 1
 
-    existing = set(os.listdir(out / "p"))  # one listing, not a stat per page
-    with _Renderer(jobs, store, out / "p", _site_version(), done) as renderer:
-        for start in range(0, len(ordered), CHUNK):
-            renderer.submit([(i, p, old.get(f) if (f := _file(p.id)) in existing else None)
-                             for i, p in enumerate(ordered[start:start + CHUNK], start)])
-    rendered = renderer.rendered
-    rows = [r for r in rows if r is not None]  # problems without a transcript have no page
-    # rows keep their key order through the record: index.html is the same from a rebuilt or a kept row
-    atomic_write_text(out / MANIFEST, SiteManifest(pages={**old, **built}).model_dump_json())
+                chunk: list[tuple[int, Problem, str | None]] = []
+                for i, p in enumerate(sorted_by_id(problems)):
+                    kept = old.take(p.id)
+                    inflight.append((i, kept))
+                    chunk.append((i, p, kept[0].digest if kept else None))
+                    if len(chunk) == CHUNK:
+                        renderer.submit(chunk, done)
+                        chunk = []
+                renderer.submit(chunk, done)
+                renderer.finish(done)
+                old.rest()  # pages of problems outside this selection stay known for the next build
+                index.write(tail)
+        finally:
+            old.close()
+        with atomic_open(out / MANIFEST) as manifest:
+            manifest.write(SiteManifest().model_dump_json() + "\n")
+            for line in heapq.merge(_lines(current), _lines(others)):  # both in id order; "id\t" sorts like the id alone
+                manifest.write(line.split("\t", 1)[1])
+    return {**counts, "unchanged": counts["problems"] - counts["rendered"], "jobs": jobs, "out": str(out)}
+
+
+def _lines(fh: TextIO) -> Iterator[str]:
+    fh.seek(0)
+    yield from fh
+
+
+_ROWS = "\x00rows\x00"
+
+
+def _index_page() -> str:
+    """index.html with `_ROWS` where the JSON array of rows goes."""
     head = "".join(f'<th data-sort="{k}">{label}</th>' if k else f"<th>{label}</th>" for k, label in
                    (("id", "problem"), ("year", "year"), ("section", "section"), ("status", "status"), ("rounds", "rounds"),
                     ("pass_rate", "pass rate"), ("tokens", "tokens"), ("words", "words"), (None, "levels")))
     filters = "".join(f'<label>{n} <select id="{n}"><option value="">all</option></select></label>' for n in ("year", "section", "status", "level"))
-    data = json.dumps(rows).replace("</", "<\\/")  # a problem text cannot close the script element
     body = (f"<h1>Transcripts</h1><div class='filters'>{filters}"
             "<label>rounds ≥ <input id='rounds' type='number' min='0' value='0' style='width:4em'></label>"
             "<label>pass rate ≥ <input id='pass' type='number' min='0' max='1' step='0.25' value='0' style='width:5em'></label>"
             "<input id='search' type='search' placeholder='search problems'><span id='count' class='muted'></span></div>"
             f"<table id='problems'><thead><tr>{head}</tr></thead><tbody></tbody></table>"
-            f"<script id='data' type='application/json'>{data}</script><script src='index.js'></script>")
-    atomic_write_text(out / "index.html", PAGE.format(title="distill transcripts", root="", body=body))
-    return {"problems": len(rows), "rendered": rendered, "unchanged": len(rows) - rendered, "jobs": jobs, "out": str(out)}
+            f"<script id='data' type='application/json'>[{_ROWS}]</script><script src='index.js'></script>")
+    return PAGE.format(title="distill transcripts", root="", body=body)
 
 
 def _index_row(j: PageJob) -> dict[str, Any]:
@@ -246,47 +346,37 @@ def _index_row(j: PageJob) -> dict[str, Any]:
             "levels": lvls, "search": (p.id + " " + p.text).lower()}
 
 
-def _read_manifest(path: Path) -> dict[str, PageEntry]:
-    try:
-        return SiteManifest.model_validate_json(path.read_bytes()).pages
-    except (OSError, ValueError):  # no site yet, a torn file or another version: a cache, so every page is rebuilt
-        return {}
-
-
 class _Renderer:
-    """Builds chunks of pages in this process (one job) or in worker processes, with a bounded queue."""
+    """Builds chunks of pages in this process (one job) or in worker processes, with a bounded queue;
+    `done` gets each chunk's results in the order the chunks were submitted."""
 
-    def __init__(self, jobs: int, store: TranscriptStore, pages: Path, version: str, done: Any):
-        self.jobs, self.store, self.pages, self.version, self.done = jobs, store, pages, version, done
+    def __init__(self, jobs: int, store: TranscriptStore, pages: Path, version: str):
+        self.jobs, self.store, self.pages, self.version = jobs, store, pages, version
         self.pool: Any = None
         self.pending: list[Any] = []
-        self.rendered = 0
 
     def __enter__(self) -> "_Renderer":
         if self.jobs > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(max_workers=self.jobs)
+            self.pool.submit(int).result()  # start the workers now (they are forked at the first task)
         return self
 
-    def _collect(self, results: list[tuple]) -> None:
-        self.rendered += sum(1 for r in results if r[3])
-        self.done(results)
-
-    def submit(self, chunk: list[tuple[int, Problem, dict[str, Any] | None]]) -> None:
+    def submit(self, chunk: list[tuple[int, Problem, str | None]], done: Any) -> None:
         if not chunk:
             return
         if self.pool is None:
-            self._collect(_build_pages(str(self.store.root), chunk, self.pages, self.version, self.store))
+            done(_build_pages(str(self.store.root), chunk, self.pages, self.version, self.store))
             return
         self.pending.append(self.pool.submit(_build_pages, str(self.store.root), chunk, self.pages, self.version))
         while len(self.pending) >= IN_FLIGHT * self.jobs:
-            self._collect(self.pending.pop(0).result())  # a page that fails to render is an error, as in one process
+            done(self.pending.pop(0).result())  # a page that fails to render is an error, as in one process
+
+    def finish(self, done: Any) -> None:
+        while self.pending:
+            done(self.pending.pop(0).result())
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            while self.pending and exc[0] is None:
-                self._collect(self.pending.pop(0).result())
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(cancel_futures=exc[0] is not None)
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=exc[0] is not None)

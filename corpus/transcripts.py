@@ -113,6 +113,10 @@ class TranscriptStore:
     def get(self, problem_id: str, sample: int = 0) -> Transcript | None:
         return _read(Transcript, self.cache.get(self._key(problem_id, sample)), self.root, f"the transcript of {problem_id} (sample {sample})")
 
+    def has(self, problem_id: str) -> bool:
+        """Whether the problem has a transcript (a key lookup: nothing read)."""
+        return self._key(problem_id, 0) in self.cache
+
     def put(self, t: Transcript) -> None:
         with self.cache.transact():  # the transcript, the index of samples and the revision change together
             self.cache.set(self._key(t.problem_id, t.sample), t.model_dump(mode="json"))

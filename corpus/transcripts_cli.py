@@ -130,8 +130,8 @@ def thtml_cmd(app: AppContext, out_dir: Path, source: str | None, year: str | No
     from .site import build_site
 
     years = set(parse_years(year)) if year else None
-    problems = [p for p in ProblemStore(app.workspace.problems_file).load()
-                if (source is None or p.source == source) and (years is None or p.year in years)]
+    problems = ProblemStore(app.workspace.problems_file).select(  # places in the file, in id order: flat memory
+        lambda p: (source is None or p.source == source) and (years is None or p.year in years), by_id=True)
     result = build_site(problems, _stores(app), out_dir, jobs=jobs)
     if not result["problems"]:
         raise DistillError("no transcripts for that selection; run `distill corpus run` first")

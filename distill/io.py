@@ -6,9 +6,11 @@ import hashlib
 import json
 import os
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import jsonlines
 
@@ -37,14 +39,16 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     _atomic_write(path, lambda fh: fh.write(text))
 
 
-def _atomic_write(path: Path | str, fill: Any) -> Any:
-    """`fill(fh)` writes a temporary file in the same folder, which is then renamed over `path`."""
+@contextmanager
+def atomic_open(path: Path | str) -> Iterator[TextIO]:
+    """A text file written through a temporary file in the same folder, renamed over `path` when the block
+    ends normally and removed when it raises: for outputs written piece by piece."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            result = fill(fh)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report should be readable like any other file
@@ -52,7 +56,12 @@ def _atomic_write(path: Path | str, fill: Any) -> Any:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return result
+
+
+def _atomic_write(path: Path | str, fill: Any) -> Any:
+    """`fill(fh)` writes a temporary file in the same folder, which is then renamed over `path`."""
+    with atomic_open(path) as fh:
+        return fill(fh)
 
 
 def _read_umask() -> int:
@@ -122,6 +131,51 @@ def atomic_write_jsonl(path: Path | str, rows: Iterable[Any]) -> int:
         return n
 
     return _atomic_write(path, fill)
+
+
+def atomic_write_lines(path: Path | str, lines: Iterable[str]) -> int:
+    """Lines already serialised (each without its newline), written as they come and renamed into place."""
+    def fill(fh) -> int:
+        n = 0
+        for line in lines:
+            fh.write(line)
+            fh.write("\n")
+            n += 1
+        return n
+
+    return _atomic_write(path, fill)
+
+
+class JsonlSpool:
+    """Rows serialised into an unnamed temporary file as they come, with their places: what is written
+    later, in any order (a shuffle), is the same bytes `atomic_write_jsonl` writes, and never all in memory."""
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile()
+        self._places = array("q")  # offset, length, offset, length, ...
+        self._end = 0
+
+    def add(self, row: Any) -> None:
+        data = _dumps(row).encode("utf-8")
+        self._places.extend((self._end, len(data)))
+        self._fh.write(data)
+        self._end += len(data)
+
+    def __len__(self) -> int:
+        return len(self._places) // 2
+
+    def lines(self, order: Iterable[int] | None = None) -> Iterator[str]:
+        """The serialised rows, in `order` (row indexes) or as added."""
+        self._fh.flush()
+        fd = self._fh.fileno()
+        for i in range(len(self)) if order is None else order:
+            yield os.pread(fd, self._places[2 * i + 1], self._places[2 * i]).decode("utf-8")
+
+    def rows(self, order: Iterable[int] | None = None) -> Iterator[Any]:
+        return (json.loads(line) for line in self.lines(order))
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def append_jsonl(path: Path | str, row: Any) -> None:

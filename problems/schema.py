@@ -27,6 +27,9 @@ SECTION_ABBREV = {
 }
 
 
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+
+
 class Problem(BaseModel):
     """A competition problem with its official answer key (kept verbatim)."""
 
@@ -51,7 +54,7 @@ class Problem(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_ok(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", v):
+        if not _ID.fullmatch(v):
             raise ValueError(f"id {v!r} must be letters, digits and . _ : -")
         return v
 

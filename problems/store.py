@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import weakref
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from distill.errors import DistillError
 from distill.io import atomic_write_jsonl, read_jsonl_records
@@ -27,6 +30,11 @@ class ProblemStore:
             return
         for _, p in read_jsonl_records(self.path, Problem, "a problem record", "import the problems again into a new workspace"):
             yield p
+
+    def select(self, keep: Callable[[Problem], bool] | None = None, *, by_id: bool = False) -> "StoredProblems":
+        """The problems `keep` accepts (all without it), in file order (or by id), held as places in a snapshot
+        of the file: ~16 bytes a problem instead of ~1.8 KB, read back each time the selection is iterated."""
+        return StoredProblems.scan(self.path, keep, by_id=by_id)
 
     def by_id(self) -> dict[str, Problem]:
         return {p.id: p for p in self.load()}
@@ -92,3 +100,114 @@ def problem_stats(problems: list[Problem]) -> dict[str, Any]:
 
 def dumps_problem(p: Problem) -> str:
     return json.dumps(p.model_dump(mode="json"), ensure_ascii=False, indent=2)
+
+
+class _Snapshot:
+    """The problem file as it was when selected: an open descriptor survives an atomic rewrite of the path,
+    so a selection never mixes two versions of the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
+
+    def read(self, offset: int, length: int) -> Problem:
+        return Problem.model_validate_json(os.pread(self.fd, length, offset))
+
+
+class StoredProblems(Sequence[Problem]):
+    """A selection of the workspace's problems that costs ~16 bytes a problem: each is parsed again when
+    read (a command over 100k problems holds their places, not 100k pydantic objects). Pickles as a list."""
+
+    def __init__(self, snapshot: _Snapshot | None, offsets: array, lengths: array, by_id: bool = False):
+        self._snap, self._offsets, self._lengths = snapshot, offsets, lengths
+        self.by_id = by_id  # members in id order (sorting again costs nothing)
+
+    @classmethod
+    def scan(cls, path: Path, keep: Callable[[Problem], bool] | None = None, *, by_id: bool = False) -> StoredProblems:
+        from pydantic import ValidationError
+
+        from distill.errors import validation_message
+
+        offsets, lengths, ids = array("q"), array("q"), []
+        if not Path(path).exists():
+            return cls(None, offsets, lengths)
+        snap = _Snapshot(Path(path))
+        at = 0
+        with os.fdopen(os.dup(snap.fd), "rb") as fh:
+            for lineno, line in enumerate(fh, 1):
+                here, at = at, at + len(line)
+                if not line.strip():
+                    continue
+                try:
+                    p = Problem.model_validate_json(line)
+                except ValidationError as exc:
+                    raise DistillError(f"not a problem record of this version of distill ({validation_message(exc)}); "
+                                       "import the problems again into a new workspace", path=path, where=f"line {lineno}") from None
+                if keep is None or keep(p):
+                    offsets.append(here)
+                    lengths.append(len(line))
+                    ids += [p.id] if by_id else []
+        chosen = cls(snap, offsets, lengths)
+        return chosen._take(sorted(range(len(ids)), key=ids.__getitem__), by_id=True) if by_id else chosen
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, i: int) -> Problem: ...
+    @overload
+    def __getitem__(self, i: slice) -> StoredProblems: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return StoredProblems(self._snap, self._offsets[i], self._lengths[i], self.by_id and i.step in (None, 1))
+        assert self._snap is not None or not self._offsets
+        return self._snap.read(self._offsets[i], self._lengths[i])  # type: ignore[union-attr]
+
+    def __iter__(self) -> Iterator[Problem]:
+        for off, n in zip(self._offsets, self._lengths):
+            yield self._snap.read(off, n)  # type: ignore[union-attr]
+
+    def filter(self, keep: Callable[[Problem], bool]) -> StoredProblems:
+        """The members `keep` accepts, in the same order (one pass, nothing held)."""
+        return self.partition(keep)[0]
+
+    def partition(self, *keeps: Callable[[Problem], bool]) -> tuple[StoredProblems, ...]:
+        """One selection per predicate, in one pass (a problem may be in several)."""
+        members: list[list[int]] = [[] for _ in keeps]
+        for i, p in enumerate(self):
+            for chosen, keep in zip(members, keeps):
+                if keep(p):
+                    chosen.append(i)
+        return tuple(self._take(m, by_id=self.by_id) for m in members)
+
+    def sorted_by_id(self) -> StoredProblems:
+        return self if self.by_id else self._take(sorted(range(len(self)), key=[p.id for p in self].__getitem__), by_id=True)
+
+    def pick(self, ids: Sequence[str]) -> StoredProblems:
+        """These ids, in the order given; DistillError naming the unknown ones."""
+        wanted = set(ids)
+        place = {p.id: i for i, p in enumerate(self) if p.id in wanted}
+        missing = [i for i in ids if i not in place]
+        if missing:
+            raise DistillError(f"unknown problem id(s): {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
+        return self._take([place[i] for i in ids])
+
+    def _take(self, members: Sequence[int], by_id: bool = False) -> StoredProblems:
+        return StoredProblems(self._snap, array("q", (self._offsets[i] for i in members)), array("q", (self._lengths[i] for i in members)),
+                              by_id)
+
+    def __reduce__(self):
+        return (list, (list(self),))
+
+
+def partition(problems: Sequence[Problem], *keeps: Callable[[Problem], bool]) -> tuple[Sequence[Problem], ...]:
+    """The members each predicate accepts: one pass over a StoredProblems (which stay selections, nothing held),
+    lists from anything else."""
+    if isinstance(problems, StoredProblems):
+        return problems.partition(*keeps)
+    return tuple([p for p in problems if keep(p)] for keep in keeps)
+
+
+def sorted_by_id(problems: Sequence[Problem]) -> Sequence[Problem]:
+    return problems.sorted_by_id() if isinstance(problems, StoredProblems) else sorted(problems, key=lambda q: q.id)
