@@ -6,7 +6,6 @@ import json
 from collections import Counter, defaultdict
 
 import click
-from distill.problems.schema import Problem
 from distill.problems.select import Selector, parse_years
 from distill.problems.store import ProblemStore, StoredProblems
 from rich.panel import Panel
@@ -35,15 +34,8 @@ def select_problems(app: AppContext, year: str | None, years: str | None, ids: t
     if not ids and spec is None and source is None:
         raise DistillError("choose problems with --year, --years, --problems or --source")
     selector = Selector(source=source, years=frozenset(parse_years(spec)) if spec else None)
-    seen = [0]
-
-    def keep(p: Problem) -> bool:
-        seen[0] += 1
-        return bool(ids) or (selector.keeps(p) and p.usable)
-
-    store = ProblemStore(app.workspace.problems_file)
-    chosen = store.select(keep)
-    if not seen[0]:
+    chosen = ProblemStore(app.workspace.problems_file).select(lambda p: bool(ids) or (selector.keeps(p) and p.usable))
+    if not chosen.scanned:
         raise DistillError(f"no problems in the workspace {app.workspace.root}; run `distill problems import` first")
     if ids:
         chosen = chosen.pick(ids).filter(lambda p: p.usable)

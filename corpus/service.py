@@ -34,14 +34,8 @@ def open_grader(settings: Settings) -> Grader:
 
 def usable_problems(ws: Workspace) -> StoredProblems:
     """Every problem with a real key, as places in the problem file (read again when iterated)."""
-    seen = [0]
-
-    def usable(p: Problem) -> bool:
-        seen[0] += 1
-        return p.usable
-
-    problems = ProblemStore(ws.problems_file).select(usable)
-    if not seen[0]:
+    problems = ProblemStore(ws.problems_file).select(lambda p: p.usable)
+    if not problems.scanned:
         raise DistillError(f"no problems in the workspace {ws.root}; run `distill problems import` first")
     return problems
 

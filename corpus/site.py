@@ -174,7 +174,7 @@ class _OldPages:
             self.close()
             return
         if entry.id > last:
-            self._next = (entry, line)
+            self._next = (entry, line if line.endswith("\n") else line + "\n")
 
     def take(self, pid: str) -> tuple[PageEntry, str] | None:
         """`pid`'s entry and line from the last build, after passing on those of the ids before it."""

@@ -122,6 +122,7 @@ class StoredProblems(Sequence[Problem]):
     def __init__(self, snapshot: _Snapshot | None, offsets: array, lengths: array, by_id: bool = False):
         self._snap, self._offsets, self._lengths = snapshot, offsets, lengths
         self.by_id = by_id  # members in id order (sorting again costs nothing)
+        self.scanned = 0  # problems in the file when it was scanned (0: no problem set yet)
 
     @classmethod
     def scan(cls, path: Path, keep: Callable[[Problem], bool] | None = None, *, by_id: bool = False) -> StoredProblems:
@@ -133,7 +134,7 @@ class StoredProblems(Sequence[Problem]):
         if not Path(path).exists():
             return cls(None, offsets, lengths)
         snap = _Snapshot(Path(path))
-        at = 0
+        at = records = 0
         with os.fdopen(os.dup(snap.fd), "rb") as fh:
             for lineno, line in enumerate(fh, 1):
                 here, at = at, at + len(line)
@@ -144,12 +145,16 @@ class StoredProblems(Sequence[Problem]):
                 except ValidationError as exc:
                     raise DistillError(f"not a problem record of this version of distill ({validation_message(exc)}); "
                                        "import the problems again into a new workspace", path=path, where=f"line {lineno}") from None
+                records += 1
                 if keep is None or keep(p):
                     offsets.append(here)
                     lengths.append(len(line))
                     ids += [p.id] if by_id else []
         chosen = cls(snap, offsets, lengths)
-        return chosen._take(sorted(range(len(ids)), key=ids.__getitem__), by_id=True) if by_id else chosen
+        if by_id:
+            chosen = chosen._take(sorted(range(len(ids)), key=ids.__getitem__), by_id=True)
+        chosen.scanned = records
+        return chosen
 
     def __len__(self) -> int:
         return len(self._offsets)

@@ -39,6 +39,7 @@ def test_a_selection_reads_the_same_problems_as_a_list_in_the_same_order(store):
     assert list(usable) == [p for p in chosen if p.usable] and list(first) == [p for p in chosen if p.year == 2001]
     assert partition(list(chosen), lambda p: p.year == 2001) == ([p for p in chosen if p.year == 2001],)
     assert pickle.loads(pickle.dumps(chosen)) == list(chosen)  # a worker process gets a plain list
+    assert store.select(lambda p: False).scanned == 13 and ProblemStore(store.path.parent / "none.jsonl").select().scanned == 0
 
 
 def test_pick_keeps_the_order_given_and_names_unknown_ids(store):
@@ -117,3 +118,9 @@ def test_a_damaged_manifest_line_rebuilds_the_pages_from_there_on(recorded_corpu
     swapped = lines[:2] + [lines[3], lines[2]] + lines[4:]  # out of order: the reading stops at the line that breaks it
     (out / "pages.jsonl").write_text("".join(swapped))
     assert "(14 built, 2 unchanged)" in run_cli("transcripts", "html", "--out", str(out)).output
+
+
+@pytest.mark.parametrize("args", [("corpus", "run", "--years", "2001"), ("corpus", "export", "--out", "x"), ("corpus", "decontaminate")])
+def test_commands_on_an_empty_workspace_say_to_import_first(run_cli, workspace, args):
+    r = run_cli(*args, ok=False)
+    assert r.exit_code == 2 and "no problems in the workspace" in r.output and "problems import" in r.output
