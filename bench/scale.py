@@ -3,8 +3,8 @@ process (start-up included) with its wall time and peak RSS, against an OpenAI-c
 teacher in its own process answering after a fixed delay. Rows per size: `corpus run` (with calls/s
 against the named baseline, a bare asyncio client making the same calls at the same concurrency),
 the cached rerun, `corpus status`, `transcripts list --json`, `corpus export`, `corpus decontaminate`,
-`transcripts html` on 1 core and on every core, and the incremental site rebuild after 1% new
-transcripts. Then the decontamination index alone at 100k training x 10k evaluation problems.
+`transcripts html` on 1 core and on every core (medians of interleaved repeats), and the incremental
+site rebuild after 1% new transcripts. Then the decontamination index alone at 100k training x 10k evaluation problems.
 
     python bench/scale.py [--sizes 1000,5000] [--delay 0.05] [--concurrency 64] [--out bench/results/scale.json]
 """
@@ -77,7 +77,25 @@ def import_rows(env: dict, d: Path, rows: list[dict], name: str) -> None:
     subprocess.run([DISTILL, "problems", "import", str(path), "--source", "scale"], env=env, check=True, capture_output=True)
 
 
-def one_size(n: int, base_url: str, concurrency: int, jobs: int) -> dict:
+def site_builds(env: dict, d: Path, jobs: int, repeats: int) -> tuple[dict, dict]:
+    """Full site builds on one core and on `jobs` cores, `repeats` interleaved pairs (each into a fresh
+    folder): the median of each, so a noisy neighbour slows both sides alike."""
+    import shutil
+    import statistics
+
+    runs: dict[int, list[dict]] = {1: [], jobs: []}
+    for r in range(repeats):
+        for j in (1, jobs):
+            out = d / f"site{j}"
+            shutil.rmtree(out, ignore_errors=True)
+            runs[j].append(timed([DISTILL, "transcripts", "html", "--out", str(out), "--jobs", str(j)], env))
+    def median(rs: list[dict]) -> dict:
+        return {"wall_s": round(statistics.median(x["wall_s"] for x in rs), 3), "rss_mb": max(x["rss_mb"] for x in rs),
+                "runs_s": [x["wall_s"] for x in rs]}
+    return median(runs[1]), median(runs[jobs])
+
+
+def one_size(n: int, base_url: str, concurrency: int, jobs: int, repeats: int = 1) -> dict:
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as td:
         d = Path(td)
@@ -98,12 +116,12 @@ def one_size(n: int, base_url: str, concurrency: int, jobs: int) -> dict:
                                        "--valid-years", "2019", "--test-years", "2020"], env)
         rows["corpus decontaminate"] = timed([DISTILL, "corpus", "decontaminate", "--source", "scale", "--valid-years", "2019",
                                               "--test-years", "2020", "--json"], env)
-        rows["transcripts html (1 core)"] = timed([DISTILL, "transcripts", "html", "--out", str(d / "site1"), "--jobs", "1"], env)
-        rows[f"transcripts html ({jobs} cores)"] = timed([DISTILL, "transcripts", "html", "--out", str(d / "site"), "--jobs", str(jobs)], env)
+        one, every = site_builds(env, d, jobs, repeats)
+        rows["transcripts html (1 core)"], rows[f"transcripts html ({jobs} cores)"] = one, every
         extra = max(1, n // 100)
         import_rows(env, d, problem_rows(n, extra), "more")
         timed([DISTILL, *run], env)
-        rows["transcripts html, +1% transcripts"] = timed([DISTILL, "transcripts", "html", "--out", str(d / "site"), "--jobs", str(jobs)], env)
+        rows["transcripts html, +1% transcripts"] = timed([DISTILL, "transcripts", "html", "--out", str(d / f"site{jobs}"), "--jobs", str(jobs)], env)
     for r in rows.values():
         r.pop("out", None)
         r["ms_per_problem"] = round(1000 * r["wall_s"] / n, 3)
@@ -137,6 +155,7 @@ def main() -> int:
     ap.add_argument("--delay", type=float, default=0.05, help="Seconds the loopback teacher takes per call.")
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="Cores for the site build.")
+    ap.add_argument("--site-repeats", type=int, default=3, help="Interleaved 1-core / all-core site builds per size (medians).")
     ap.add_argument("--decontam", default="100000x10000", help="TRAINxEVAL problems for the decontamination row ('' to skip).")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")
     args = ap.parse_args()
@@ -146,7 +165,7 @@ def main() -> int:
     with ServerProcess(responder, args.delay) as srv:
         asyncio.run(bare_client(srv.base_url, 64, args.concurrency))  # warm-up
         for n in sizes:
-            result["sizes"].append(one_size(n, srv.base_url, args.concurrency, args.jobs))
+            result["sizes"].append(one_size(n, srv.base_url, args.concurrency, args.jobs, args.site_repeats))
             Console().print(f"[dim]{n} problems done[/]")
     cmds = list(result["sizes"][0]["commands"])
     t = Table(title=f"scale: {args.delay * 1000:.0f} ms per teacher call, concurrency {args.concurrency}; wall s / peak RSS MB per size")

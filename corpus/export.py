@@ -39,14 +39,19 @@ def assign_splits(problems: Iterable[Problem], valid_years: set[int], test_years
 
     out: dict[str, str] = {}
     groups: dict[str, list[str]] = defaultdict(list)  # group key -> member ids, for problems with twins
-    twins: dict[str, list[str]] = {}
+    twins: dict[str, tuple[str, list[str]]] = {}  # id -> its own side and its twins, for problems with twins
     for p in problems:
         out[p.id] = side(p)
         if p.twins:
             groups[p.group_key].append(p.id)
-            twins[p.id] = p.twins
-    for members in groups.values():
-        sides = [out[m] for m in members] + [out[t] for m in members for t in twins[m] if t in out]
+            twins[p.id] = (out[p.id], p.twins)
+    def raw(pid: str) -> str:
+        return twins[pid][0] if pid in twins else out[pid]
+
+    for key, members in groups.items():
+        if key in out and key not in twins:  # a problem named as a twin that names none itself still joins its group
+            members = [*members, key]
+        sides = [raw(m) for m in members] + [raw(t) for m in members if m in twins for t in twins[m][1] if t in out]
         chosen = max(sides, key=rank.__getitem__)
         for m in members:
             out[m] = chosen

@@ -124,3 +124,43 @@ def test_a_damaged_manifest_line_rebuilds_the_pages_from_there_on(recorded_corpu
 def test_commands_on_an_empty_workspace_say_to_import_first(run_cli, workspace, args):
     r = run_cli(*args, ok=False)
     assert r.exit_code == 2 and "no problems in the workspace" in r.output and "problems import" in r.output
+
+
+def _splits_reference(problems, valid_years, test_years):
+    """The definition (every problem grouped by its group key, all in memory), as export had it."""
+    from collections import defaultdict
+
+    rank = {"train": 0, "valid": 1, "test": 2}
+
+    def side(p):
+        return "test" if p.year in test_years else "valid" if p.year in valid_years else "train"
+
+    by_id, groups = {p.id: p for p in problems}, defaultdict(list)
+    for p in problems:
+        groups[p.group_key].append(p)
+    out = {}
+    for members in groups.values():
+        sides = [side(p) for p in members] + [side(by_id[t]) for p in members for t in p.twins if t in by_id]
+        for p in members:
+            out[p.id] = max(sides, key=rank.__getitem__)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_splits_keep_twins_together_as_the_definition_does(seed):
+    """Random twin links, symmetric or not (hand-written files), some naming problems not in the set."""
+    import random
+
+    from distill.corpus.export import assign_splits
+
+    rng = random.Random(seed)
+    ids = [f"q{i:02d}" for i in range(20)]
+    twins = {i: set() for i in ids}
+    for _ in range(rng.randint(0, 30)):
+        a, b = rng.sample([*ids, "gone"], 2)
+        if a != "gone":
+            twins[a].add(b)
+            if b != "gone" and rng.random() < 0.7:
+                twins[b].add(a)
+    problems = [Problem(id=i, source="s", year=rng.choice([2001, 2002, 2003]), text="t", answer="1", twins=sorted(twins[i])) for i in ids]
+    assert assign_splits(iter(problems), {2002}, {2003}) == _splits_reference(problems, {2002}, {2003})
