@@ -141,13 +141,15 @@ class Examples:
     models: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # role -> the models that produced the data
     pairs: dict[str, int] = field(default_factory=dict)  # --format dpo: pairs of each kind
     train_order: list[int] | None = None  # the shuffle: train rows are written in this order
+    keep_meta: bool = False  # per-row metadata is written only by --format hf
 
     def add(self, split: str, row: dict[str, Any], meta: dict[str, Any], words: int, tokens: int) -> None:
         self.rows[split].add(row)
         self.sources[split].append(meta["problem_id"])
         self.words[split].append(words)
         self.tokens.append(tokens)
-        self.meta[split].add({**meta, "words": words, "tokens": tokens})
+        if self.keep_meta:
+            self.meta[split].add({**meta, "words": words, "tokens": tokens})
 
     def shuffle_train(self, seed: int) -> None:
         order = list(range(len(self.rows["train"])))
@@ -207,7 +209,7 @@ def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: Expo
                     split_of: dict[str, str]) -> Examples:
     count_tokens, _ = token_counter(o.tokenizer)
     student = StudentPrompt.load(o.prompts_dir)
-    ex, seen_groups = Examples(), set()
+    ex, seen_groups = Examples(keep_meta=o.fmt == "hf"), set()
     for p, ps, chosen, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
         texts = _level_texts(store, p.id, o.level, chosen, ex.skipped, ex.templates)
         if not texts:
@@ -229,7 +231,7 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
 
     count_tokens, _ = token_counter(o.tokenizer)
     student = StudentPrompt.load(o.prompts_dir)
-    ex, seen_groups = Examples(), set()
+    ex, seen_groups = Examples(keep_meta=o.fmt == "hf"), set()
     for p, ps, _, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
         pairs = preference_pairs(ps, o.prefer_shorter)
         if not pairs:

@@ -5,7 +5,7 @@ changed. The problems are the O'Bryan sets from ../shared/data when present (the
 else the bundled sample problems repeated; the transcripts are generated (no teacher needed), so the
 row measures the renderer on text of a stated size, not R1's own words.
 
-    python bench/site.py [--problems 651] [--thought-words 2000] [--formulas-per-100-words 4] [--out bench/results/site.json]
+    python bench/site_build.py [--problems 651] [--thought-words 2000] [--formulas-per-100-words 4] [--out bench/results/site_build.json]
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main() -> int:
     ap.add_argument("--thought-words", type=int, default=2000, help="Words of the Solver's reasoning per problem.")
     ap.add_argument("--formulas-per-100-words", type=float, default=4.0)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "site.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "site_build.json")
     args = ap.parse_args()
     byte_compile()
     with tempfile.TemporaryDirectory() as td:
