@@ -160,6 +160,10 @@ class Examples:
     def order(self, split: str) -> list[int] | None:
         return self.train_order if split == "train" else None
 
+    def close(self) -> None:
+        for spool in (*self.rows.values(), *self.meta.values()):
+            spool.close()
+
 
 def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: Path, options: ExportOptions = ExportOptions(), *,
                   evaluation: Sequence[Problem] = ()) -> ExportManifest:
@@ -170,12 +174,15 @@ def export_corpus(problems: Sequence[Problem], store: TranscriptStore, out_dir: 
     check = check_contamination(problems, evaluation, o.valid_years, o.test_years, ngram=o.ngram, overlap=o.overlap)
     build = _build_pairs if o.fmt == "dpo" else _build_examples
     ex = build(problems, store, o, {c.problem_id for c in check.flagged}, check.split_of)
-    if not ex.rows["train"]:
-        why = ", ".join(f"{k} {v}" for k, v in ex.skipped.items()) or "no accepted transcripts outside the held-out years"
-        what = "preference pairs" if o.fmt == "dpo" else f"training at level {o.level}"
-        raise DistillError(f"nothing to export for {what} (skipped: {why})")
-    ex.shuffle_train(o.seed)
-    return _write_export(out_dir, ex, o, check, _level_words(store, problems, o.level, ex.skipped))
+    try:
+        if not ex.rows["train"]:
+            why = ", ".join(f"{k} {v}" for k, v in ex.skipped.items()) or "no accepted transcripts outside the held-out years"
+            what = "preference pairs" if o.fmt == "dpo" else f"training at level {o.level}"
+            raise DistillError(f"nothing to export for {what} (skipped: {why})")
+        ex.shuffle_train(o.seed)
+        return _write_export(out_dir, ex, o, check, _level_words(store, problems, o.level, ex.skipped))
+    finally:
+        ex.close()  # the spooled rows' temporary files
 
 
 def _candidates(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str], split_of: dict[str, str],
@@ -300,12 +307,14 @@ def _level_words(store: TranscriptStore, problems: Sequence[Problem], level: str
     """Target vs achieved words for a restated level, and how many texts missed their band."""
     if level in ("R1", "trace"):
         return {"target": None, "off_target": 0}
-    ok, targets = [], []  # the texts are read one at a time
+    ok, target = [], None  # the texts are read one at a time
     for p in problems:
-        if (lt := store.get_level(p.id, level)) is not None:
-            ok += [lt.words] if lt.ok else []
-            targets += [lt.target_words] if lt.target_words and not targets else []
-    return {"target": targets[0] if targets else None, "achieved_mean": round(sum(ok) / len(ok), 1) if ok else None,
+        lt = store.get_level(p.id, level)
+        if lt is not None and lt.ok:
+            ok.append(lt.words)
+        if lt is not None and target is None:
+            target = lt.target_words or None
+    return {"target": target, "achieved_mean": round(sum(ok) / len(ok), 1) if ok else None,
             "off_target": skipped.get("off target", 0)}
 
 

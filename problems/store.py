@@ -149,7 +149,8 @@ class StoredProblems(Sequence[Problem]):
                 if keep is None or keep(p):
                     offsets.append(here)
                     lengths.append(len(line))
-                    ids += [p.id] if by_id else []
+                    if by_id:
+                        ids.append(p.id)
         chosen = cls(snap, offsets, lengths)
         if by_id:
             chosen = chosen._take(sorted(range(len(ids)), key=ids.__getitem__), by_id=True)
