@@ -14,6 +14,7 @@ import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -25,7 +26,7 @@ from distill.problems.schema import Problem
 from distill.problems.store import sorted_by_id
 
 from .levels import LEVELS
-from .mathhtml import render
+from .mathhtml import render as _render
 from .samples import ProblemSamples, problem_samples
 from .transcripts import LevelText, Transcript, TranscriptStore
 
@@ -53,7 +54,7 @@ def _prose(text: Any) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(text))
 
 
-def _rounds(t: Transcript) -> list[str]:
+def _rounds(t: Transcript, render: Any) -> list[str]:
     """One block per Solver answer: its reasoning (collapsed), the answer, and the Verifier's check and reply."""
     blocks, k = [], 0
     msgs = [m for m in t.messages if m.source != "user"]
@@ -81,6 +82,8 @@ def _rounds(t: Transcript) -> list[str]:
 
 
 def problem_page(p: Problem, t: Transcript, levels_by_name: dict[str, LevelText], ps: ProblemSamples) -> str:
+    # a page shows the reasoning and the solution twice (in its round, in the trace card): render each text once
+    render = lru_cache(maxsize=None)(_render)
     meta = [("key", f"<code>{_e(t.key)}</code>"), ("status", f'<span class="{t.status}">{_e(t.status)}</span> — {_prose(t.reason)}'),
             ("year / section", f"{_e(p.year)} / {_e(p.section)}"), ("rounds", _e(t.rounds)), ("stop reason", _e(t.stop_reason)),
             ("pass rate", "–" if ps.pass_rate is None else f"{ps.pass_rate:.2f} ({ps.accepted} of {ps.decided} samples verified)"),
@@ -89,23 +92,24 @@ def problem_page(p: Problem, t: Transcript, levels_by_name: dict[str, LevelText]
             ("templates", "<br>".join(f"{_e(n)}: <code>{_e(h[:12])}</code>" for n, h in sorted(t.templates.items())))]
     body = [f'<p><a href="../index.html">← all problems</a></p><h1>{_e(p.id)}</h1>', "<h2>Problem</h2>", render(p.text),
             '<table class="meta">' + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in meta) + "</table>",
-            "<h2>Conversation</h2>", *_rounds(t)]
+            "<h2>Conversation</h2>", *_rounds(t, render)]
     rewrites = [m for m in t.messages if m.source == "formatter"]
     if rewrites:
         body += ["<h2>Formatter rewrite</h2>"] + [f'<div class="card">{render(m.content)}</div>' for m in rewrites]
-    levels = []
+    levels = []  # (level, its HTML, words, note)
     if t.solution:
-        levels.append(("R1", t.solution, len(t.solution.split()), None))
+        levels.append(("R1", render(t.solution), len(t.solution.split()), None))
     for lv in LEVELS[1:]:
         lt = levels_by_name.get(lv)
         if lt is not None and lt.text:
             note = "off target" if lt.off_target else (lt.problem or None)
-            levels.append((lv, lt.text, lt.words, note))
-    if t.thought and t.solution:
-        levels.append(("trace", f"<think>\n{t.thought}\n</think>\n\n{t.solution}", len(t.thought.split()) + len(t.solution.split()), None))
+            levels.append((lv, render(lt.text), lt.words, note))
+    if t.thought and t.solution:  # the training target with its reasoning, as the tags show it
+        levels.append(("trace", f"<p>&lt;think&gt;</p>\n{render(t.thought)}<p>&lt;/think&gt;</p>\n{render(t.solution)}",
+                       len(t.thought.split()) + len(t.solution.split()), None))
     if levels:
-        cards = [f'<div class="card level" data-level="{lv}"><h3>{lv} · {words} words{f" · {_e(note)}" if note else ""}</h3>{render(text)}</div>'
-                 for lv, text, words, note in levels]
+        cards = [f'<div class="card level" data-level="{lv}"><h3>{lv} · {words} words{f" · {_e(note)}" if note else ""}</h3>{body}</div>'
+                 for lv, body, words, note in levels]
         body += ["<h2>Length levels</h2>", f'<div class="levels">{"".join(cards)}</div>']
     if len(ps.samples) > 1:
         rows = "".join(f"<tr><td>{s.sample}</td><td class='{s.status}'>{s.status}</td><td>{len((s.solution or '').split())}</td></tr>"

@@ -47,3 +47,23 @@ def test_transcripts_list_pages_with_offset_and_limit_in_id_order(recorded_corpu
     assert "4 transcripts from #6 (--offset/--limit page further)" in run_cli("transcripts", "list", "--offset", "5", "--limit", "4").output
     n = run_cli("transcripts", "export", "--out", str(tmp_path / "all.jsonl")).output
     assert "wrote 16 transcripts" in n and len((tmp_path / "all.jsonl").read_text().splitlines()) == 16
+
+
+def test_the_trace_card_reuses_the_rounds_html_and_shows_its_tags_as_text(monkeypatch):
+    from distill.corpus import site
+    from distill.corpus.mathhtml import render
+    from distill.corpus.samples import ProblemSamples
+    from distill.corpus.transcripts import Transcript, TranscriptMessage
+    from distill.problems.schema import Problem
+
+    thought, solution = "Let $x^2 = 9$.\n\n```\nunclosed fence", "So $x = 3$.\n\nFinal answer: \\boxed{3}"
+    t = Transcript(problem_id="t-1", source="t", status="accepted", key="3", solution=solution, final_answer="3", fingerprint="f",
+                   started_at="now", messages=[TranscriptMessage(source="user", type="TextMessage", content="Find $x > 0$."),
+                                               TranscriptMessage(source="solver", type="TextMessage", content="$x=3$", thought=thought)])
+    seen: list[str] = []
+    monkeypatch.setattr(site, "_render", lambda text: seen.append(text) or render(text))
+    page = site.problem_page(Problem(id="t-1", source="t", text="Find $x > 0$.", answer="3"), t, {}, ProblemSamples("t-1", 1, 1, (t,), (t,)))
+    assert sorted(seen) == sorted({*seen}) and thought in seen and solution in seen  # each text rendered once
+    trace = page.split('data-level="trace"')[1]
+    assert "<p>&lt;think&gt;</p>\n" + render(thought) + "<p>&lt;/think&gt;</p>\n" + render(solution) in trace
+    assert trace.count("<mn>3</mn>") >= 1  # the solution after an unclosed fence in the reasoning is still mathematics
