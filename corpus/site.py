@@ -32,7 +32,8 @@ from .transcripts import LevelText, Transcript, TranscriptStore
 
 MANIFEST = "pages.jsonl"  # per page file: the hash of what it was built from, and its index row: an unchanged page is not rebuilt
 IN_FLIGHT = 4  # chunks queued per worker: enough to keep every core busy, few enough to keep memory flat
-CHUNK = 64  # problems per worker task
+CHUNK = 64  # problems per worker task, at most
+TASKS_PER_WORKER = 16  # at least, when the site is small: the last chunks then leave a core idle for less time
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -274,6 +275,7 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
     for name in ("style.css", "index.js"):
         atomic_write_text(out / name, (assets / name).read_text(encoding="utf-8"))
     jobs = max(1, jobs or os.cpu_count() or 1)
+    size = max(1, min(CHUNK, len(problems) // (jobs * TASKS_PER_WORKER)))
     counts = {"problems": 0, "rendered": 0}
     # the workers start first, so they inherit none of what the parent reads next
     with _Renderer(jobs, store, out / "p", _site_version()) as renderer, \
@@ -302,7 +304,7 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
                     kept = old.take(p.id)
                     inflight.append((i, kept))
                     chunk.append((i, p, kept[0].digest if kept else None))
-                    if len(chunk) == CHUNK:
+                    if len(chunk) == size:
                         renderer.submit(chunk, done)
                         chunk = []
                 renderer.submit(chunk, done)
