@@ -12,7 +12,7 @@ from distill.grading.grader import Verdict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from distill.errors import DistillError, validation_message
-from distill.io import open_disk_store
+from distill.io import open_disk_store, store_get_many, store_keys
 from distill.usage import Usage
 
 TRANSCRIPT_SCHEMA_VERSION = 2
@@ -141,7 +141,7 @@ class TranscriptStore:
 
     def ids(self) -> list[tuple[str, int]]:
         """(problem id, sample) of every stored transcript, sorted: keys only, a few bytes each."""
-        return sorted((k[1], k[2] if len(k) > 2 else 0) for k in self.cache.iterkeys() if isinstance(k, tuple) and k[0] == "transcript")
+        return sorted((k[1], k[2] if len(k) > 2 else 0) for k in store_keys(self.cache) if isinstance(k, tuple) and k[0] == "transcript")
 
     def all(self) -> Iterator[Transcript]:
         """Every transcript, by problem id and sample, read one at a time (memory stays flat)."""
@@ -161,6 +161,11 @@ class TranscriptStore:
             return None
         keys = [self._key(problem_id, k) for k in self.cache.get(("samples", problem_id), [0])]
         return [self.cache.get(k) for k in keys] + [self.cache.get(("level", problem_id, lv)) for lv in levels]
+
+    def revisions(self, problem_ids: Sequence[str], levels: Sequence[str]) -> list[Any]:
+        """`revision` of each problem, the tokens read in one query."""
+        tokens = store_get_many(self.cache, [("revision", pid) for pid in problem_ids])
+        return [token if token is not None else self.revision(pid, levels) for pid, token in zip(problem_ids, tokens)]
 
     def get_level(self, problem_id: str, level: str) -> LevelText | None:
         return _read(LevelText, self.cache.get(("level", problem_id, level)), self.root, f"the {level} text of {problem_id}")

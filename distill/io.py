@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -34,23 +34,26 @@ def content_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(data).hexdigest()[:length]
 
 
-def atomic_write_text(path: Path | str, text: str) -> None:
+def atomic_write_text(path: Path | str, text: str, *, flush: bool = True) -> None:
     """Write through a temporary file in the same folder and rename: readers never see half a file."""
-    _atomic_write(path, lambda fh: fh.write(text))
+    with atomic_open(path, flush=flush) as fh:
+        fh.write(text)
 
 
 @contextmanager
-def atomic_open(path: Path | str) -> Iterator[TextIO]:
+def atomic_open(path: Path | str, *, flush: bool = True) -> Iterator[TextIO]:
     """A text file written through a temporary file in the same folder, renamed over `path` when the block
-    ends normally and removed when it raises: for outputs written piece by piece."""
+    ends normally and removed when it raises: for outputs written piece by piece. `flush=False` skips the
+    fsync, for a caller that writes many files and then flushes them all at once (`os.sync`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+            if flush:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report should be readable like any other file
         os.replace(tmp, path)
     except BaseException:
@@ -84,6 +87,28 @@ def open_disk_store(path: Path | str) -> diskcache.Cache:
     # 100 MB store otherwise holds ~100 MB more while it streams, with no measured gain in speed (bench/scale.py).
     return diskcache.Cache(str(path), eviction_policy="none", cull_limit=0, disk=_fast_key_disk(), sqlite_mmap_size=0,
                            sqlite_cache_size=1024)
+
+
+def store_keys(cache: Any) -> Iterator[Any]:
+    """Every key of a diskcache.Cache, in one pass over its table (in no particular order). diskcache's
+    `iterkeys` pages 100 keys at a time with `key = ? AND raw > ? OR key > ?`, which SQLite answers by
+    scanning the whole key index each time: quadratic (5.6 s for 100k keys, here 0.2 s)."""
+    decode = cache._disk.get
+    for key, raw in cache._sql("SELECT key, raw FROM Cache"):
+        yield decode(key, raw)
+
+
+def store_get_many(cache: Any, keys: Sequence[Any]) -> list[Any]:
+    """The values of `keys` (None where absent) in a query per 500 keys instead of one each (a get costs
+    ~40 us, mostly per-query overhead). For stores opened by `open_disk_store`, whose entries never expire."""
+    encoded = [cache._disk.put(k) for k in keys]
+    found: dict[tuple[Any, bool], Any] = {}
+    for start in range(0, len(encoded), 500):  # under SQLite's limit on bound parameters
+        part = [db_key for db_key, _ in encoded[start:start + 500]]
+        query = f"SELECT key, raw, mode, filename, value FROM Cache WHERE key IN ({','.join('?' * len(part))})"
+        for db_key, raw, mode, filename, value in cache._sql(query, part).fetchall():
+            found[(db_key, bool(raw))] = cache._disk.fetch(mode, filename, value, False)
+    return [found.get((db_key, bool(raw))) for db_key, raw in encoded]
 
 
 def _fast_key_disk() -> type:

@@ -112,7 +112,10 @@ class _Snapshot:
         weakref.finalize(self, os.close, self.fd)
 
     def read(self, offset: int, length: int) -> Problem:
-        return Problem.model_validate_json(os.pread(self.fd, length, offset))
+        return Problem.model_validate_json(self.read_raw(offset, length))
+
+    def read_raw(self, offset: int, length: int) -> bytes:
+        return os.pread(self.fd, length, offset)
 
 
 class StoredProblems(Sequence[Problem]):
@@ -173,6 +176,11 @@ class StoredProblems(Sequence[Problem]):
     def __iter__(self) -> Iterator[Problem]:
         for off, n in zip(self._offsets, self._lengths):
             yield self._snap.read(off, n)  # type: ignore[union-attr]
+
+    def raw(self) -> Iterator[bytes]:
+        """Each member's JSON line as stored, unparsed (for a worker process to parse)."""
+        for off, n in zip(self._offsets, self._lengths):
+            yield self._snap.read_raw(off, n)  # type: ignore[union-attr]
 
     def filter(self, keep: Callable[[Problem], bool]) -> StoredProblems:
         """The members `keep` accepts, in the same order (one pass, nothing held)."""

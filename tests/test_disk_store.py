@@ -59,3 +59,43 @@ def test_the_fast_key_encoding_is_byte_for_byte_diskcaches(key, tmp_path):
     with diskcache.Cache(str(tmp_path / "plain")) as plain:
         plain.set(key, {"v": 1})
     assert open_disk_store(tmp_path / "plain").get(key) == {"v": 1}
+
+
+def test_store_keys_are_diskcaches_keys_in_one_pass(tmp_path):
+    """`store_keys` reads the same keys as diskcache's `iterkeys` (whose paging is quadratic in SQLite)."""
+    from distill.io import open_disk_store, store_keys
+
+    cache = open_disk_store(tmp_path)
+    for i, key in enumerate(KEYS + [("transcript", f"p-{i:04d}") for i in range(250)]):  # past one of iterkeys' 100-key pages
+        cache.set(key, i)
+    ours = list(store_keys(cache))
+    assert len(ours) == len(KEYS) + 250 and sorted(map(repr, ours)) == sorted(map(repr, cache.iterkeys()))
+    store = TranscriptStore(tmp_path / "store")
+    for pid in ("b", "a", "c"):
+        store.put(Transcript(problem_id=pid, source="t", status="accepted", solution="s", key="1", fingerprint="f", started_at="now"))
+    store.put(Transcript(problem_id="a", sample=2, source="t", status="accepted", solution="s", key="1", fingerprint="f", started_at="now"))
+    assert store.ids() == [("a", 0), ("a", 2), ("b", 0), ("c", 0)]
+
+
+def test_store_get_many_reads_what_get_reads(tmp_path):
+    """Present and absent keys of every kind, a value big enough to live in its own file, past one 500-key query."""
+    from distill.io import open_disk_store, store_get_many
+
+    cache = open_disk_store(tmp_path)
+    for i, key in enumerate(KEYS):
+        cache.set(key, {"i": i})
+    cache.set(("revision", "big"), "y" * 100_000)  # diskcache keeps values this size in a file
+    cache.set(b"raw", "a bytes key")
+    keys = KEYS + [("revision", "big"), b"raw", ("absent", 1), "absent"] + [("revision", f"p-{i}") for i in range(600)]
+    assert store_get_many(cache, keys) == [cache.get(k) for k in keys]
+    assert store_get_many(cache, keys)[len(KEYS)] == "y" * 100_000
+
+
+def test_revisions_in_one_query_equal_one_at_a_time(tmp_path):
+    store = TranscriptStore(tmp_path)
+    for pid in ("a", "b"):
+        store.put(Transcript(problem_id=pid, source="t", status="accepted", solution="s", key="1", fingerprint="f", started_at="now"))
+    store.cache.delete(("revision", "b"))  # a store written before revision tokens: the records themselves stand in
+    ids = ["a", "b", "none"]
+    assert store.revisions(ids, ["R2"]) == [store.revision(p, ["R2"]) for p in ids]
+    assert isinstance(store.revisions(ids, ["R2"])[1], list) and store.revisions(ids, ["R2"])[2] is None

@@ -30,8 +30,8 @@ def test_pages_are_the_same_on_one_core_or_two_and_only_changed_ones_are_rebuilt
     assert [n for n in before if before[n] != after[n]] == ["sample-2001-fs-01.html"]
     assert "R6 · 5 words" in (one / "p" / "sample-2001-fs-01.html").read_text()
     head, *entries = [json.loads(x) for x in (one / "pages.jsonl").read_text().splitlines()]
-    assert head["schema_version"] == 2 and [e["file"] for e in entries] == list(pages(one))  # index order
-    assert all(e["row"]["file"] == e["file"] for e in entries)
+    assert head["schema_version"] == 3 and [e["file"] for e in entries] == list(pages(one))  # index order
+    assert all(json.loads(e["row"])["file"] == e["file"] for e in entries)
     (one / "pages.jsonl").write_text("{torn")  # the manifest is a cache: a torn one rebuilds every page, no error
     assert "(16 built, 0 unchanged)" in run_cli("transcripts", "html", "--out", str(one)).output
 
