@@ -67,3 +67,20 @@ def test_the_trace_card_reuses_the_rounds_html_and_shows_its_tags_as_text(monkey
     trace = page.split('data-level="trace"')[1]
     assert "<p>&lt;think&gt;</p>\n" + render(thought) + "<p>&lt;/think&gt;</p>\n" + render(solution) in trace
     assert trace.count("<mn>3</mn>") >= 1  # the solution after an unclosed fence in the reasoning is still mathematics
+
+
+def test_pages_are_flushed_once_before_the_manifest_that_vouches_for_them(tmp_path, monkeypatch):
+    from distill.corpus import site
+    from distill.corpus.transcripts import Transcript, TranscriptStore
+    from distill.problems.schema import Problem
+
+    store = TranscriptStore(tmp_path / "store")
+    problems = [Problem(id=f"t-{i}", source="t", text=f"Add $1+{i}$.", answer=str(i + 1)) for i in range(3)]
+    for p in problems:
+        store.put(Transcript(problem_id=p.id, source="t", status="accepted", key=p.answer, solution=f"\\boxed{{{p.answer}}}",
+                             fingerprint="f", started_at="now"))
+    out, syncs = tmp_path / "site", []
+    monkeypatch.setattr(site.os, "sync", lambda: syncs.append((sorted(f.name for f in (out / "p").iterdir()), (out / "pages.jsonl").exists())))
+    assert site.build_site(problems, store, out, jobs=1)["rendered"] == 3
+    assert syncs == [(["t-0.html", "t-1.html", "t-2.html"], False)]  # every page there, the manifest not yet
+    assert site.build_site(problems, store, out, jobs=1)["rendered"] == 0 and len(syncs) == 1  # nothing new: nothing to flush
