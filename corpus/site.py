@@ -337,7 +337,7 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
                 index.write(tail)
         finally:
             old.close()
-        if counts["rendered"]:
+        if counts["rendered"] and hasattr(os, "sync"):  # (POSIX; elsewhere the manifest is only as durable as the pages)
             os.sync()  # the pages on disk before the manifest says they are built
         with atomic_open(out / MANIFEST) as manifest:
             manifest.write(SiteManifest().model_dump_json() + "\n")
