@@ -174,8 +174,8 @@ class StoredProblems(Sequence[Problem]):
         return self._snap.read(self._offsets[i], self._lengths[i])  # type: ignore[union-attr]
 
     def __iter__(self) -> Iterator[Problem]:
-        for off, n in zip(self._offsets, self._lengths):
-            yield self._snap.read(off, n)  # type: ignore[union-attr]
+        for raw in self.raw():
+            yield Problem.model_validate_json(raw)
 
     def raw(self) -> Iterator[bytes]:
         """Each member's JSON line as stored, unparsed (for a worker process to parse)."""

@@ -244,7 +244,8 @@ def write_html(study, report: Path, lines: list[str]) -> Path:
     """report.html beside report.md (same tables and figures, mathematics as MathML), and the transcripts
     site under report/transcripts/, linked from the year rows."""
     from distill.corpus.mathhtml import render
-    from distill.corpus.site import PAGE, build_site
+    from distill.corpus.site import build_site
+    from distill.corpus.site_pages import PAGE
     from distill.corpus.transcripts import TranscriptStore
 
     site = report.parent / "transcripts"

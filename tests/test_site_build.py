@@ -50,7 +50,7 @@ def test_transcripts_list_pages_with_offset_and_limit_in_id_order(recorded_corpu
 
 
 def test_the_trace_card_reuses_the_rounds_html_and_shows_its_tags_as_text(monkeypatch):
-    from distill.corpus import site
+    from distill.corpus import site_pages
     from distill.corpus.mathhtml import render
     from distill.corpus.samples import ProblemSamples
     from distill.corpus.transcripts import Transcript, TranscriptMessage
@@ -61,8 +61,8 @@ def test_the_trace_card_reuses_the_rounds_html_and_shows_its_tags_as_text(monkey
                    started_at="now", messages=[TranscriptMessage(source="user", type="TextMessage", content="Find $x > 0$."),
                                                TranscriptMessage(source="solver", type="TextMessage", content="$x=3$", thought=thought)])
     seen: list[str] = []
-    monkeypatch.setattr(site, "_render", lambda text: seen.append(text) or render(text))
-    page = site.problem_page(Problem(id="t-1", source="t", text="Find $x > 0$.", answer="3"), t, {}, ProblemSamples("t-1", 1, 1, (t,), (t,)))
+    monkeypatch.setattr(site_pages, "_render", lambda text: seen.append(text) or render(text))
+    page = site_pages.problem_page(Problem(id="t-1", source="t", text="Find $x > 0$.", answer="3"), t, {}, ProblemSamples("t-1", 1, 1, (t,), (t,)))
     assert sorted(seen) == sorted({*seen}) and thought in seen and solution in seen  # each text rendered once
     trace = page.split('data-level="trace"')[1]
     assert "<p>&lt;think&gt;</p>\n" + render(thought) + "<p>&lt;/think&gt;</p>\n" + render(solution) in trace
