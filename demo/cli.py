@@ -1,8 +1,8 @@
-"""`distill demo`: the whole pipeline offline on the bundled sample problems, in about a minute and a half.
+"""`distill demo`: the whole study offline, in under two minutes on 2 cores.
 
-A recorded teacher (authored replies, some wrong at first) is served by a loopback
-OpenAI-compatible server, so the real HTTP client path runs; the student is a tiny random Qwen2
-built on the spot. Every stage runs; the tiny student's accuracy means nothing.
+A recorded teacher (some answers wrong at first) is served by a loopback OpenAI-compatible server,
+so the real HTTP client path runs; the problems are drills sized for a tiny random Qwen2 student
+built on the spot (`distill.demo.world`), which learns only by training on the teacher's texts.
 """
 
 from __future__ import annotations
@@ -20,37 +20,29 @@ DEMO_TOML = """\
 # Written by `distill demo`: the study design at toy scale.
 name = "demo"
 {notes}
-
+{prompts}
 [problems]
-paths = ["{samples}"]
+paths = ["{problems}"]
 source = "{source}"
 
 [split]
-train_years = "2001"
-valid_years = "2002"
-test_years = "2003"
+train_years = "{train}"
+valid_years = "{valid}"
+test_years = "{test}"
 
 [corpus]
 max_rounds = 3
 concurrency = 8
 
 [levels]
-train = {levels}
+train = ["R1", "R2", "R3", "R4", "R5", "R6"]
 
 [finetune]
 model = "{model}"
-iters = {iters}
-batch_size = {batch}
-num_layers = -1
-learning_rate = {lr}
-steps_per_eval = {every}
-steps_per_report = {every}
-save_every = 50
-max_seq_length = 1024
 seed = {seed}
-
+{finetune}
 [evaluation]
-runs = {runs}
+runs = 2
 seed = {seed}
 temperature = 0.0
 max_tokens = {max_tokens}
@@ -60,31 +52,44 @@ teacher = true
 math500 = false
 {roles}"""
 
-
+# What the demo is; what it showed is written by the report, from its own numbers.
 DEMO_NOTES = (
-    "**What this demo can and cannot show.** The student is a tiny random Qwen2 built on the spot and tuned for a few dozen "
-    "iterations, so its accuracy and answer-format rate stay at zero: a random student cannot learn the maths at this scale "
-    "(measured on this kind of machine: LoRA rank 16, lr 5e-3, 100 iterations on a random 4-layer, 128-wide Qwen2 plateaus at "
-    "loss ~4.4 and emits blanks; full fine-tuning for 300 iterations at batch 32 learns the stepwise format but not the arithmetic, "
-    "at ~1.8 s an iteration on 2 cores). What it does show: every stage runs end to end, the teacher's numbers are real grading "
-    "of its recorded answers, and training reaches the student: the tuned students' held-out loss falls below the base model's "
-    "at every level (Fine-tuning table and figure)."
+    "**The demo's setup.** The teacher is a recorded DeepSeek-R1 stand-in served over HTTP (it slips on about one drill in seven "
+    "and is corrected by the Verifier); the problems are drills written for this project, sums of three one-digit numbers, whose "
+    "long levels spell out the partial sum and whose short levels skip it. The student is a tiny random Qwen2 (2 layers, 32 wide) "
+    "with a tokenizer fitted to the drills, fully fine-tuned for 100 iterations per level: it can learn the teacher's form and each "
+    "level's length in that time; whether it learns the arithmetic is what the tables below measure."
 )
 
 
 def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed: int = 0) -> Path:
-    levels = '["R1", "R2", "R3", "R4", "R5", "R6"]'
+    """demo.toml: the drills world offline; the bundled sample problems and the study's LoRA settings with --live."""
+    from .drills import split_years
+    from .world import FINETUNE, MAX_TOKENS
+
     roles = ""
     if base_url:  # the recorded teacher answers for every DeepSeek role
         from .recorded_teacher import role_settings
 
         roles = "".join(f'\n[{r}]\n' + "".join(f'{k} = "{v}"\n' for k, v in values.items()) for r, values in role_settings(base_url).items())
-    notes = "" if live else f'notes = """{DEMO_NOTES}"""'
-    text = DEMO_TOML.format(notes=notes, samples=samples_dir(), source=SAMPLE_SOURCE, levels=levels, model=model, iters=200 if live else 16, batch=4 if live else 2, every=20 if live else 4,
-                            lr=1e-5 if live else 1e-2, runs=2, max_tokens=1024 if live else 40, roles=roles, seed=seed)
+    if live:
+        split = {"train": "2001", "valid": "2002", "test": "2003"}
+        finetune = {"iters": 200, "batch_size": 4, "learning_rate": 1e-5, "steps_per_eval": 20, "steps_per_report": 20, "save_every": 50,
+                    "num_layers": -1, "max_seq_length": 1024}
+        text = DEMO_TOML.format(notes="", prompts="", problems=samples_dir(), source=SAMPLE_SOURCE, model=model, seed=seed, max_tokens=1024,
+                                finetune=_toml_table(finetune), roles=roles, **split)
+    else:
+        text = DEMO_TOML.format(notes=f'notes = """{DEMO_NOTES}"""', prompts=f'prompts_dir = "{ws / "prompts"}"\n', problems=ws / "drills",
+                                source="drill", model=model, seed=seed, max_tokens=MAX_TOKENS, finetune=_toml_table(FINETUNE), roles=roles,
+                                **split_years())
     path = ws / "demo.toml"
-    path.write_text(text)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
     return path
+
+
+def _toml_table(values: dict) -> str:
+    return "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in values.items())
 
 
 def _start_teacher(root: Path):
@@ -108,10 +113,13 @@ def _start_teacher(root: Path):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tiny student, its training and its evaluation.")
 @click.option("--live", is_flag=True, help="Use the configured endpoints (DeepSeek) and a real student model instead of the recorded teacher.")
 @click.option("--model", default="mlx-community/Qwen2.5-7B-Instruct-4bit", show_default=True, help="Student model for --live.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Fine-tunes and evaluations side by side in this many processes (default: the cores on a CPU backend, 1 on a GPU).")
 @pass_app
-def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str) -> None:
-    """Run the whole pipeline offline on the bundled sample problems (no keys, no GPU)."""
+def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str, jobs: int | None) -> None:
+    """Run the whole study offline on drills written for it: a tiny student learns from a recorded teacher (no keys, no GPU)."""
     from distill.study.runner import Study, load_study_config
+    from distill.study.schedule import default_jobs
 
     t0 = time.perf_counter()
     root = demo_dir.resolve()
@@ -122,20 +130,18 @@ def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str)
     out.print(f"workspace: {ws.root}")
     server = None
     if not live:
-        from distill.demo.tiny import build_tiny_qwen2
+        from distill.demo.world import build_world
 
         server = _start_teacher(ws.root)
         out.print(f"recorded teacher (DeepSeek-R1 stand-in) serving on {server.base_url}")
-        model_dir = ws.root / "models" / "tiny-qwen2"
-        if not (model_dir / "config.json").exists():
-            build_tiny_qwen2(model_dir, seed=seed)
-        model = str(model_dir)
-        out.print(f"tiny random Qwen2 student built at {model_dir}")
+        world = build_world(ws.root, seed=seed)
+        model = str(world["model"])
+        out.print(f"drill years in {world['problems']}; tiny random Qwen2 student at {model}")
     try:
         config = demo_config(ws.root, model=model, base_url=server.base_url if server else None, live=live, seed=seed)
         cfg, settings = load_study_config(config)
         study = Study(cfg, settings, ws, log=out.print)
-        result = study.run()
+        result = study.run(jobs=jobs or default_jobs())
     finally:
         if server:
             server.stop()
@@ -146,4 +152,5 @@ def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str)
     out.print(f"report (HTML, with the transcripts): {report.with_suffix('.html')}")
     out.print(f"study config: {config}  (rerun with `distill -w {ws.root} study run --config {config}`)")
     if not live:
-        out.print("[yellow]The student here is a tiny random model: its accuracy means nothing. The point is that every stage runs.[/]")
+        out.print("[yellow]The student is a tiny random model trained for seconds: the report's first table shows what it learned "
+                  "from the teacher (form, length, accuracy) against the untrained base.[/]")

@@ -3,7 +3,9 @@ replies, served over HTTP by `distill.demo.loopback.LoopbackServer` so the offli
 same client code a user runs against DeepSeek.
 
 Some problems get a wrong first answer, so the Verifier's feedback-and-retry path runs too;
-one (2002 js-02) keeps answering wrong and is rejected.
+one (2002 js-02) keeps answering wrong and is rejected. The demo's drills (`distill.demo.drills`)
+are solved by rule, with a level text per length level; a few get a wrong first answer, and those
+whose three numbers are equal are answered wrong every time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .drills import Drill, parse_drill
 from .loopback import Reply, last_user_text
 
 
@@ -69,11 +72,18 @@ RECORDED: dict[str, Recorded] = {
 }
 
 
+def drill_record(d: Drill) -> Recorded:
+    """A drill as the teacher solves it: off by one at first on about one in seven, stubbornly when a = b = c."""
+    slip = (d.a + 2 * d.b + 3 * d.c) % 7 == 0 or d.a == d.b == d.c
+    return Recorded(tuple(d.steps(1)), str(d.answer), wrong=(str(d.answer + 1),) if slip else (), stubborn=d.a == d.b == d.c)
+
+
 def find_recorded(text: str) -> Recorded | None:
     for start, rec in RECORDED.items():
         if start in text:
             return rec
-    return None
+    d = parse_drill(text)
+    return drill_record(d) if d is not None else None
 
 
 def _problem_of(user: str) -> str:
@@ -128,6 +138,9 @@ def formatter_reply(body: dict[str, Any], honour_targets: bool = True) -> Reply:
     if rec is None:
         return Reply(content="Step 1: (no recorded solution)\nFinal answer: \\boxed{?}")
     m = re.search(r"length level R(\d)", first_user)
+    drill = parse_drill(_problem_of(first_user))
+    if drill is not None:  # the drills' own text at every level (the demo's templates state these lengths)
+        return Reply(content=drill.solution(int(m.group(1)) if m else 1))
     if m:
         # R2 drops filler words, R3-R4 drop a step, R5-R6 keep one step; even levels also drop filler;
         # then the steps are explained at more length until the level's stated word target is met.

@@ -24,6 +24,7 @@ DEFAULT_TEXT = [
     "The sum of the roots is 9. The area is 81\\pi. The ratio is 3:5. sqrt(52) = 2\\sqrt{13}. (7,4) Tuesday No",
     "You are a careful competition mathematician. Solve the problem step by step and give the final answer.",
     "0123456789 + - * / = ( ) [ ] { } ^ _ \\frac \\sqrt \\pi \\boxed abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "system\nuser\nassistant\n",  # the chat template's role names, one token each
 ]
 
 

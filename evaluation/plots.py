@@ -160,3 +160,32 @@ def plot_val_loss(curves: dict[str, list[tuple[int, float]]], base: dict[str, fl
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save(fig, path)
+
+
+def plot_distillation(rows: Sequence[dict[str, Any]], base: dict[str, Any] | None, path: Path, model: str) -> Path:
+    """What training bought, per level: response words (bars: tuned; dots: the texts trained on) and
+    answer-format rate (bars: tuned), the untrained base dashed on both."""
+    plt = _plt()
+    fig, (words_ax, fmt_ax) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110)
+    levels = [r["level"] for r in rows]
+    xs = list(range(len(levels)))
+    words_ax.bar(xs, [r["response_words"] for r in rows], 0.6, color="#4C72B0", label="tuned student: response words")
+    words_ax.scatter(xs, [r["training_words"] for r in rows], color="black", zorder=5, label="training texts: words")
+    fmt_ax.bar(xs, [100 * r["answer_format_rate"] for r in rows], 0.6, color="#55A868", label="tuned student")
+    if base:
+        words_ax.axhline(base["mean_words"], color="#C44E52", linestyle="--", label=f"base: {base['mean_words']:.0f} words")
+        fmt_ax.axhline(100 * base["answer_format_rate"], color="#C44E52", linestyle="--",
+                       label=f"base: {100 * base['answer_format_rate']:.0f}%")
+    for ax in (words_ax, fmt_ax):
+        ax.set_xticks(xs, levels)
+        ax.set_xlabel("length level trained on")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    top = max([r["response_words"] for r in rows] + [r["training_words"] for r in rows] + [base["mean_words"] if base else 0] + [1])
+    words_ax.set_ylim(0, top * 1.35)
+    fmt_ax.set_ylim(0, 118)
+    words_ax.set_ylabel("mean words per response")
+    fmt_ax.set_ylabel("answer format (% of responses)")
+    words_ax.set_title("Response words per level: tuned students and their training texts", fontsize=10)
+    fmt_ax.set_title(f"Answer-format rate per level ({model})", fontsize=10)
+    return save(fig, path)

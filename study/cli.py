@@ -28,13 +28,18 @@ def study_group() -> None:
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Study TOML (see study.example.toml).")
 @click.option("--until", type=click.Choice(STEPS), help="Stop after this step.")
 @click.option("--only", type=click.Choice(STEPS), help="Run only this step (its inputs must be done).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Fine-tunes and evaluations run side by side in this many worker processes (default: the cores on a CPU backend, "
+                   "1 on a GPU); the results are the same as with --jobs 1.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def run_cmd(app: AppContext, config: Path, until: str | None, only: str | None, as_json: bool) -> None:
+def run_cmd(app: AppContext, config: Path, until: str | None, only: str | None, jobs: int | None, as_json: bool) -> None:
     """Run every step that is not already done with the same inputs."""
+    from distill.study.schedule import default_jobs
+
     study = _open(app, config)
     app.start_log()
-    result = study.run(until=until, only=only)
+    result = study.run(until=until, only=only, jobs=jobs or default_jobs())
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -8,6 +8,8 @@ from distill.evaluation.records import EvalSummary
 from distill.finetune.records import FinetuneSummary
 from pydantic import BaseModel, ConfigDict, Field
 
+from .bought import Bought
+
 
 class CorpusTotals(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -53,6 +55,7 @@ class StudyResult(BaseModel):
     finetune: dict[str, FinetuneStep]
     corpus: CorpusTotals
     levels: dict[str, dict[str, Any]]
+    distillation: Bought | None = Field(None, description="the report's first table: base against tuned per level, and its reading")
 
 
 __all__ = ["Comparison", "CorpusTotals", "FinetuneStep", "StudyResult"]

@@ -7,11 +7,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from distill.evaluation.plots import plot_distillation
 from distill.evaluation.records import read_summary
 from distill.finetune.records import read_finetune_summary
 
 from distill.io import atomic_write_text, write_record
 
+from .bought import markdown, what_it_bought
 from .records import StudyResult
 
 
@@ -111,15 +113,22 @@ def write_study_report(study) -> Path:
         lines += ["> **This run differs from the published setup:** " + "; ".join(notes) + ". Its numbers are not the study's.", ""]
     if c.notes:
         lines += [c.notes.strip(), ""]
-    lines += _headline(c, data["evaluations"])
     loaded = _loaded_evals(c, data)
-    first = c.levels.train[0]
+    first, last = c.levels.train[0], c.levels.train[-1]
     pairs = [("base", f"tuned-{lv}") for lv in c.levels.train] + [(f"tuned-{first}", "teacher")]
+    if last != first:
+        pairs.append((f"tuned-{last}", f"tuned-{first}"))  # does the long chain of thought beat the short one?
     if c.preference is not None:
         pairs.append((f"tuned-{c.preference.level}", "tuned-R1+dpo"))
     if c.rl is not None:
         pairs.append((f"tuned-{c.rl.level}", "tuned-R1+grpo"))
     sig_lines, sig = _significance(loaded, pairs)
+    bought = what_it_bought(c.levels.train, data["evaluations"], data["levels"], sig)
+    if bought is not None:  # the first screen: base against tuned, per level
+        plot = plot_distillation([r.model_dump() for r in bought.levels], data["evaluations"].get("evaluate:base"),
+                                 out_dir / "distillation.png", Path(c.finetune.model).name)
+        lines += markdown(bought, plot.name)
+    lines += _headline(c, data["evaluations"])
     if sig:
         lines += ["## Significance", "", *sig_lines, "", "Paired over the problems both evaluated; McNemar on per-problem majority votes.", ""]
     lines += _length_section(c, data, out_dir) + _year_section(list(loaded.values()), out_dir) + _corpus_section(data["corpus"])
@@ -127,7 +136,8 @@ def write_study_report(study) -> Path:
     report = out_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
     write_html(study, report, lines)
-    write_record(out_dir / "study.json", StudyResult.model_validate({"name": c.name, "differences_from_published": notes, "significance": sig, **data}))
+    write_record(out_dir / "study.json", StudyResult.model_validate({"name": c.name, "differences_from_published": notes, "significance": sig,
+                                                                    "distillation": bought, **data}))
     return report
 
 

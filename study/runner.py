@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from distill.io import content_hash, read_record, write_record
 from distill.workspace import Workspace
 
 from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
+from .schedule import WORKER_STEPS, Unit, run_parallel
 from .state import STEPS, StepRecord, StepState, StudyState, file_hash
 
 PREF = "R1+dpo"  # the key of the DPO step's adapter and evaluation (on top of [preference] level's SFT adapter)
@@ -41,9 +43,12 @@ class Study:
             return StudyState()
         return read_record(self.state_path, StudyState, "a study state", "delete it to start the study over")
 
-    def _record(self, key: str, fp: str, outputs: dict[str, Any]) -> None:
+    def _record(self, key: str, fp: str, outputs: dict[str, Any], order: list[str] | None = None) -> None:
         st = self.state()
         st.steps[key] = StepRecord(fingerprint=fp, outputs=outputs, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        if order:  # in plan order, whichever step finished first
+            rank = {k: i for i, k in enumerate(order)}
+            st.steps = dict(sorted(st.steps.items(), key=lambda kv: rank.get(kv[0], len(rank))))
         write_record(self.state_path, st)
 
     def _output(self, key: str) -> dict[str, Any]:
@@ -134,8 +139,35 @@ class Study:
             rows.append(StepState(step, key, fp, status, rec.outputs if rec else {}))
         return rows
 
+    def needs(self, key: str) -> tuple[str, ...]:
+        """The steps whose outputs `key` reads (what must finish before it starts)."""
+        step, _, rest = key.partition(":")
+        if step == "import":
+            return ()
+        if step == "corpus" or key in ("evaluate:base", "evaluate:teacher", "evaluate:math500:base"):
+            return ("import",)
+        if step in ("levels",) or key == "export:dpo":
+            return ("corpus",)
+        if step == "export":
+            return (f"levels:{rest}",)
+        if key == f"finetune:{PREF}":
+            assert self.cfg.preference is not None
+            return ("export:dpo", f"finetune:{self.cfg.preference.level}")
+        if key == f"finetune:{RL}":
+            assert self.cfg.rl is not None
+            return ("import", f"finetune:{self.cfg.rl.level}")
+        if step == "finetune":
+            return (f"export:{rest}",)
+        if key == "evaluate:math500:tuned":
+            return ("finetune:R1",)
+        if key.startswith("evaluate:tuned:"):
+            return (f"finetune:{key.split(':', 2)[2]}",)
+        return tuple(k for _, k, _, _ in self.plan() if k != "report")  # the report reads everything
+
     # ------------------------------------------------------------------ running
-    def run(self, until: str | None = None, only: str | None = None) -> dict[str, Any]:
+    def run(self, until: str | None = None, only: str | None = None, jobs: int = 1) -> dict[str, Any]:
+        """Every step not already done; with `jobs` > 1 the fine-tunes and evaluations run in that many
+        worker processes as soon as their inputs are done (the same results as one at a time)."""
         for name in (until, only):
             if name is not None and name not in STEPS:
                 raise DistillError(f"unknown step {name!r}; steps: {', '.join(STEPS)}")
@@ -147,20 +179,34 @@ class Study:
                 raise DistillError(f"--only {only} needs the steps before it done with the current settings; not done: "
                                    f"{', '.join(before[:5])}{more} (run `distill study run --until {STEPS[STEPS.index(only) - 1]}` first)")
         self.dir.mkdir(parents=True, exist_ok=True)
-        ran, skipped = [], []
+        ran, skipped, todo = [], [], []
         stop_after = STEPS.index(until) if until else len(STEPS) - 1
+        order = [k for _, k, _, _ in plan]
         for step, key, fp, inputs in plan:
             if STEPS.index(step) > stop_after or (only and step != only):
                 continue
             if self._done(key, fp) is not None:
                 skipped.append(key)
                 self.log(f"[dim]skip[/] {key} (up to date)")
-                continue
-            self.log(f"[bold]run[/]  {key}")
-            outputs = getattr(self, f"_step_{step}")(fp=fp, **inputs)
-            self._record(key, fp, outputs)
-            ran.append(key)
+            else:
+                todo.append(Unit(step, key, fp, inputs, self.needs(key)))
+        if jobs > 1 and sum(u.step in WORKER_STEPS for u in todo) > 1:
+            outcome = run_parallel(todo, jobs, run_here=self._run_unit, record=lambda u, out: self._record(u.key, u.fingerprint, out, order),
+                                   study_args=(self.cfg.model_dump_json(), self.settings, str(self.ws.root)), log_line=self.log)
+            if outcome.failed:
+                raise outcome.failed[0][1]
+            ran = outcome.ran
+        else:
+            for u in todo:
+                self.log(f"[bold]run[/]  {u.key}")
+                t0 = time.perf_counter()
+                self._record(u.key, u.fingerprint, self._run_unit(u), order)
+                self.log(f"[green]done[/] {u.key} in {time.perf_counter() - t0:.1f}s")
+                ran.append(u.key)
         return {"ran": ran, "skipped": skipped, "dir": str(self.dir)}
+
+    def _run_unit(self, u: Unit) -> dict[str, Any]:
+        return getattr(self, f"_step_{u.step}")(fp=u.fingerprint, **u.inputs)
 
     # ------------------------------------------------------------------ steps
     def _problems(self):

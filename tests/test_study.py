@@ -22,39 +22,86 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_demo_end_to_end_artefacts_are_consistent(interrupted_demo, run_cli):
     ws, _, resumed, _ = interrupted_demo  # a demo that was interrupted once and finished on its rerun
     out = resumed.stdout
-    assert "every stage runs" in out and "report:" in out
+    assert "what it learned from the teacher" in out and "report:" in out
     study = ws / "studies" / "demo"
     state = json.loads((study / "state.json").read_text())
     assert state["schema_version"] == 1
     state = state["steps"]
+    assert list(state)[0] == "import" and list(state)[-1] == "report"  # recorded in plan order, whichever worker finished first
     assert {"import", "corpus", "report"} <= set(state) and all(f"finetune:R{k}" in state for k in range(1, 7))
     report = (study / "report" / "report.md").read_text()
     for name in ("evaluate:base", "evaluate:teacher", "evaluate:tuned:R1"):
         summary = json.loads((Path(state[name]["outputs"]["dir"]) / "summary.json").read_text())
         assert f"{100 * summary['mean']:.2f} ± {100 * summary['std']:.2f}" in report  # the report's numbers are the summaries'
-        assert len(summary["runs"]) == 2
+        assert len(summary["runs"]) == 2 and summary["n_problems"] >= 30  # a held-out year large enough for a rate
     teacher = json.loads((Path(state["evaluate:teacher"]["outputs"]["dir"]) / "summary.json").read_text())
     assert teacher["mean"] > 0.5  # the recorded teacher solves most test problems at its first attempt
     corpus = state["corpus"]["outputs"]
-    assert corpus["accepted"] == 15 and corpus["rejected"] == 1 and corpus["model_calls"] > 0
-    assert "rejected x1" in report and "differs from the published setup" in report
-    for png in ("length_vs_accuracy.png", "accuracy_by_year.png", "per_run_spread.png", "loss_R1.png"):
+    assert corpus["accepted"] >= 200 and corpus["rejected"] >= 1 and corpus["model_calls"] > 0
+    assert "differs from the published setup" in report
+    for png in ("distillation.png", "length_vs_accuracy.png", "accuracy_by_year.png", "per_run_spread.png", "loss_R1.png"):
         assert (study / "report" / png).stat().st_size > 1000, png
     data = json.loads((study / "report" / "study.json").read_text())
     from distill.study.records import StudyResult
 
-    assert StudyResult.model_validate(data).evaluations["evaluate:teacher"].mean == teacher["mean"]  # read back as its record
-    assert data["corpus"]["accepted"] == 15 and data["significance"][0]["bootstrap"]["n"] == 8
-    assert [f"{x['a']} vs {x['b']}" for x in data["significance"]][-1] == "tuned-R1 vs teacher" and len(data["significance"]) == 7
+    result = StudyResult.model_validate(data)
+    assert result.evaluations["evaluate:teacher"].mean == teacher["mean"]  # read back as its record
+    assert [f"{x['a']} vs {x['b']}" for x in data["significance"]][-1] == "tuned-R6 vs tuned-R1" and len(data["significance"]) == 8
     assert_figures_readable(study / "report")
-    # what the demo can show: training reaches the student, at every level
+    # issue 29's bar: the student visibly learns the teacher's form and each level's length
+    ev = result.evaluations
+    tuned = [ev[f"evaluate:tuned:R{k}"] for k in range(1, 7)]
+    assert sum(s.answer_format_rate for s in tuned) / 6 >= 0.8 and min(s.answer_format_rate for s in tuned) >= 0.5
+    assert ev["evaluate:base"].answer_format_rate <= 0.1 and max(s.truncated_rate for s in tuned) <= 0.2
+    words = [data["levels"][f"R{k}"]["mean_words"] for k in range(1, 7)]
+    assert all(a > b for a, b in zip(words, words[1:])), words  # training texts fall strictly R1 -> R6
+    assert result.distillation is not None and result.distillation.length_spearman >= 0.8
+    # the first screen says it, from these numbers
+    first = report.index("## What the distillation bought")
+    assert first < report.index("## Headline") and "| tuned on R6 |" in report and "Spearman" in report
+    assert f"{100 * result.distillation.tuned_format_mean:.1f}%" in report
     for lv in range(1, 7):
         ft = state[f"finetune:R{lv}"]["outputs"]
         assert ft["best_val_loss"] < ft["base_val_loss"], lv
-    assert "What this demo can and cannot show" in report and "| n (problems x runs) |" in report and "8 x 2" in report
     # a rerun does nothing
     again = run_cli("-w", str(ws), "study", "run", "--config", str(ws / "demo.toml"), "--json").stdout
     assert json.loads(again)["ran"] == []
+
+
+@pytest.mark.slow
+def test_jobs_1_gives_what_jobs_2_gave(interrupted_demo, tmp_path):
+    """The demo's default runs fine-tunes and evaluations in 2 workers; one at a time gives the same
+    exports, adapters (sha256) and evaluation results."""
+    import hashlib
+
+    from .procs import env_for, run
+
+    ws2, _, _, _ = interrupted_demo
+    ws1 = tmp_path / "jobs1"
+    run(["demo", "--dir", str(ws1), "--jobs", "1"], env_for(tmp_path / "unused"))
+    s1 = json.loads((ws1 / "studies" / "demo" / "state.json").read_text())["steps"]
+    s2 = json.loads((ws2 / "studies" / "demo" / "state.json").read_text())["steps"]
+    assert list(s1) == list(s2)
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    for key in s1:
+        a, b = s1[key]["outputs"], s2[key]["outputs"]
+        if key.startswith("export:"):
+            for name in ("train.jsonl", "valid.jsonl"):
+                assert digest(Path(a["dir"]) / name) == digest(Path(b["dir"]) / name), (key, name)
+        elif key.startswith("finetune:"):
+            assert digest(Path(a["dir"]) / "adapters.safetensors") == digest(Path(b["dir"]) / "adapters.safetensors"), key
+            assert a["best_val_loss"] == b["best_val_loss"] and a["best_iteration"] == b["best_iteration"]
+        elif key.startswith("evaluate:"):
+            r1 = [(r["problem_id"], r["run"], r["response"], r["verdict"]) for r in map(json.loads, (Path(a["dir"]) / "responses.jsonl").read_text().splitlines())]
+            r2 = [(r["problem_id"], r["run"], r["response"], r["verdict"]) for r in map(json.loads, (Path(b["dir"]) / "responses.jsonl").read_text().splitlines())]
+            assert sorted(r1, key=str) == sorted(r2, key=str), key
+            assert (a["mean"], a["std"]) == (b["mean"], b["std"]), key
+    d1 = json.loads((ws1 / "studies" / "demo" / "report" / "study.json").read_text())["distillation"]
+    d2 = json.loads((ws2 / "studies" / "demo" / "report" / "study.json").read_text())["distillation"]
+    assert d1 == d2
 
 
 def _overlap(a, b) -> bool:
