@@ -69,15 +69,16 @@ def test_demo_end_to_end_artefacts_are_consistent(interrupted_demo, run_cli):
 
 
 @pytest.mark.slow
-def test_jobs_1_gives_what_jobs_2_gave(interrupted_demo, tmp_path):
-    """The demo's default runs fine-tunes and evaluations in 2 workers; one at a time gives the same
-    exports, adapters (sha256) and evaluation results."""
+def test_jobs_1_gives_what_jobs_2_gave(tmp_path):
+    """Fine-tunes and evaluations in 2 workers give the same exports, adapters (sha256) and evaluation
+    results as one at a time. (Both demos run uninterrupted: a fine-tune resumed from a checkpoint
+    is not bit-identical to one that ran through.)"""
     import hashlib
 
     from .procs import env_for, run
 
-    ws2, _, _, _ = interrupted_demo
-    ws1 = tmp_path / "jobs1"
+    ws1, ws2 = tmp_path / "jobs1", tmp_path / "jobs2"
+    run(["demo", "--dir", str(ws2), "--jobs", "2"], env_for(tmp_path / "unused"))
     run(["demo", "--dir", str(ws1), "--jobs", "1"], env_for(tmp_path / "unused"))
     s1 = json.loads((ws1 / "studies" / "demo" / "state.json").read_text())["steps"]
     s2 = json.loads((ws2 / "studies" / "demo" / "state.json").read_text())["steps"]
