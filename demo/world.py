@@ -14,7 +14,7 @@ from pathlib import Path
 
 from distill.prompts import load_template
 
-from .drills import Drill, drill_years, level_words, parse_drill, split_years, write_drills
+from .drills import YEARS, drill_years, level_words, parse_drill, write_drills
 
 # The student: full fine-tuning (a random model has nothing for LoRA to adapt), small enough that
 # the six per-level runs take ~90 s of one core in all.
@@ -46,16 +46,13 @@ def tokenizer_corpus(prompts_dir: Path) -> list[str]:
     """What the student will read and write, so that its BPE merges fit the demo: the system prompt,
     the training years' problems and their solutions at every level."""
     system = load_template("student_system", prompts_dir).render()
-    train = split_years()["train"]
-    first, last = (int(y) for y in train.split("-"))
+    first, count, _ = YEARS["train"]
     texts = []
     for year, doc in drill_years().items():
-        if not first <= year <= last:
-            continue
-        for section in doc.values():
-            for q in section.values():
+        if first <= year < first + count:
+            for q in (q for section in doc.values() for q in section.values()):
                 drill = parse_drill(q["question"])
-                assert isinstance(drill, Drill)
+                assert drill is not None  # every drill parses (tests/test_demo_world.py)
                 texts += [system, q["question"], *(drill.solution(k) for k in range(1, 7))]
     return texts
 

@@ -139,8 +139,8 @@ class Study:
             rows.append(StepState(step, key, fp, status, rec.outputs if rec else {}))
         return rows
 
-    def needs(self, key: str) -> tuple[str, ...]:
-        """The steps whose outputs `key` reads (what must finish before it starts)."""
+    def needs(self, key: str, planned: list[str]) -> tuple[str, ...]:
+        """The steps whose outputs `key` reads (what must finish before it starts), among the `planned` keys."""
         step, _, rest = key.partition(":")
         if step == "import":
             return ()
@@ -162,7 +162,7 @@ class Study:
             return ("finetune:R1",)
         if key.startswith("evaluate:tuned:"):
             return (f"finetune:{key.split(':', 2)[2]}",)
-        return tuple(k for _, k, _, _ in self.plan() if k != "report")  # the report reads everything
+        return tuple(k for k in planned if k != "report")  # the report reads everything
 
     # ------------------------------------------------------------------ running
     def run(self, until: str | None = None, only: str | None = None, jobs: int = 1) -> dict[str, Any]:
@@ -189,9 +189,9 @@ class Study:
                 skipped.append(key)
                 self.log(f"[dim]skip[/] {key} (up to date)")
             else:
-                todo.append(Unit(step, key, fp, inputs, self.needs(key)))
+                todo.append(Unit(step, key, fp, inputs, self.needs(key, order)))
         if jobs > 1 and sum(u.step in WORKER_STEPS for u in todo) > 1:
-            outcome = run_parallel(todo, jobs, run_here=self._run_unit, record=lambda u, out: self._record(u.key, u.fingerprint, out, order),
+            outcome = run_parallel(todo, jobs, run_here=self.run_unit, record=lambda u, out: self._record(u.key, u.fingerprint, out, order),
                                    study_args=(self.cfg.model_dump_json(), self.settings, str(self.ws.root)), log_line=self.log)
             if outcome.failed:
                 raise outcome.failed[0][1]
@@ -200,12 +200,12 @@ class Study:
             for u in todo:
                 self.log(f"[bold]run[/]  {u.key}")
                 t0 = time.perf_counter()
-                self._record(u.key, u.fingerprint, self._run_unit(u), order)
+                self._record(u.key, u.fingerprint, self.run_unit(u), order)
                 self.log(f"[green]done[/] {u.key} in {time.perf_counter() - t0:.1f}s")
                 ran.append(u.key)
         return {"ran": ran, "skipped": skipped, "dir": str(self.dir)}
 
-    def _run_unit(self, u: Unit) -> dict[str, Any]:
+    def run_unit(self, u: Unit) -> dict[str, Any]:
         return getattr(self, f"_step_{u.step}")(fp=u.fingerprint, **u.inputs)
 
     # ------------------------------------------------------------------ steps

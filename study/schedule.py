@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any
 
-from distill.errors import DistillError, ExitError, WorkFailed
+from distill.errors import DistillError, ExitError, Interrupted, WorkFailed
 
 WORKER_STEPS = ("finetune", "evaluate")  # CPU-bound and independent of one another
 log = logging.getLogger("distill.study")
@@ -52,9 +52,15 @@ class Outcome:
     failed: list[tuple[str, BaseException]] = field(default_factory=list)
 
 
-def _worker_init() -> None:
+def _worker_init(log_file: str) -> None:
     # the parent decides what Ctrl-C means: it forwards SIGINT to the workers it wants stopped
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker's stderr (a library's trace as Ctrl-C lands mid-call, MLX's warnings) goes to the log, not
+    # the user's terminal: the parent reports each step's failure as one line
+    os.makedirs(os.path.dirname(log_file), exist_ok=True)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def run_in_worker(cfg_json: str, settings: Any, root: str, unit: Unit) -> tuple[str, Any, list[str], float]:
@@ -71,8 +77,7 @@ def run_in_worker(cfg_json: str, settings: Any, root: str, unit: Unit) -> tuple[
     t0 = time.perf_counter()
     study = Study(StudyConfig.model_validate_json(cfg_json), settings, Workspace(Path(root)), log=lines.append)
     try:
-        outputs = getattr(study, f"_step_{unit.step}")(fp=unit.fingerprint, **unit.inputs)
-        return "ok", outputs, lines, time.perf_counter() - t0
+        return "ok", study.run_unit(unit), lines, time.perf_counter() - t0
     except KeyboardInterrupt:
         return "error", (130, "interrupted"), lines, time.perf_counter() - t0
     except ExitError as exc:
@@ -87,17 +92,10 @@ def _error(key: str, code: int, message: str) -> ExitError:
     if code == 2:
         return DistillError(f"{key}: {first}")
     if code == 130:
-        return KeyboardInterruptError()
+        return Interrupted()
     if "\n" in message:
         log.error("%s failed in a worker:\n%s", key, message)
     return WorkFailed(f"{key}: {first}")
-
-
-class KeyboardInterruptError(ExitError):
-    exit_code = 130
-
-    def __init__(self) -> None:
-        super().__init__("interrupted")
 
 
 def run_parallel(units: list[Unit], jobs: int, *, run_here: Callable[[Unit], dict[str, Any]], record: Callable[[Unit, dict[str, Any]], None],
@@ -113,7 +111,7 @@ def run_parallel(units: list[Unit], jobs: int, *, run_here: Callable[[Unit], dic
     done: set[str] = set()
     running: dict[Future, Unit] = {}
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),  # MLX and threads do not survive fork
-                               initializer=_worker_init)
+                               initializer=_worker_init, initargs=(os.path.join(study_args[2], "logs", "workers.log"),))
 
     def ready(u: Unit) -> bool:
         return all(n in done or n not in planned for n in u.needs)
