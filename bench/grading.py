@@ -82,6 +82,47 @@ def per_class(workers: int) -> dict:
     return out
 
 
+def _mv_peer(args: tuple[str, str]) -> bool:
+    """math-verify alone as its own suites call it: gold and prediction parsed as given, gold first."""
+    from math_verify import parse, verify
+
+    gold, pred = args
+    try:
+        return bool(verify(parse(gold), parse(pred)))
+    except Exception:
+        return False
+
+
+def per_category(workers: int) -> dict:
+    """Agreement per category of the peer-style table (tests/grading_cases.py PEER): distill vs math-verify alone."""
+    from tests.grading_cases import PEER
+
+    rows = [(cat, g, p, e) for cat, table in PEER.items() for g, p, e in table]
+    with Grader(workers=workers) as g:
+        ours = g.grade_many([(gold, pred) for _, gold, pred, _ in rows])
+    with ProcessPoolExecutor(workers) as ex:
+        mv = list(ex.map(_mv_peer, [(gold, pred) for _, gold, pred, _ in rows]))
+    out: dict = {}
+    for (cat, _, _, e), v, m in zip(rows, ours, mv):
+        c = out.setdefault(cat, {"cases": 0, "distill": 0, "math_verify": 0, "abstained": 0})
+        c["cases"] += 1
+        c["distill"] += v.correct is e
+        c["math_verify"] += m is e
+        c["abstained"] += v.correct is None
+    return out
+
+
+def agreement_table(title: str, first: str, groups: dict) -> Table:
+    t = Table(title=title)
+    for col in (first, "cases", "distill", "math-verify alone", "distill abstained"):
+        t.add_column(col)
+    for name, c in groups.items():
+        t.add_row(name, str(c["cases"]), f"{c['distill'] / c['cases']:.1%}", f"{c['math_verify'] / c['cases']:.1%}", str(c["abstained"]))
+    tot = {k: sum(c[k] for c in groups.values()) for k in ("cases", "distill", "math_verify", "abstained")}
+    t.add_row("all", str(tot["cases"]), f"{tot['distill'] / tot['cases']:.1%}", f"{tot['math_verify'] / tot['cases']:.1%}", str(tot["abstained"]))
+    return t
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "math500.jsonl")
@@ -89,17 +130,12 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     classes = per_class(args.workers)
-    t = Table(title="agreement with the expected verdict, by class of case (whole replies)")
-    for col in ("class", "cases", "distill", "math-verify alone", "distill abstained"):
-        t.add_column(col)
-    for cls, c in classes.items():
-        t.add_row(cls, str(c["cases"]), f"{c['distill'] / c['cases']:.1%}", f"{c['math_verify'] / c['cases']:.1%}", str(c["abstained"]))
-    tot = {k: sum(c[k] for c in classes.values()) for k in ("cases", "distill", "math_verify", "abstained")}
-    t.add_row("all", str(tot["cases"]), f"{tot['distill'] / tot['cases']:.1%}", f"{tot['math_verify'] / tot['cases']:.1%}", str(tot["abstained"]))
-    Console().print(t)
+    Console().print(agreement_table("agreement with the expected verdict, by class of case (whole replies)", "class", classes))
+    peer = per_category(args.workers)
+    Console().print(agreement_table("peer-style cases by category (gold and reply as other graders' suites pass them)", "category", peer))
     if not args.data.exists():
         print(f"MATH-500 part skipped: {args.data} not found")
-        save(args.out, {"classes": classes})
+        save(args.out, {"classes": classes, "peer": peer})
         return 0
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     equiv = [(r["answer"], last_boxed(r["solution"]) or "") for r in rows]
@@ -116,6 +152,7 @@ def main() -> int:
     timeouts = sum(v.method == "timeout" for v in verdicts)
     result = {
         "classes": classes,
+        "peer": peer,
         "pairs": len(pairs),
         "workers": args.workers,
         "distill": {

@@ -10,8 +10,9 @@ Source = Literal["boxed", "final_answer", "answer_line", "answer_is", "bare", "n
 
 BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 FINAL_ANSWER = re.compile(r"(?im)final\s+answer\s*(?:is)?\s*[:：]?\s*(.+?)\s*$")  # the Minerva tail is cut by _minerva
-ANSWER_LINE = re.compile(r"(?im)^\W*answer\W*\s*[:：]\s*(.+?)\s*$")
-ANSWER_IS = re.compile(r"(?is)\banswer\s+(?:is|=|should\s+be|would\s+be)\s*[:：]?\s*(.+?)(?:\.\s|\.$|\n|$)")
+ANSWER_WORD = r"(?:answer|réponse|respuesta|resposta|antwort|risposta|ответ|答案)"  # the anchor in a few languages
+ANSWER_LINE = re.compile(rf"(?im)^\W*{ANSWER_WORD}\W*\s*[:：]\s*(.+?)\s*$")
+ANSWER_IS = re.compile(rf"(?is)\b{ANSWER_WORD}\s+(?:is|est|es|ist|è|=|should\s+be|would\s+be)\s*[:：]?\s*(.+?)(?:\.\s|\.$|\n|$)")
 BARE_MAX_CHARS = 80
 
 
@@ -82,7 +83,8 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def _clean(answer: str) -> str:
+def clean_answer(answer: str) -> str:
+    """An answer without markdown bold, math delimiters, a trailing full stop or a box around it."""
     a = answer.strip()
     a = re.sub(r"^\*+|\*+$", "", a).strip()  # markdown bold around the answer
     # nested boxed inside an answer line
@@ -115,7 +117,7 @@ def extract_answer(response: str | None) -> Extraction:
     for pattern, source in ((FINAL_ANSWER, "final_answer"), (ANSWER_LINE, "answer_line"), (ANSWER_IS, "answer_is")):
         matches = pattern.findall(text)
         if matches:
-            cleaned = _clean(_minerva(matches[-1]))
+            cleaned = clean_answer(_minerva(matches[-1]))
             if cleaned:
                 # `$42$ or $43$`: several math spans are several candidates; a rule may still match one, never reject
                 several = bool(re.search(r"\$|\\[()\[\]]", cleaned))
@@ -124,11 +126,11 @@ def extract_answer(response: str | None) -> Extraction:
         # "18" is sure; "The solutions are x = 1 and x = -1/3." is read after its verb, and is unsure
         m = re.search(r"\b(?:is|are|was|equals|be)\b\s*[:：]?", text)
         tail = text[m.end():] if m else text
-        cleaned = _clean(tail)
+        cleaned = clean_answer(tail)
         if cleaned:
             # "The total is $13{,}680$." states one value in math mode: as sure as an answer line
             one_math_span = m is not None and re.fullmatch(r"\s*(\$[^$]+\$|\\\((?:(?!\\\)).)+\\\))\s*\.?\s*", tail) is not None
-            sure = one_math_span or (m is None and not re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", "", cleaned)))
+            sure = one_math_span or (m is None and not re.search(r"[^\W\d_]{3,}", re.sub(r"\\[A-Za-z]+", "", cleaned)))
             return Extraction(cleaned, "bare", sure=sure, note=note, region=text)
     return Extraction(None, "none", note=note, region=text)
 

@@ -13,13 +13,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .equality import _rational, scalar_equal
-from .extract import extract_answer
+from .equality import NUMBER_LITERAL, _rational, scalar_equal
+from .extract import Extraction, boxed_group, clean_answer, extract_answer
 from .latex import to_latex, unicode_to_latex
-from .normalize import Shape, classify_key, is_wordy, read_answer
+from .normalize import CHOICE_IN_ANSWER, Shape, choice_letter, classify_key, is_wordy, read_answer
 
 VERDICT_SCHEMA_VERSION = 1
 TRAILING_CONSTANT = re.compile(r"[+-]\s*[cCkK]\s*$")
+NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![A-Za-z0-9_/])")
 MAX_ANSWER_CHARS = 400  # an extracted "answer" longer than this is a derivation, not an answer
 
 Method = Literal[
@@ -138,20 +139,76 @@ def grade_answer(key: str, answer: str) -> Verdict:
     )
 
 
-RAW_FALLBACK_KINDS = ("scalar", "set", "tuple")
-# Verdicts math-verify must not overturn: exact decimals (its float tolerance accepts .0000673 for .0000672), rounding, a free `+ c`.
-DECISIVE = ("exact_string", "rounding", "too_long", "sympy")  # math-verify reads `a:b:c` loosely
+def _decisive(v: Verdict, kind: str) -> bool:
+    """A False math-verify must not overturn: two decimal numbers compared exactly (its float tolerance
+    accepts .0000673 for .0000672), and ratios and numbers in other bases (it reads `15:13:12` loosely)."""
+    if v.correct is not False:
+        return False
+    k, a = (v.key_normalised or "").replace(" ", ""), (v.answer_normalised or "").replace(" ", "")
+    return kind in ("ratio", "base") or (bool(NUMBER_LITERAL.match(k) and NUMBER_LITERAL.match(a)) and "." in k + a)
+
+
+MV_CONFIGS = None  # math-verify's extraction configs, built at first use (importing math_verify costs ~0.5 s)
+
+
+def _mv_configs() -> list:
+    global MV_CONFIGS
+    if MV_CONFIGS is None:
+        from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+        MV_CONFIGS = [LatexExtractionConfig(), ExprExtractionConfig()]
+    return MV_CONFIGS
+
+
+def _digits_and_words(text: str) -> str:
+    """A text without spaces and separators: math-verify rewrites `1,22` as `1.22` when it reads it whole."""
+    return re.sub(r"[\s,.{}$]", "", text)
+
+
+def mv_verdict(key: str, region: str) -> tuple[bool | None, str]:
+    """math-verify on its own terms, gold first: the key as given (and, for a plain-text key, as LaTeX)
+    against its own extraction from the reply's answer part. (True, ..) when any reading matches,
+    (False, "differ") when both sides parsed and none matched, (None, "gold"|"reply") naming the side
+    math-verify found nothing to compare on."""
+    from math_verify import parse, verify
+
+    if "$" in key or "\\boxed" in key:
+        parsed_g = [g] if (g := parse(key, extraction_config=_mv_configs(), parsing_timeout=None)) else []
+    else:
+        # a plain-text key read raw counts only when math-verify read all of it (`40π` raw is just 40)
+        raw = parse(key, extraction_config=_mv_configs(), parsing_timeout=None)
+        whole = bool(raw) and _digits_and_words(str(raw[-1])) == _digits_and_words(key)
+        latex = parse(f"${to_latex(key)}$", extraction_config=_mv_configs(), parsing_timeout=None)
+        parsed_g = [g for g in ((raw if whole else None), latex) if g]
+    preds = [region] if (alt := unicode_to_latex(region)) == region else [region, alt]
+    if not parsed_g:
+        return None, "gold"
+    parsed_p = [p for p in (parse(text, extraction_config=_mv_configs(), parsing_timeout=None) for text in preds) if p]
+    if not parsed_p:
+        return None, "reply"
+    return any(verify(g, p, timeout_seconds=None) for g in parsed_g for p in parsed_p), "differ"
 
 
 def mv_raw(key: str, region: str) -> bool:
-    """math-verify on its own terms: the key as LaTeX against its extraction from the reply's answer part."""
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+    return mv_verdict(key, region)[0] is True
 
-    gold_text = key if "$" in key or "\\boxed" in key else f"${to_latex(key)}$"
-    region = unicode_to_latex(region)
-    gold = parse(gold_text, extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()], parsing_timeout=None)
-    pred = parse(region, extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()], parsing_timeout=None)
-    return bool(gold and pred and verify(gold, pred, timeout_seconds=None))
+
+def key_answer(key: str) -> str:
+    """The answer a gold text states: a solution's last boxed answer, a key wrapped in `$..$`, or the key itself."""
+    k = key.strip()
+    if "\\boxed" in k or "\\fbox" in k:
+        boxes = boxed_group(k)
+        if boxes:
+            return ", ".join(boxes)
+    if len(k) > MAX_ANSWER_CHARS // 4 and re.search(r"[.!?]\s", k):
+        ext = extract_answer(k)
+        if ext.text and ext.sure:
+            return ext.text
+    if "\n" in k:  # `Alina and the answer is\n(C) Cecile`: the last line that names an option
+        named = [line for line in k.splitlines() if classify_key(line.strip()).kind == "choice"]
+        if named:
+            return named[-1].strip()
+    return clean_answer(k) if re.match(r"^(\$|\\\(|\\\[)", k) else k
 
 
 def cheap_verdict(key: str, answer: str) -> Verdict | None:
@@ -181,22 +238,60 @@ def quick_verdict(key: str, response: str | None) -> Verdict | None:
 def grade(key: str, response: str | None) -> Verdict:
     """Extract the final answer from a free-form response and grade it against the key.
 
-    When the rules say False (or cannot decide) on a surely extracted answer, math-verify's own
-    extraction and comparison get the last word for mathematical keys, so the grader never does
-    worse than math-verify alone; an answer picked out of a sentence is never a confident False.
+    Never below math-verify by construction: when the rules do not say True, math-verify's own parse and
+    verify (gold first) run on the reply's answer part. Its True stands unless the rules' False is one
+    math-verify is known to get wrong (two decimals compared exactly; a free `+ c` never reaches it); where the rules could not
+    decide (no answer found, an answer picked out of a sentence, too long), math-verify's verdict decides
+    when it could read both sides. "Could not decide" stays None when neither could.
     """
     t0 = time.perf_counter()
+    gold = key_answer(key)
     ext = extract_answer(response)
+    try:
+        v = _rules(gold, ext)
+        if v.correct is not True and ext.region and _worth_parsing(ext.text) and not (ext.text and TRAILING_CONSTANT.search(ext.text)):
+            # the key as given, and the answer a gold solution states (in math mode, never as bare text)
+            golds = [key] if gold == key else [key, f"${to_latex(gold)}$"]
+            readings = [mv_verdict(g, ext.region) for g in golds]
+            mv = True if any(r[0] for r in readings) else (False if any(r[0] is False for r in readings) else None)
+            if mv is None and v.rule_correct is False and re.search(r"\d", ext.text or "") and all(r[1] == "reply" for r in readings):
+                mv = False  # the rules read a number and it is not the key; math-verify finds no other in the reply
+            if mv is True and not _decisive(v, classify_key(gold).kind):
+                v = v.model_copy(update={"correct": True, "method": "math_verify", "rule_correct": v.correct, "rule_method": v.method,
+                                         "reason": "math-verify's own extraction finds the key's value"})
+            elif mv is False and v.correct is None:
+                v = v.model_copy(update={"correct": False, "method": "math_verify", "rule_correct": v.rule_correct, "rule_method": v.method,
+                                         "reason": f"math-verify read both sides and they differ (the rules: {v.reason})"})
+    except Exception as exc:  # a parser bug on odd input must not sink a batch
+        return Verdict(correct=None, extracted=ext.text, source=ext.source, method="error", reason=f"{type(exc).__name__}: {exc}"[:200])
+    return v.model_copy(update={"source": ext.source, "elapsed_ms": (time.perf_counter() - t0) * 1000})
+
+
+def _worth_parsing(answer: str | None) -> bool:
+    """A long answer in prose is math-verify's to search; a long bare expression (`x+x+...`) is not worth its parse."""
+    return answer is None or len(answer) <= MAX_ANSWER_CHARS or re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", answer) is not None
+
+
+def _rules(key: str, ext: Extraction) -> Verdict:
+    """distill's own rules on an extraction; an answer picked out of a sentence is never a confident False."""
+    kind = classify_key(key).kind
+    if kind == "choice" and ext.source != "boxed" and ext.region and not (ext.text and CHOICE_IN_ANSWER.match(ext.text)):
+        # the option a reply names after its `answer is`, or leads with, is read from the whole answer part
+        letter, sure = choice_letter(ext.region, classify_key(key).parts[0])
+        if letter is not None:
+            ext = Extraction(letter, ext.source if ext.text else "bare", sure=sure, note=ext.note, region=ext.region)
     if ext.text is None:
         reason = ext.note if ext.note == "the <think> block never closes" else "no final answer found"
         return Verdict(correct=None, source="none", method="no_answer", reason=reason)
-    try:
-        v = grade_answer(key, ext.text)
-        if v.correct is not True and ext.sure and v.method not in DECISIVE and classify_key(key).kind in RAW_FALLBACK_KINDS:
-            if not TRAILING_CONSTANT.search(ext.text) and mv_raw(key, ext.region or ext.text):
-                v = v.model_copy(update={"correct": True, "method": "math_verify", "reason": "math-verify's own extraction finds the key's value"})
-    except Exception as exc:  # a parser bug on odd input must not sink a batch
-        return Verdict(correct=None, extracted=ext.text, source=ext.source, method="error", reason=f"{type(exc).__name__}: {exc}"[:200])
+    v = grade_answer(key, ext.text)
+    if v.correct is not True and not ext.sure and kind == "scalar":
+        # `Answer: Janeth still owes 220 $ in 12 months`: the first number an answer sentence states, the last of a bare one
+        numbers = NUMBER_IN_TEXT.findall(ext.text)
+        hedged = re.search(r"\b(?:or|ou|oder|o)\b", ext.text)  # `$42$ or $43$` names two answers, not one
+        pick = (numbers[0] if ext.source != "bare" else numbers[-1]) if numbers and not hedged else None
+        if pick and pick != ext.text and (w := grade_answer(key, pick)).correct:
+            return w.model_copy(update={"extracted": ext.text, "reason": f"the number the answer sentence states ({pick}) is the key's"})
     if v.correct is False and not ext.sure:
-        v = v.model_copy(update={"correct": None, "reason": v.reason + "; the answer was picked out of a sentence, so this is not certain"})
-    return v.model_copy(update={"source": ext.source, "elapsed_ms": (time.perf_counter() - t0) * 1000})
+        v = v.model_copy(update={"correct": None, "rule_correct": False, "rule_method": v.method,
+                                 "reason": v.reason + "; the answer was picked out of a sentence, so this is not certain"})
+    return v

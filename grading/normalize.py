@@ -49,7 +49,7 @@ class Shape:
 
 # --------------------------------------------------------------------------- scalars
 
-THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")  # `0,111` is a decimal comma, not thousands
 DECIMAL = re.compile(r"^-?\d*\.(\d+)$")
 LHS = re.compile(r"^\s*(?:[A-Za-z]|\\[a-zA-Z]+|[A-Za-z]\s*\([A-Za-z]\)|[A-Za-z]_\{?\w+\}?)\s*=\s*(?!=)")
 ROUNDING_NOTE = re.compile(r"\(?\s*(?:rounded|round|to the nearest|nearest|approx\.?|approximately)[^)]*\)?\s*$", re.I)
@@ -143,10 +143,33 @@ def decimal_places(s: str) -> int | None:
 CHOICE = re.compile(r"^\(?\s*([A-Ja-j])\s*\)?$")
 CHOICE_LABELLED = re.compile(r"^\(\s*([A-J])\s*\)\s*([A-Za-z][\w .'-]*)$")
 CHOICE_IN_ANSWER = re.compile(r"^\(?\s*([A-Ja-j])\s*(?:\)|\.|:|$)")
+CHOICE_NAMED = re.compile(r"^([A-J])[.:)]?\s+([A-Z][a-z][\w .'-]*)$")  # `C Cecile`: a letter, then the option's name
+CHOICE_ANCHOR = re.compile(r"(?i)(?:answer|réponse|respuesta|resposta|antwort|risposta|option|choice|答案)\s*(?:is|est|es|ist|è)?\s*[:：=]?")
 BASE_KEY = re.compile(
     r"^([0-9A-Za-z]+?)\s*(?:_\s*\{?\s*(\d+)\s*\}?|\s*\(?\s*base\s*(\d+|[a-z]+)\s*\)?|(" + "|".join(BASE_WORDS) + r"))$",
     re.I,
 )
+CHOICE_SCAN_CHARS = 300  # a letter named anywhere counts only in a short reply (a long one names points and vertices)
+
+
+def choice_letter(text: str, top: str = "E") -> tuple[str | None, bool]:
+    """The option a reply picks and whether that is certain: the letter after its last `answer is`/`answer:`
+    (in a few languages) or a leading `D.`/`(D)` are; the last letter a short reply names
+    (`not A ..., I think it's B`) is not."""
+    letters = f"A-{max(top, 'E')}"
+    standalone = re.compile(rf"(?<![A-Za-z])\(?([{letters}])\)?(?![A-Za-z'’])")
+    anchors = list(CHOICE_ANCHOR.finditer(text))
+    if anchors:
+        m = standalone.search(text[anchors[-1].end():anchors[-1].end() + 40])
+        if m:
+            return m.group(1), True
+    # outside an anchor, `A total of 12` and `I think` are an article and a pronoun, not options
+    unanchored = re.compile(rf"(?<![A-Za-z])\(?([{letters}])\)?(?![A-Za-z'’])(?<![AI])|(?<![A-Za-z])\(?([AI])\)?(?![A-Za-z'’])(?!\s+[a-z])")
+    m = unanchored.match(text.lstrip())
+    if m:
+        return m.group(1) or m.group(2), True
+    hits = [a or b for a, b in unanchored.findall(text)] if len(text) <= CHOICE_SCAN_CHARS else []
+    return (hits[-1] if hits else None), False
 
 
 def _words(s: str) -> str:
@@ -280,9 +303,9 @@ def classify_key(key: str) -> Shape:
     if (bare := drop_trailing_note(latex)) != latex:
         key, latex = bare, bare
     plain = unwrap_text_commands(latex).strip()
-    m = CHOICE.match(plain) or CHOICE_LABELLED.match(plain)
+    m = CHOICE.match(plain) or CHOICE_LABELLED.match(plain) or CHOICE_NAMED.match(plain)
     if m and (m.group(1).isupper() or plain.startswith("(")):
-        label = _words(m.group(2)) if m.re is CHOICE_LABELLED else ""
+        label = _words(m.group(2)) if m.re is not CHOICE else ""
         return Shape("choice", (m.group(1).upper(), label) if label else (m.group(1).upper(),))
     base = parse_base(key)
     if base and (not base[0].isdigit() or base[1] != 10):
@@ -290,9 +313,12 @@ def classify_key(key: str) -> Shape:
     if is_wordy(key) and number_word(plain) is None:
         return Shape("text", (_words(key),))
     if ":" in latex and ":=" not in latex and r"\colon" not in latex:
-        rhs = latex.rsplit("=", 1)[-1]  # a labelled ratio, `X:Y=6:7`, is the ratio 6:7
-        parts = split_top(rhs if ":" in rhs else latex, (":",))
-        if len(parts) >= 2:
+        rhs = latex.rsplit("=", 1)[-1]  # a labelled ratio, `X:Y=6:7`, is the ratio 6:7; `A:B=1` is the value 1
+        parts = split_top(rhs if ":" in rhs or "=" in latex else latex, (":",))
+        if len(parts) == 1 and "=" in latex:
+            key = latex = rhs.strip()
+            plain = unwrap_text_commands(latex).strip()
+        elif len(parts) >= 2:
             return Shape("ratio", tuple(scalar_latex(p)[0] for p in parts))
     items = _tuple_items(key)
     if items and not THOUSANDS.match(plain) and r"\infty" not in latex:  # `(-\infty, 2)` is an interval, not a pair
@@ -323,7 +349,8 @@ def read_answer(answer: str, like: Shape) -> Shape:
             return Shape("choice", (m.group(1).upper(),))
         if len(like.parts) > 1 and _words(plain) == like.parts[1]:
             return Shape("choice", (like.parts[0],))  # the option's text instead of its letter
-        return Shape("choice", (plain,))
+        letter, _ = choice_letter(plain, like.parts[0])
+        return Shape("choice", (letter or plain,))
     if like.kind == "text":
         return Shape("text", (_words(answer),))
     if like.kind == "base":

@@ -279,3 +279,44 @@ def test_verdict_carries_evidence():
     assert v.key_normalised == r"20\sqrt{21}" and v.method in ("exact_string", "math_verify")
     w = grade("(8,23)", r"\boxed{(23,8)}")
     assert w.correct is False and w.method == "tuple" and "23" in w.reason
+
+
+from tests.grading_cases import PEER  # noqa: E402
+
+PEER_ROWS = [(cat, g, p, e) for cat, table in PEER.items() for g, p, e in table]
+
+
+@pytest.mark.parametrize("category,gold,reply,expected", PEER_ROWS, ids=[f"{c}:{g[:20]}|{p[-24:]}" for c, g, p, _ in PEER_ROWS])
+def test_peer_style_cases(category, gold, reply, expected):
+    v = grade(gold, reply)
+    assert v.correct is expected, v
+
+
+def _math_verify_alone(gold: str, reply: str) -> bool:
+    from math_verify import parse, verify
+
+    return bool(verify(parse(gold, parsing_timeout=None), parse(reply, parsing_timeout=None), timeout_seconds=None))
+
+
+@pytest.mark.parametrize("category", sorted(PEER))
+def test_never_below_math_verify_in_any_category(category):
+    rows = PEER[category]
+    ours = sum(grade(g, p).correct is e for g, p, e in rows)
+    theirs = sum(_math_verify_alone(g, p) is e for g, p, e in rows)
+    assert ours >= theirs, (category, ours, theirs)
+    assert any(not e for _, _, e in rows) and any(e for _, _, e in rows), "every category has positives and negatives"
+
+
+@pytest.mark.parametrize("gold,reply,method", [
+    ("1,22", "1.22", "math_verify"),           # a decimal comma the rules read as two answers; math-verify reads it whole
+    ("$0<f(x)<1$", "$(0,1)$", "math_verify"),  # a relation against the interval it describes
+])
+def test_math_verify_decides_where_rules_say_no(gold, reply, method):
+    v = grade(gold, reply)
+    assert v.correct is True and v.method == method and v.rule_correct is False, v
+
+
+def test_rules_keep_their_no_where_math_verify_is_loose():
+    # ratios: math-verify reads `15:12:13` as equal to `15:13:12`; exact decimals: its tolerance is too wide
+    assert grade("15:13:12", r"\boxed{15:12:13}").correct is False
+    assert grade("0.0000672", r"\boxed{0.0000673}").correct is False
