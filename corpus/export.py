@@ -95,6 +95,7 @@ class ExportOptions:
     fmt: str = "mlx"
     license: str | None = None  # the dataset card's license field (--format hf)
     prefer_shorter: bool = False  # --format dpo: also prefer the shortest verified sample over the longest
+    pair_form: str = "solver"  # --format dpo: both sides the Solver's replies (solver) or the Formatter's rewrites (formatted)
 
 
 @dataclass
@@ -140,6 +141,7 @@ class Examples:
     pass_rates: list[float] = field(default_factory=list)  # of the problems considered that have one (for the mean)
     models: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # role -> the models that produced the data
     pairs: dict[str, int] = field(default_factory=dict)  # --format dpo: pairs of each kind
+    pairs_dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # --format dpo: candidate pairs left out, by why
     train_order: list[int] | None = None  # the shuffle: train rows are written in this order
     keep_meta: bool = False  # per-row metadata is written only by --format hf
 
@@ -240,7 +242,10 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
     student = StudentPrompt.load(o.prompts_dir)
     ex, seen_groups = Examples(keep_meta=o.fmt == "hf"), set()
     for p, ps, _, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
-        pairs = preference_pairs(ps, o.prefer_shorter)
+        report = preference_pairs(ps, o.prefer_shorter, form=o.pair_form, trace=o.level == "trace")  # type: ignore[arg-type]
+        for why, n in report.dropped.items():
+            ex.pairs_dropped[why] += n
+        pairs = report.pairs
         if not pairs:
             ex.skipped["no preference pair"] += 1
             continue
@@ -248,7 +253,7 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
         system, user = (m["content"] for m in student.messages(p))
         for pair in pairs:
             ex.add(split, {"system": system, "prompt": user, "chosen": pair.chosen, "rejected": pair.rejected},
-                   {"problem_id": p.id, "year": p.year, "level": "R1", "pass_rate": ps.pass_rate, "kind": pair.kind},
+                   {"problem_id": p.id, "year": p.year, "level": o.level, "pass_rate": ps.pass_rate, "kind": pair.kind, "form": pair.form},
                    len(pair.chosen.split()), count_tokens(pair.chosen) + count_tokens(pair.rejected))
             ex.pairs[pair.kind] = ex.pairs.get(pair.kind, 0) + 1
         _note_used(ex, p, split, ps.samples)
@@ -293,6 +298,8 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
         skipped=dict(ex.skipped), templates=ex.templates, transcripts=ex.sources,
         models={role: sorted(names) for role, names in sorted(ex.models.items())}, license=o.license,
         format=o.fmt, pairs=dict(sorted(ex.pairs.items())) if o.fmt == "dpo" else None,
+        pair_form=o.pair_form if o.fmt == "dpo" else None,
+        pairs_dropped=dict(sorted(ex.pairs_dropped.items())) if o.fmt == "dpo" else None,
     )
     write_record(out_dir / "manifest.json", record)
     if o.fmt == "hf":

@@ -34,6 +34,9 @@ from .samples import PICKS
                    "dpo: preference pairs {system, prompt, chosen, rejected} for mlx-lm-lora (verified over failed samples, "
                    "accepted over rejected rounds).")
 @click.option("--prefer", type=click.Choice(["shorter"]), help="--format dpo: also prefer the shortest verified sample over the longest.")
+@click.option("--pair-form", type=click.Choice(["solver", "formatted"]), default="solver", show_default=True,
+              help="--format dpo: both sides of a pair are the Solver's own replies (solver) or the Formatter's rewrites "
+                   "(formatted: only --prefer shorter pairs exist in that form).")
 @click.option("--license", "license_", help="License of the exported data, written into the manifest and the HF dataset card.")
 @click.option("--source", default=None, help="Train on this source only (default: every source that has transcripts).")
 @click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")
@@ -43,7 +46,7 @@ from .samples import PICKS
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @pass_app
 def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_rate, keep_contaminated, ngram, overlap, max_seq_length,
-               tokenizer, fmt, prefer, license_, source, valid_years, test_years, seed, prompts, as_json) -> None:
+               tokenizer, fmt, prefer, pair_form, license_, source, valid_years, test_years, seed, prompts, as_json) -> None:
     """Write mlx-lm chat JSONL (train/valid/test by year) and a manifest; leave out contaminated problems."""
     from distill.corpus.export import ExportOptions
     from distill.corpus.levels import parse_levels
@@ -58,7 +61,7 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
                             test_years=parse_years(test_years) if test_years else [], seed=seed, prompts_dir=app.prompts_dir(prompts),
                             pick=pick, min_pass_rate=min_pass_rate, max_pass_rate=max_pass_rate, keep_contaminated=keep_contaminated,
                             ngram=ngram, overlap=overlap, max_seq_length=max_seq_length, tokenizer=tokenizer, fmt=fmt,
-                            license=license_, prefer_shorter=prefer == "shorter")
+                            license=license_, prefer_shorter=prefer == "shorter", pair_form=pair_form)
     m = export_stage(app.workspace, ExportRequest(out_dir, options, source=source))
     if as_json:
         click.echo(m.model_dump_json())
@@ -67,7 +70,9 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
     what = "preference pairs" if m.pairs is not None else f"level {m.level}"
     app.out.print(f"exported {what}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
     if m.pairs is not None:
-        app.out.print("pairs by kind: " + ", ".join(f"{k} {v}" for k, v in m.pairs.items()))
+        app.out.print(f"pairs by kind ({m.pair_form} form): " + ", ".join(f"{k} {v}" for k, v in m.pairs.items()))
+        if m.pairs_dropped:
+            app.out.print("candidate pairs dropped: " + ", ".join(f"{k} {v}" for k, v in m.pairs_dropped.items()))
     if m.skipped:
         app.out.print("skipped: " + ", ".join(f"{k} {v}" for k, v in m.skipped.items()))
     tk, dc = m.tokens, m.decontamination

@@ -59,6 +59,8 @@ class ExportManifest(BaseModel):
     license: str | None = Field(None, description="the license the user set for the data")
     format: str = Field("mlx", description="mlx (chat rows), hf (parquet + card) or dpo (preference pairs)")
     pairs: dict[str, int] | None = Field(None, description="--format dpo: pairs of each kind (samples, rounds, shorter)")
+    pair_form: str | None = Field(None, description="--format dpo: solver (both sides the Solver's replies) or formatted (both rewrites)")
+    pairs_dropped: dict[str, int] | None = Field(None, description="--format dpo: candidate pairs left out, by why (forms differ, ...)")
 
     @classmethod
     def read(cls, path: Path) -> "ExportManifest":

@@ -2,20 +2,35 @@
 
 What the corpus already holds and supervised fine-tuning throws away:
 - `samples`: with `corpus run --samples K`, a verified sample over a failed (rejected) one of the same problem;
-- `rounds`: the Verifier's rejected rounds (a wrong, missing or truncated answer) against the accepted answer;
+- `rounds`: the Verifier's rejected rounds (a wrong answer) against the accepted answer;
 - `shorter` (with `--prefer shorter`): among verified samples, the shortest over the longest.
-The chosen text is the accepted solution as the student is trained on it (the Formatter's stepwise
-rewrite); a rejected text is the Solver's own reply, since only verified answers are rewritten.
+
+Both sides of a pair are in one form, so a trainer can only separate them by what they say:
+- `solver` (the default): both are the Solver's own replies, the verified one against one the grader
+  found wrong; with `--level trace` both carry their thinking in `<think>`, or the pair is dropped.
+- `formatted`: both are the Formatter's stepwise rewrites. Only verified answers are rewritten, so only
+  `shorter` pairs exist in this form; the others are counted as dropped.
+A pair whose two sides still differ in form (final-line shape, step lines, a think block) is dropped
+and counted, never exported.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
 
 from .samples import ProblemSamples
-from .transcripts import Transcript
+from .transcripts import Transcript, TranscriptMessage
 
 PAIR_KINDS = ("samples", "rounds", "shorter")
+PAIR_FORMS = ("solver", "formatted")
+PairForm = Literal["solver", "formatted"]
+
+THINK = re.compile(r"<think>.*?</think>\s*", re.S | re.I)
+STEP_LINE = re.compile(r"(?im)^\s*(?:\*\*)?step\s+\d+")
+FINAL_LINE = re.compile(r"(?i)final\s+answer")
 
 
 @dataclass(frozen=True)
@@ -24,37 +39,101 @@ class Pair:
     kind: str
     chosen: str
     rejected: str
+    form: str = "solver"
 
 
-def _last_solver_reply(t: Transcript) -> str | None:
-    replies = [m.content for m in t.messages if m.source == "solver" and m.content.strip()]
-    return replies[-1] if replies else None
+@dataclass
+class PairReport:
+    """What one problem gave: its pairs, and the candidates dropped with why."""
+
+    pairs: list[Pair] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
 
 
-def _rejected_rounds(t: Transcript) -> list[str]:
-    """The Solver's replies before its accepted one (each answered by the Verifier's feedback)."""
-    replies = [m.content for m in t.messages if m.source == "solver" and m.content.strip()]
-    return replies[:-1] if t.status == "accepted" else []
+def text_form(text: str) -> tuple[str, bool, bool]:
+    """The form of a training text: the shape of its last line (boxed / final-answer / prose), whether it
+    is written in `Step n:` lines, and whether it opens with a think block."""
+    has_think = text.lstrip().lower().startswith("<think>")
+    body = THINK.sub("", text).strip()
+    lines = [line for line in body.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    shape = "boxed" if "\\boxed" in last else "final_answer" if FINAL_LINE.search(last) else "prose"
+    return shape, bool(STEP_LINE.search(body)), has_think
 
 
-def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False) -> list[Pair]:
-    """Every pair one problem's samples give; none when no sample was verified."""
+def _solver_text(m: TranscriptMessage, trace: bool) -> str | None:
+    """A Solver reply as a training text: its answer part, with its thinking in `<think>` at level trace."""
+    inline = THINK.search(m.content)
+    answer = THINK.sub("", m.content).strip()
+    if not trace:
+        return answer or None
+    thinking = m.thought or (inline.group(0).strip()[len("<think>"):-len("</think>")].strip() if inline else None)
+    return f"<think>\n{thinking}\n</think>\n\n{answer}" if thinking and answer else None
+
+
+def _solver_rounds(t: Transcript) -> list[tuple[TranscriptMessage, bool | None]]:
+    """The Solver's replies in order, each with the grader's verdict on it (None: cut off or never graded)."""
+    replies = [m for m in t.messages if m.source == "solver" and m.content.strip()]
+    verdicts = [rv.verdict.correct if rv.verdict else None for rv in t.verdicts]
+    return [(m, verdicts[i] if i < len(verdicts) else None) for i, m in enumerate(replies)]
+
+
+def _formatted(t: Transcript, trace: bool) -> str | None:
+    if not t.solution:
+        return None
+    if not trace:
+        return t.solution
+    return f"<think>\n{t.thought}\n</think>\n\n{t.solution}" if t.thought else None
+
+
+def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False, form: PairForm = "solver",
+                     trace: bool = False) -> PairReport:
+    """Every pair one problem's samples give in one form; none when no sample was verified."""
+    report = PairReport()
     verified = [t for t in ps.verified if t.solution]
     if not verified:
-        return []
+        return report
     pid = ps.problem_id
-    pairs: list[Pair] = []
-    failed = [r for t in ps.samples if t.status == "rejected" and (r := _last_solver_reply(t))]
-    for i, rejected in enumerate(failed):  # each failed sample against a verified one, in turn
-        pairs.append(Pair(pid, "samples", verified[i % len(verified)].solution or "", rejected))
+
+    def side(t: Transcript, m: TranscriptMessage | None = None) -> str | None:
+        if form == "formatted":
+            return _formatted(t, trace)
+        m = m or next((x for x, ok in reversed(_solver_rounds(t)) if ok), None)
+        return _solver_text(m, trace) if m is not None else None
+
+    def add(kind: str, chosen: str | None, rejected: str | None) -> None:
+        if chosen is None or rejected is None:
+            report.dropped["no thinking on one side" if trace else "a side has no text"] += 1
+        elif text_form(chosen) != text_form(rejected):
+            report.dropped["forms differ"] += 1
+        else:
+            report.pairs.append(Pair(pid, kind, chosen, rejected, form))
+
+    failed = [t for t in ps.samples if t.status == "rejected"]
+    for i, t in enumerate(failed):  # each failed sample against a verified one, in turn
+        rounds = _solver_rounds(t)
+        if not rounds or rounds[-1][1] is not False:
+            report.dropped["rejected reply not graded wrong"] += 1  # cut off, or right but badly formatted
+        elif form == "formatted":
+            report.dropped["no Formatter rewrite of a wrong reply"] += 1
+        else:
+            add("samples", side(verified[i % len(verified)]), side(t, rounds[-1][0]))
     for t in ps.samples:
-        if t.status == "accepted" and t.solution:
-            pairs += [Pair(pid, "rounds", t.solution, r) for r in _rejected_rounds(t)]
-    if prefer_shorter and len(verified) > 1 and ps.shortest is not ps.longest:
-        short, long_ = ps.shortest, ps.longest
-        if short and long_ and len((short.solution or "").split()) < len((long_.solution or "").split()):
-            pairs.append(Pair(pid, "shorter", short.solution or "", long_.solution or ""))
-    return pairs
+        if t.status != "accepted" or not t.solution:
+            continue
+        for m, ok in _solver_rounds(t)[:-1]:
+            if ok is not False:
+                report.dropped["rejected reply not graded wrong"] += 1
+            elif form == "formatted":
+                report.dropped["no Formatter rewrite of a wrong reply"] += 1
+            else:
+                add("rounds", side(t), side(t, m))
+    if prefer_shorter and len(verified) > 1:
+        # the shortest verified text over the longest, measured in the form being exported
+        texts = sorted((len(x.split()), i, x) for i, t in enumerate(verified) if (x := side(t)))
+        if len(texts) > 1 and texts[0][0] < texts[-1][0]:
+            add("shorter", texts[0][2], texts[-1][2])
+    return report
 
 
-__all__ = ["PAIR_KINDS", "Pair", "preference_pairs"]
+__all__ = ["PAIR_FORMS", "PAIR_KINDS", "Pair", "PairForm", "PairReport", "preference_pairs", "text_form"]

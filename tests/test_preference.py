@@ -52,17 +52,50 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
     rows = [json.loads(line) for split in ("train", "valid") for line in (out / f"{split}.jsonl").read_text().splitlines()]
     assert len(rows) == sum(m["pairs"].values()) == m["counts"]["train"] + m["counts"]["valid"] and m["counts"]["test"] == 0
     assert all(set(row) == {"system", "prompt", "chosen", "rejected"} and row["chosen"] != row["rejected"] for row in rows)
-    assert all(row["chosen"].rstrip().splitlines()[-1].startswith("Final answer: \\boxed{") for row in rows)  # the student's format
+    # one form on both sides (last-line shape, step lines, think block): the Solver's own replies by default
+    from distill.corpus.preference import text_form
+
+    assert m["pair_form"] == "solver" and all(text_form(row["chosen"]) == text_form(row["rejected"]) for row in rows)
+    assert not any(text_form(row["chosen"])[1] for row in rows)  # no Formatter `Step n:` lines on either side
     beads = [row for row in rows if "5 green beads" in row["prompt"]]
     assert any("(second thoughts)" in row["rejected"] for row in beads)  # the failed sample, against a verified one
-    assert "pairs by kind: rounds" in r.output and m["decontamination"]["training_problems"] == 8
+    assert "pairs by kind (solver form): rounds" in r.output and m["decontamination"]["training_problems"] == 8
     # the student prompt is the one every export and evaluation uses
     from distill.corpus.prompt import StudentPrompt
+    from distill.grading.grader import grade
     from distill.problems.store import ProblemStore
 
-    problem = next(p for p in ProblemStore(workspace / "problems" / "problems.jsonl").load() if "5 green beads" in p.text)
+    problems = ProblemStore(workspace / "problems" / "problems.jsonl").load()
+    problem = next(p for p in problems if "5 green beads" in p.text)
     system, user = (x["content"] for x in StudentPrompt.load().messages(problem))
     assert beads[0]["system"] == system and beads[0]["prompt"] == user
+    # the chosen side is right and the rejected side of every samples/rounds pair is wrong, by the grader
+    key_of = {StudentPrompt.load().messages(p)[1]["content"]: p.answer for p in problems}
+    for row in rows:
+        assert grade(key_of[row["prompt"]], row["chosen"]).correct is True
+    wrong = [row for row in rows if grade(key_of[row["prompt"]], row["rejected"]).correct is not True]
+    assert len(wrong) == m["pairs"]["samples"] + m["pairs"]["rounds"]  # and the shorter pairs' rejected side is right
+
+    # the other form: both sides the Formatter's rewrites, which exist only for verified samples
+    out2 = tmp_path / "dpo-formatted"
+    r2 = run_cli("corpus", "export", "--out", str(out2), "--format", "dpo", "--prefer", "shorter", "--pair-form", "formatted",
+                 "--source", "sample", "--valid-years", "2002", "--test-years", "2003")
+    m2 = json.loads((out2 / "manifest.json").read_text())
+    rows2 = [json.loads(line) for split in ("train", "valid") for line in (out2 / f"{split}.jsonl").read_text().splitlines()]
+    assert m2["pair_form"] == "formatted" and set(m2["pairs"]) == {"shorter"} and len(rows2) == m2["pairs"]["shorter"]
+    assert m2["pairs_dropped"]["no Formatter rewrite of a wrong reply"] == m["pairs"]["samples"] + m["pairs"]["rounds"]
+    assert all(row[side].rstrip().splitlines()[-1].startswith("Final answer: \\boxed{") for row in rows2 for side in ("chosen", "rejected"))
+    assert "candidate pairs dropped:" in r2.output
+
+    # --level trace: both sides carry the Solver's thinking in <think>, or the pair is left out
+    out3 = tmp_path / "dpo-trace"
+    run_cli("corpus", "export", "--out", str(out3), "--format", "dpo", "--level", "trace", "--source", "sample",
+            "--valid-years", "2002", "--test-years", "2003")
+    m3 = json.loads((out3 / "manifest.json").read_text())
+    rows3 = [json.loads(line) for split in ("train", "valid") for line in (out3 / f"{split}.jsonl").read_text().splitlines()]
+    assert rows3 and len(rows3) == sum(m3["pairs"].values())
+    assert all(row[side].startswith("<think>\n") for row in rows3 for side in ("chosen", "rejected"))
+    assert all(text_form(row["chosen"]) == text_form(row["rejected"]) for row in rows3)
 
 
 def pairs_folder(folder, n_train: int = 24, n_valid: int = 8):
