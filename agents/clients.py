@@ -39,6 +39,7 @@ from autogen_core.models import (
 from distill.config import ModelRole
 from distill.errors import EndpointError
 from distill.io import content_hash, open_disk_store
+from distill.reasoning import split_reply
 
 from . import provider_cache
 from .endpoint import CallStats, RetryPolicy, check_key, openai_client
@@ -51,16 +52,21 @@ warnings.filterwarnings("ignore", message="Could not find <think>", category=Use
 CACHE_FORMAT = 2  # 1 had max_tokens in the namespace; its entries are still read (see DiskCallStore)
 
 
+def _reasoning_part(role: ModelRole) -> dict[str, str]:
+    """The role's reasoning shape decides what a cached reply holds; `auto` (the default) leaves older keys as they were."""
+    return {} if role.reasoning == "auto" else {"reasoning": role.reasoning}
+
+
 def client_namespace(role: ModelRole) -> str:
     """The part of every cache key that names the model and how it samples."""
     return content_hash({"format": CACHE_FORMAT, "base_url": role.base_url.rstrip("/"), "model": role.model,
-                         "family": guess_family(role), "temperature": role.temperature, "top_p": role.top_p}, 32)
+                         "family": guess_family(role), "temperature": role.temperature, "top_p": role.top_p, **_reasoning_part(role)}, 32)
 
 
 def legacy_namespace(role: ModelRole) -> str:
     """Format 1 (max_tokens in the key): read so that an older cache is not paid for twice."""
     return content_hash({"format": 1, "base_url": role.base_url.rstrip("/"), "model": role.model, "family": guess_family(role),
-                         "temperature": role.temperature, "top_p": role.top_p, "max_tokens": role.max_tokens}, 32)
+                         "temperature": role.temperature, "top_p": role.top_p, "max_tokens": role.max_tokens, **_reasoning_part(role)}, 32)
 
 
 def guess_family(role: ModelRole) -> str:
@@ -68,6 +74,20 @@ def guess_family(role: ModelRole) -> str:
         return role.family
     name = role.model.lower()
     return ModelFamily.R1 if ("reasoner" in name or "r1" in name) else ModelFamily.UNKNOWN
+
+
+def with_thinking(result: CreateResult, message: Mapping[str, Any] | None, shape: str) -> CreateResult:
+    """The reply's thinking in `thought` and only the answer in `content`, whichever way the server sent it
+    (AutoGen reads `reasoning_content` and, for the R1 family, complete `<think>` tags; not `reasoning`,
+    nor a block the chat template opened). The answer alone is what later turns send back."""
+    if not isinstance(result.content, str) or shape == "none":
+        return result
+    if result.thought is not None:
+        return result
+    thinking, answer = split_reply(result.content, message, shape)  # type: ignore[arg-type]
+    if thinking is None:
+        return result
+    return result.model_copy(update={"thought": thinking, "content": answer})
 
 
 def is_cacheable(result: Any) -> bool:
@@ -170,9 +190,10 @@ class CachedClient(ChatCompletionClient):
                 return result
 
         async def attempt(url: str) -> CreateResult:
-            with provider_cache.capture() as hits:
+            with provider_cache.capture() as hits, provider_cache.capture_messages() as raw:
                 result = await self.inner[url].create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
                                                       extra_create_args=extra_create_args, cancellation_token=cancellation_token)
+            result = with_thinking(result, raw[-1] if raw else None, self.settings.reasoning)
             self.store.set(key, result)
             if result.usage:
                 self.stats.prompt_tokens += result.usage.prompt_tokens

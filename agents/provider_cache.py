@@ -18,6 +18,7 @@ from autogen_core import EVENT_LOGGER_NAME
 from autogen_core.logging import LLMCallEvent
 
 _cell: ContextVar[list[int] | None] = ContextVar("distill_provider_cache_cell", default=None)
+_messages: ContextVar[list[dict[str, Any]] | None] = ContextVar("distill_raw_messages_cell", default=None)
 
 
 def cache_hit_tokens(usage: Mapping[str, Any] | None) -> int:
@@ -33,9 +34,16 @@ def cache_hit_tokens(usage: Mapping[str, Any] | None) -> int:
 class _Tap(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         cell = _cell.get()
-        if cell is not None and isinstance(record.msg, LLMCallEvent):
-            response = record.msg.kwargs.get("response") or {}
+        if not isinstance(record.msg, LLMCallEvent):
+            return
+        response = record.msg.kwargs.get("response") or {}
+        if cell is not None:
             cell.append(cache_hit_tokens(response.get("usage") if isinstance(response, Mapping) else None))
+        messages = _messages.get()
+        if messages is not None:
+            choices = response.get("choices") if isinstance(response, Mapping) else None
+            first = choices[0] if choices else {}
+            messages.append(dict(first.get("message") or {}) if isinstance(first, Mapping) else {})
 
 
 def install() -> None:
@@ -59,4 +67,16 @@ def capture() -> Iterator[list[int]]:
         _cell.reset(token)
 
 
-__all__ = ["cache_hit_tokens", "capture", "install"]
+@contextlib.contextmanager
+def capture_messages() -> Iterator[list[dict[str, Any]]]:
+    """Within the block, each model call's raw reply message (with fields AutoGen drops, such as
+    `reasoning`) is appended to the list."""
+    cell: list[dict[str, Any]] = []
+    token = _messages.set(cell)
+    try:
+        yield cell
+    finally:
+        _messages.reset(token)
+
+
+__all__ = ["cache_hit_tokens", "capture", "capture_messages", "install"]

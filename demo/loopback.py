@@ -46,11 +46,44 @@ class LoopbackLog:
         return len(self.requests)
 
 
-def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-    prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+SHAPES = ("reasoning_content", "reasoning", "inline", "template")  # how a server sends the thinking (see distill.reasoning)
+
+
+def _message(reply: Reply, shape: str) -> dict[str, Any]:
+    """The reply as a server of one shape sends it: the thinking in a field, inline in <think> tags, or
+    inline with the opening tag left to the chat template."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
-    if reply.reasoning is not None:
-        message["reasoning_content"] = reply.reasoning
+    if reply.reasoning is None:
+        return message
+    if shape in ("reasoning_content", "reasoning"):
+        message[shape] = reply.reasoning
+    elif shape == "inline":
+        message["content"] = f"<think>\n{reply.reasoning}\n</think>\n\n{reply.content}"
+    else:
+        message["content"] = f"{reply.reasoning}\n</think>\n\n{reply.content}"
+    return message
+
+
+def _chunks(body: dict[str, Any], reply: Reply, shape: str) -> list[dict[str, Any]]:
+    """The same reply streamed: reasoning and content deltas a few words at a time, then the finish reason and usage."""
+    message, base = _message(reply, shape), _completion(body, reply, shape)
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    for name in ("reasoning_content", "reasoning", "content"):
+        words = str(message.get(name) or "").split(" ")
+        for i in range(0, len(words), 4):
+            piece = " ".join(words[i:i + 4]) + (" " if i + 4 < len(words) else "")
+            if piece:
+                deltas.append({name: piece})
+    out = [{**{k: base[k] for k in ("id", "created", "model")}, "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    out.append({**{k: base[k] for k in ("id", "created", "model")}, "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}], "usage": base["usage"]})
+    return out
+
+
+def _completion(body: dict[str, Any], reply: Reply, shape: str = "reasoning_content") -> dict[str, Any]:
+    prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    message = _message(reply, shape)
     completion = reply.completion_tokens if reply.completion_tokens is not None else len((reply.content + " " + (reply.reasoning or "")).split())
     prompt = reply.prompt_tokens if reply.prompt_tokens is not None else prompt_words
     return {
@@ -78,10 +111,13 @@ class _Server(ThreadingHTTPServer):
 class LoopbackServer:
     """`with LoopbackServer(responder) as srv:` then point a role's base_url at `srv.base_url`."""
 
-    def __init__(self, responder: Responder, port: int = 0, *, nodelay: bool = True):
+    def __init__(self, responder: Responder, port: int = 0, *, nodelay: bool = True, shape: str = "reasoning_content"):
         """`nodelay=False` keeps http.server's default (Nagle's algorithm on), whose ~40 ms stall per
-        response is what bench/corpus.py's first row was specified against."""
-        self.responder = responder
+        response is what bench/corpus.py's first row was specified against. `shape` is how replies carry
+        their thinking (SHAPES); a request with `"stream": true` is answered as server-sent events."""
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {SHAPES}")
+        self.responder, self.shape = responder, shape
         self.log = LoopbackLog()
         server = self
 
@@ -133,7 +169,11 @@ class LoopbackServer:
                 if reply.empty_body:
                     self._send(200, b"")
                     return
-                self._send(200, json.dumps(_completion(body, reply)).encode())
+                if body.get("stream"):
+                    events = "".join(f"data: {json.dumps(c)}\n\n" for c in _chunks(body, reply, server.shape)) + "data: [DONE]\n\n"
+                    self._send(200, events.encode(), "text/event-stream")
+                    return
+                self._send(200, json.dumps(_completion(body, reply, server.shape)).encode())
 
         self._httpd = _Server(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Literal, Any
 
 from urllib.parse import urlparse
 
@@ -46,6 +46,9 @@ class ModelRole(BaseModel):
     price_output: float | None = Field(None, ge=0, description="USD per million completion tokens (reasoning included)")
     discount: float = Field(0.0, ge=0, lt=1, description="fraction off every price, e.g. an off-peak discount")
     family: str | None = Field(None, description="AutoGen model family (r1, unknown, ...); guessed if unset")
+    reasoning: Literal["auto", "field", "inline", "none"] = Field(
+        "auto", description="how the server returns the thinking: auto (a reasoning_content/reasoning field if present, else "
+                            "inline <think> tags), field, inline (tags in content; the template may open <think>), none")
     extra_urls: list[str] = Field(default_factory=list, description="more base URLs serving the same model: calls go to the "
                                   "least busy healthy one and fail over when one fails")
 

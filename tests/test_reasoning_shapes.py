@@ -1,0 +1,69 @@
+"""Thinking kept whichever way a server sends it: a field (`reasoning_content`, `reasoning`), inline
+`<think>` tags, or a block the chat template opened (only `</think>`), for the teacher and the student."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill.reasoning import as_text, join_deltas, split_reply
+
+SHAPE_CASES = [  # (content, message fields, shape setting) -> (thinking, answer)
+    ("x = 2, so \\boxed{2}", {"reasoning_content": "try x=2"}, "auto", ("try x=2", "x = 2, so \\boxed{2}")),
+    ("x = 2, so \\boxed{2}", {"reasoning": "try x=2"}, "auto", ("try x=2", "x = 2, so \\boxed{2}")),
+    ("<think>\ntry x=2\n</think>\n\n\\boxed{2}", None, "auto", ("try x=2", "\\boxed{2}")),
+    ("try x=2\n</think>\n\n\\boxed{2}", None, "auto", ("try x=2", "\\boxed{2}")),  # the template opened the block
+    ("<think>\nstill going", None, "auto", ("still going", "")),                   # cut off while thinking
+    ("\\boxed{2}", None, "auto", (None, "\\boxed{2}")),
+    ("\\boxed{2}", {"reasoning": "try x=2"}, "inline", (None, "\\boxed{2}")),      # the setting says: tags only
+    ("<think>a</think>b", {"reasoning": "f"}, "field", ("f", "b")),
+    ("<think>a</think>b", None, "none", (None, "<think>a</think>b")),
+]
+
+
+@pytest.mark.parametrize("content,message,shape,expected", SHAPE_CASES)
+def test_split_reply_reads_every_shape(content, message, shape, expected):
+    assert split_reply(content, message, shape) == expected
+
+
+def test_stream_deltas_join_into_one_message():
+    deltas = [{"role": "assistant", "content": ""}, {"reasoning": "try "}, {"reasoning": "x=2"}, {"content": "\\boxed"}, {"content": "{2}"}]
+    assert split_reply(join_deltas(deltas)["content"], join_deltas(deltas)) == ("try x=2", "\\boxed{2}")
+
+
+def test_as_text_writes_the_inline_convention():
+    assert as_text("t", "a") == "<think>\nt\n</think>\n\na" and as_text("t", "", still_thinking=True) == "<think>\nt"
+    assert as_text(None, "a") == "a"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", ["reasoning_content", "reasoning", "inline", "template"])
+def test_corpus_run_keeps_the_solver_thinking_in_every_shape(shape, run_cli, monkeypatch, workspace, tmp_path):
+    from distill.demo.loopback import LoopbackServer
+    from distill.demo.recorded_teacher import RecordedTeacher, role_settings
+    from distill.demo.samples import sample_files
+
+    run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
+    with LoopbackServer(RecordedTeacher(), shape=shape) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            for k, v in values.items():
+                monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
+        monkeypatch.setenv("DISTILL_SOLVER__FAMILY", "unknown")  # no guess from the name: the reply's shape decides
+        run_cli("corpus", "run", "--years", "2001", "--quiet")
+        requests = list(srv.log.requests)
+    out = tmp_path / "trace"
+    run_cli("corpus", "export", "--out", str(out), "--level", "trace", "--source", "sample")
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert rows
+    for row in rows:
+        text = row["messages"][-1]["content"]
+        thinking, answer = text.split("</think>", 1)
+        assert thinking.startswith("<think>\n") and len(thinking) > len("<think>\n") + 10
+        assert "<think>" not in answer and "</think>" not in answer and "\\boxed{" in answer
+    # an earlier turn's thinking is never sent back (DeepSeek refuses it with HTTP 400)
+    for body in requests:
+        for m in body.get("messages", []):
+            if m.get("role") == "assistant":
+                assert "reasoning_content" not in m and "reasoning" not in m and "<think>" not in str(m.get("content"))
+                assert "</think>" not in str(m.get("content"))
