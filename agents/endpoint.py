@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from distill.config import ModelRole
+from distill.reasoning import field_thinking, join_deltas
 from distill.errors import DistillError
 
 from .failures import UNREACHABLE_RETRIES, classify, retry_after, to_endpoint_error, where
@@ -194,10 +195,11 @@ class RetryPolicy:
 
 @dataclass
 class Completion:
-    text: str
+    text: str  # the content as sent
     tokens: int
     finish_reason: str
     url: str
+    message: dict[str, Any] | None = None  # the raw message (or joined stream deltas), for its reasoning fields
 
 
 class ChatEndpoint:
@@ -215,15 +217,34 @@ class ChatEndpoint:
     async def complete(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float, top_p: float, seed: int,
                        extra_body: dict[str, Any] | None = None) -> Completion:
         async def attempt(url: str) -> Completion:
-            r = await self.clients[url].chat.completions.create(model=self.role.model, messages=messages, temperature=temperature,
-                                                                top_p=top_p, max_tokens=max_tokens, seed=seed, extra_body=extra_body)
+            args = dict(model=self.role.model, messages=messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                        seed=seed, extra_body=extra_body)
+            if self.role.stream:
+                return await streamed(url, args)
+            r = await self.clients[url].chat.completions.create(**args)
             choice = r.choices[0]
             text = choice.message.content or ""
-            tokens = r.usage.completion_tokens if r.usage else len(text.split())
-            if r.usage:
-                self.stats.prompt_tokens += r.usage.prompt_tokens
-                self.stats.completion_tokens += r.usage.completion_tokens
-            return Completion(text, tokens, choice.finish_reason or "stop", url)
+            message = choice.message.model_dump(exclude_none=True)
+            return finish(url, text, r.usage, choice.finish_reason, message)
+
+        def finish(url: str, text: str, usage: Any, finish_reason: str | None, message: dict[str, Any]) -> Completion:
+            tokens = usage.completion_tokens if usage else len((text + " " + str(field_thinking(message) or "")).split())
+            if usage:
+                self.stats.prompt_tokens += usage.prompt_tokens
+                self.stats.completion_tokens += usage.completion_tokens
+            return Completion(text, tokens, finish_reason or "stop", url, message)
+
+        async def streamed(url: str, args: dict[str, Any]) -> Completion:
+            """The same completion as server-sent events: its deltas joined, usage from the last chunk."""
+            stream = await self.clients[url].chat.completions.create(**args, stream=True, stream_options={"include_usage": True})
+            deltas, usage, finish_reason = [], None, None
+            async for chunk in stream:
+                usage = chunk.usage or usage
+                for c in chunk.choices:
+                    deltas.append(c.delta.model_dump(exclude_none=True))
+                    finish_reason = c.finish_reason or finish_reason
+            message = join_deltas(deltas)
+            return finish(url, message.get("content", ""), usage, finish_reason, message)
 
         return await self.policy.call(attempt, self.stats)
 

@@ -18,6 +18,9 @@ CHAT_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+# A reasoning model's template: the generation prompt opens the thinking block itself (R1 distills, QwQ)
+THINKING_TEMPLATE = CHAT_TEMPLATE.replace("'<|im_start|>assistant\n'", "'<|im_start|>assistant\n<think>\n'")
+THINK_TOKENS = ["<think>", "</think>"]
 DEFAULT_TEXT = [
     "Step 1: Add the numbers. Step 2: Multiply both sides. Final answer: \\boxed{17}",
     "Solve the following competition problem. What is the probability? Express your answer as a common fraction.",
@@ -28,8 +31,9 @@ DEFAULT_TEXT = [
 ]
 
 
-def build_tokenizer(out: Path, corpus: Iterable[str] = (), vocab_size: int = 512) -> int:
-    """Train a byte-level BPE with Qwen2's split; returns the tokenizer's size."""
+def build_tokenizer(out: Path, corpus: Iterable[str] = (), vocab_size: int = 512, thinking: bool = False) -> int:
+    """Train a byte-level BPE with Qwen2's split; returns the tokenizer's size. `thinking`: <think> and
+    </think> are tokens and the chat template opens the block, as a reasoning model's does."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -38,14 +42,14 @@ def build_tokenizer(out: Path, corpus: Iterable[str] = (), vocab_size: int = 512
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL + (THINK_TOKENS if thinking else []), initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     texts = list(corpus) + DEFAULT_TEXT
     tok.train_from_iterator(texts * 4, trainer=trainer)
     out.mkdir(parents=True, exist_ok=True)
     tok.save(str(out / "tokenizer.json"))
     (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "Qwen2Tokenizer", "chat_template": CHAT_TEMPLATE, "eos_token": "<|im_end|>",
+        "tokenizer_class": "Qwen2Tokenizer", "chat_template": THINKING_TEMPLATE if thinking else CHAT_TEMPLATE, "eos_token": "<|im_end|>",
         "pad_token": "<|endoftext|>", "bos_token": None, "unk_token": None, "model_max_length": 4096,
         "add_prefix_space": False, "clean_up_tokenization_spaces": False,
     }, indent=2))
@@ -53,14 +57,14 @@ def build_tokenizer(out: Path, corpus: Iterable[str] = (), vocab_size: int = 512
 
 
 def build_tiny_qwen2(out: Path | str, *, corpus: Iterable[str] = (), layers: int = 2, hidden: int = 64, seed: int = 0,
-                     vocab: int = 512) -> Path:
+                     vocab: int = 512, thinking: bool = False) -> Path:
     """Write a tiny random Qwen2 (config, weights, tokenizer) to `out`; `mlx_lm.load(out)` then works offline."""
     import mlx.core as mx
     from mlx_lm.models.qwen2 import Model, ModelArgs
     from mlx_lm.utils import save_model
 
     out = Path(out)
-    vocab = build_tokenizer(out, corpus, vocab_size=vocab)
+    vocab = build_tokenizer(out, corpus, vocab_size=vocab, thinking=thinking)
     cfg = {
         "model_type": "qwen2", "hidden_size": hidden, "num_hidden_layers": layers, "intermediate_size": hidden * 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-6, "vocab_size": vocab,

@@ -28,7 +28,7 @@ def field_thinking(message: Mapping[str, Any] | None) -> str | None:
         return None
     for name in REASONING_FIELDS:
         value = message.get(name)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value:  # even whitespace: a model thinking in newlines is still thinking
             return value
     return None
 

@@ -156,7 +156,8 @@ class EndpointBackend:
 
         self.role, self.concurrency, self.role_name = role, concurrency, role_name
         self.pool = EndpointPool(role.urls)  # health outlives each chunk's event loop
-        self.reasoning = str(guess_family(role)) == "r1"
+        # may the chat template open <think> itself (a reply with no tag yet is then still thinking)?
+        self.reasoning = role.reasoning == "inline" or (role.reasoning == "auto" and str(guess_family(role)) == "r1")
 
     def describe(self) -> dict[str, Any]:
         if len(self.role.urls) > 1:
@@ -180,7 +181,7 @@ class EndpointBackend:
                                            seed=seed, extra_body=extra)
 
         r = await call(messages, first_limit)
-        text, tokens, finish, forced = r.text, r.tokens, r.finish_reason, False
+        text, tokens, finish, forced = self.inline(r), r.tokens, r.finish_reason, False
         if budget and sampling.max_tokens > budget and finish == "length":
             # continue the assistant turn (vLLM, mlx_lm.server: continue_final_message); a reasoning model's
             # chat template may open <think> itself, so a reply from one with no tag yet is still thinking
@@ -188,8 +189,20 @@ class EndpointBackend:
             partial = text + FORCE_ANSWER if forced else text
             more = await call([*messages, {"role": "assistant", "content": partial}], max(1, sampling.max_tokens - tokens),
                               {"continue_final_message": True, "add_generation_prompt": False})
-            text, tokens, finish = partial + more.text, tokens + more.tokens, more.finish_reason
+            text, tokens, finish = partial + self.inline(more, continued=True), tokens + more.tokens, more.finish_reason
         return Generation(text, tokens, finish, forced=forced, endpoint=r.url)
+
+    def inline(self, r, continued: bool = False) -> str:
+        """A reply in the one text convention the evaluation reads (thinking in <think> before the
+        answer), whether the server sent the thinking in a field or inline."""
+        from distill.reasoning import as_text, field_thinking
+
+        thinking = field_thinking(r.message) if self.role.reasoning in ("auto", "field") else None
+        if thinking is None:
+            return r.text
+        if continued:  # a continuation's own thinking field continues the open block
+            return thinking + ("\n</think>\n\n" + r.text if r.text else "")
+        return as_text(thinking, r.text, still_thinking=r.finish_reason == "length" and not r.text)
 
     def generate(self, prompts, sampling, seed, on_batch=None):
         from distill.agents.endpoint import ChatEndpoint

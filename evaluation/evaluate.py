@@ -176,13 +176,12 @@ def decoding_setup(backend: Backend, sampling: Sampling, **rest: Any) -> dict[st
 
 
 def split_thinking(text: str) -> tuple[int, int]:
-    """(thinking words, answer words): the words inside <think>...</think> and those after it."""
-    if "</think>" in text:
-        head, _, tail = text.rpartition("</think>")
-        return len(head.replace("<think>", " ").split()), len(tail.split())
-    if "<think>" in text:
-        return len(text.replace("<think>", " ").split()), 0
-    return 0, len(text.split())
+    """(thinking words, answer words): the words inside <think>...</think> (or a block the template
+    opened) and those after it, read by the one reader of reasoning shapes."""
+    from distill.reasoning import split_inline
+
+    thinking, answer = split_inline(text)
+    return len((thinking or "").split()), len(answer.split())
 
 
 def _grade_and_write(ctx: Loop, k: int, part, gens) -> None:

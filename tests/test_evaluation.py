@@ -94,23 +94,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_endpoint_path_against_real_mlx_lm_server(samples, run_cli, tiny_model, adapter, workspace, monkeypatch):
+def start_mlx_server(model, *extra: str) -> tuple[subprocess.Popen, int]:
+    """A real `mlx_lm server` process on a free port, once its /health answers."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mlx_lm", "server", "--model", str(tiny_model), "--adapter-path", str(adapter),
+    proc = subprocess.Popen([sys.executable, "-m", "mlx_lm", "server", "--model", str(model), *extra,
                              "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, MLX_DISABLE_COMPILE="1"))
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, port
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    pytest.fail("mlx_lm.server did not start")
+
+
+@pytest.mark.slow
+def test_endpoint_path_against_real_mlx_lm_server(samples, run_cli, tiny_model, adapter, workspace, monkeypatch):
+    proc, port = start_mlx_server(tiny_model, "--adapter-path", str(adapter))
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("mlx_lm.server did not start")
         monkeypatch.setenv("DISTILL_STUDENT__BASE_URL", f"http://127.0.0.1:{port}/v1")
         out = workspace / "runs" / "served"
         s = json.loads(run_cli("eval", "run", "--endpoint", "student", "--problems", "sample:2001", "--out", str(out), *EVAL, "--json").output)
@@ -213,3 +218,33 @@ def test_failed_generations_are_retried_on_resume(samples, run_cli, workspace, m
     # the retried response is appended (append-only log); the latest line per (problem, run) counts
     assert len(records) == 8 and all(r.finish_reason != "error" for r in records)
     assert len((out / "responses.jsonl").read_text().splitlines()) == 9
+
+
+@pytest.mark.slow
+def test_real_mlx_lm_server_sends_a_reasoning_models_thinking_in_a_field(samples, run_cli, workspace, tmp_path, monkeypatch):
+    """A tiny model whose template opens <think> (a reasoning model's): mlx_lm.server returns what it
+    generates inside the block as `message.reasoning`; distill keeps it as the response's thinking and
+    the thinking budget forces an answer from it."""
+    from distill.demo.tiny import build_tiny_qwen2
+    from distill.reasoning import split_reply
+
+    model = build_tiny_qwen2(tmp_path / "thinker", thinking=True)
+    proc, port = start_mlx_server(model)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        body = json.dumps({"model": "default_model", "max_tokens": 12, "messages": [{"role": "user", "content": "What is 2 + 2?"}]})
+        req = urllib.request.Request(f"{url}/chat/completions", data=body.encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            message = json.loads(r.read())["choices"][0]["message"]
+        thinking, _ = split_reply(message.get("content"), message)
+        assert message.get("reasoning") and thinking == message["reasoning"]  # the server's shape: a `reasoning` field
+        monkeypatch.setenv("DISTILL_STUDENT__BASE_URL", url)
+        out = workspace / "runs" / "thinker"
+        run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--no-judge", "--quiet",
+                "--thinking-budget", "8", "--max-tokens", "24", "--out", str(out))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    rec, = read_records(out / "responses.jsonl")
+    assert rec.response.startswith("<think>\n")  # the field's thinking, kept in the response (this random model thinks in newlines)
+    assert rec.forced and "</think>" in rec.response  # cut while thinking: the block closed and an answer asked for
