@@ -71,7 +71,7 @@ class MlxBackend:
 
     def load(self):
         if self._loaded is None:
-            from distill.finetune.run import load_model
+            from distill.finetune.model import load_model
 
             try:
                 self._loaded = load_model(self.model_path, self.adapter)

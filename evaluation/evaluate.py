@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 from distill.corpus.prompt import StudentPrompt
 from distill.grading.batch import grade_records
-from distill.grading.grader import Verdict
 from distill.grading.judge import Judge
 from distill.grading.pool import Grader
 from distill.grading.version import grader_version
@@ -24,39 +23,8 @@ from distill.usage import Usage
 
 from .backends import Backend, Sampling
 from .metrics import sample_metrics
-from .records import EvalConfig, EvalSummary
+from .records import EvalConfig, EvalSummary, ResponseRecord
 from .stats import summarise_records
-
-
-class ResponseRecord(BaseModel):
-    """One line of responses.jsonl: one generated answer, where it came from, and its verdict."""
-
-    model_config = ConfigDict(extra="forbid")
-    schema_version: Literal[2] = 2
-    problem_id: str
-    run: int
-    seed: int
-    sample: int = Field(0, description="which of the run's samples of this problem")
-    level: str
-    source: str
-    year: int | None = None
-    section: str | None = None
-    subject: str | None = None
-    difficulty: int | None = None
-    key: str
-    response: str
-    words: int
-    usage: Usage = Field(default_factory=Usage)
-    finish_reason: str
-    forced: bool = Field(False, description="the thinking budget ran out and the answer was asked for")
-    thinking_words: int = 0
-    answer_words: int = 0
-    endpoint: str | None = Field(None, description="which endpoint answered (several endpoints)")
-    verdict: Verdict
-
-    @property
-    def correct(self) -> bool | None:
-        return self.verdict.correct
 
 
 # --------------------------------------------------------------------------- the loop

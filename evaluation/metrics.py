@@ -14,12 +14,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from math import comb
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .stats import bootstrap_ci
+from .records import ResponseRecord
 
-if TYPE_CHECKING:
-    from .evaluate import ResponseRecord
 
 Equivalent = Callable[[str, str], bool]
 

@@ -9,9 +9,42 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from distill.grading.grader import Verdict
 from distill.io import read_record
+from distill.usage import Usage
 
 RESUME_KEYS = ("problems", "backend", "sampling", "samples", "seed", "level", "prompt_levels", "templates", "grader", "judge")
+
+
+class ResponseRecord(BaseModel):
+    """One line of responses.jsonl: one generated answer, where it came from, and its verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: Literal[2] = 2
+    problem_id: str
+    run: int
+    seed: int
+    sample: int = Field(0, description="which of the run's samples of this problem")
+    level: str
+    source: str
+    year: int | None = None
+    section: str | None = None
+    subject: str | None = None
+    difficulty: int | None = None
+    key: str
+    response: str
+    words: int
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str
+    forced: bool = Field(False, description="the thinking budget ran out and the answer was asked for")
+    thinking_words: int = 0
+    answer_words: int = 0
+    endpoint: str | None = Field(None, description="which endpoint answered (several endpoints)")
+    verdict: Verdict
+
+    @property
+    def correct(self) -> bool | None:
+        return self.verdict.correct
 
 
 class EvalConfig(BaseModel):

@@ -11,10 +11,9 @@ import random
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from .records import ResponseRecord
 
-if TYPE_CHECKING:  # records are ResponseRecords (evaluate.py); stats needs only their attributes
-    from .evaluate import ResponseRecord
 
 BOOTSTRAP_SAMPLES = 2000
 

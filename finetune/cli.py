@@ -167,7 +167,8 @@ def test_cmd(app: AppContext, model: str, adapter: Path | None, data: Path, spli
     from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
 
     from .data import load_split
-    from .run import evaluate_loss, load_model
+    from .model import load_model
+    from .run import evaluate_loss
 
     rows = load_split(data / f"{split}.jsonl")
     m, tok = load_model(model, adapter)

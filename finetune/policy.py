@@ -17,6 +17,7 @@ from distill.io import atomic_write_json, atomic_write_jsonl, write_record
 
 from .args import FinetuneArgs
 from .callbacks import read_metrics
+from .model import adapter_config, load_model
 from .records import CheckpointState, FinetuneConfig, read_checkpoint_state
 
 INSTALL_HINT = "pip install 'distill[rl]' (mlx-lm-lora)"
@@ -67,7 +68,6 @@ def prepare_policy(args: FinetuneArgs, *, needs_ref: bool) -> Policy:
     import numpy as np
     from mlx_lm.tuner import linear_to_lora_layers
 
-    from .run import adapter_config, load_model
 
     out = Path(args.out)
     state = resume_state(args, out)

@@ -18,38 +18,12 @@ from distill.errors import DistillError
 from distill.io import atomic_write_json, atomic_write_jsonl, write_record
 
 from .args import FinetuneArgs
+from .model import adapter_config, load_model
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
 from .data import Splits, load_splits, truncation_report
 from .records import FinetuneConfig, FinetuneSummary, read_checkpoint_state
 
 log = logging.getLogger("distill.finetune")
-
-
-def load_model(model: str, adapter: str | Path | None = None):
-    """mlx_lm.load with a one-line error for a path or id that does not resolve."""
-    import mlx_lm
-
-    p = Path(model).expanduser()
-    looks_local = p.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1
-    if looks_local and not (p / "config.json").exists():
-        raise DistillError("not a model folder (no config.json)" if p.exists() else "model path not found", path=model)
-    if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
-        raise DistillError("not an adapter folder (no adapter_config.json)", path=adapter)
-    try:
-        return mlx_lm.load(str(p) if looks_local else model, adapter_path=str(adapter) if adapter else None)
-    except DistillError:
-        raise
-    except Exception as exc:
-        raise DistillError(f"cannot load model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})", path=model) from None
-
-
-def adapter_config(args: FinetuneArgs, num_layers: int) -> dict[str, Any]:
-    return {
-        "fine_tune_type": args.fine_tune_type,
-        "num_layers": num_layers,
-        "lora_parameters": {"rank": args.lora_rank, "scale": args.lora_scale, "dropout": args.lora_dropout},
-        "model": args.model,
-    }
 
 
 def _datasets(splits: Splits, tokenizer, mask_prompt: bool):

@@ -192,7 +192,7 @@ class Study:
                 todo.append(Unit(step, key, fp, inputs, self.needs(key, order)))
         if jobs > 1 and sum(u.step in WORKER_STEPS for u in todo) > 1:
             outcome = run_parallel(todo, jobs, run_here=self.run_unit, record=lambda u, out: self._record(u.key, u.fingerprint, out, order),
-                                   study_args=(self.cfg.model_dump_json(), self.settings, str(self.ws.root)), log_line=self.log)
+                                   study_args=(type(self), self.cfg.model_dump_json(), self.settings, str(self.ws.root)), log_line=self.log)
             if outcome.failed:
                 raise outcome.failed[0][1]
             ran = outcome.ran

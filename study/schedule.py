@@ -63,19 +63,19 @@ def _worker_init(log_file: str) -> None:
     os.close(fd)
 
 
-def run_in_worker(cfg_json: str, settings: Any, root: str, unit: Unit) -> tuple[str, Any, list[str], float]:
-    """One step in a worker process: ("ok", outputs, log lines, seconds) or ("error", (exit code, message), ...)."""
+def run_in_worker(study_class: Any, cfg_json: str, settings: Any, root: str, unit: Unit) -> tuple[str, Any, list[str], float]:
+    """One step in a worker process: ("ok", outputs, log lines, seconds) or ("error", (exit code, message), ...).
+    `study_class` (the runner's Study, pickled by name) is passed in, so this module never imports the runner."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from pathlib import Path
 
     from distill.workspace import Workspace
 
     from .config import StudyConfig
-    from .runner import Study
 
     lines: list[str] = []
     t0 = time.perf_counter()
-    study = Study(StudyConfig.model_validate_json(cfg_json), settings, Workspace(Path(root)), log=lines.append)
+    study = study_class(StudyConfig.model_validate_json(cfg_json), settings, Workspace(Path(root)), log=lines.append)
     try:
         return "ok", study.run_unit(unit), lines, time.perf_counter() - t0
     except KeyboardInterrupt:
@@ -99,7 +99,7 @@ def _error(key: str, code: int, message: str) -> ExitError:
 
 
 def run_parallel(units: list[Unit], jobs: int, *, run_here: Callable[[Unit], dict[str, Any]], record: Callable[[Unit, dict[str, Any]], None],
-                 study_args: tuple[str, Any, str], log_line: Callable[[str], None]) -> Outcome:
+                 study_args: tuple[Any, str, Any, str], log_line: Callable[[str], None]) -> Outcome:
     """Run `units` (in plan order; `needs` names the keys each reads; a need outside `units` is
     already done) with up to `jobs` worker processes. A failure lets the running steps finish (and
     keeps them) but starts nothing new."""
@@ -111,7 +111,7 @@ def run_parallel(units: list[Unit], jobs: int, *, run_here: Callable[[Unit], dic
     done: set[str] = set()
     running: dict[Future, Unit] = {}
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),  # MLX and threads do not survive fork
-                               initializer=_worker_init, initargs=(os.path.join(study_args[2], "logs", "workers.log"),))
+                               initializer=_worker_init, initargs=(os.path.join(study_args[3], "logs", "workers.log"),))
 
     def ready(u: Unit) -> bool:
         return all(n in done or n not in planned for n in u.needs)

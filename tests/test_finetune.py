@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from distill.finetune.args import FinetuneArgs
 from distill.finetune.records import read_checkpoint_state
-from distill.finetune.run import evaluate_loss, load_model, run_finetune
+from distill.finetune.model import load_model
+from distill.finetune.run import evaluate_loss, run_finetune
 
 from distill.demo.fixtures import write_chat_splits
 
@@ -146,7 +147,7 @@ def test_cli_run_with_config_file_and_truncation_report(tiny_model, chat_data, t
 
 @pytest.mark.slow
 def test_full_fine_tuning_trains_every_weight_and_loads_as_an_adapter(tiny_model, chat_data, tmp_path):
-    from distill.finetune.run import load_model
+    from distill.finetune.model import load_model
 
     out = tmp_path / "full"
     s = run_finetune(args(tiny_model, chat_data, out, fine_tune_type="full", iters=10, learning_rate=1e-2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distill.evaluation.evaluate import ResponseRecord
+from distill.evaluation.records import ResponseRecord
 from distill.evaluation.metrics import majority_correct, pass_at_k, sample_metrics
 from distill.grading.grader import Verdict
 

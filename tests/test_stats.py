@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from distill.evaluation.evaluate import ResponseRecord
+from distill.evaluation.records import ResponseRecord
 from distill.grading.grader import Verdict
 from distill.usage import Usage
 from distill.evaluation.stats import (
