@@ -107,3 +107,20 @@ def test_study_runner_builds_no_clients_loops_or_graders():
     text = (ROOT / "study" / "runner.py").read_text(encoding="utf-8")
     for built in ("asyncio.run", "Grader(", "build_client", "build_role_clients", "Backend(", "AsyncOpenAI"):
         assert built not in text, built
+
+
+CYCLES = [sys.executable, str(ROOT / "tools" / "import_cycles.py")]
+
+
+def test_no_file_level_import_cycle():
+    r = subprocess.run([*CYCLES, "--root", str(ROOT)], capture_output=True, text=True)
+    assert r.returncode == 0 and "0 import cycle(s)" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_a_lazy_import_back_is_a_cycle(tmp_path):
+    repo = _copy_repo(tmp_path / "repo")
+    target = repo / "finetune" / "model.py"
+    target.write_text(target.read_text() + "\n\ndef _back():\n    from .run import run_finetune  # hidden in a function\n")
+    r = subprocess.run([*CYCLES, "--root", str(repo)], capture_output=True, text=True)
+    assert r.returncode == 1 and "distill.finetune.model" in r.stdout and "distill.finetune.run" in r.stdout
