@@ -115,25 +115,3 @@ def texport_cmd(app: AppContext, fmt, out_path, status) -> None:
         n = len(parts)
         atomic_write_text(out_path, "\n\n---\n\n".join(parts) + "\n")
     app.out.print(f"wrote {n} transcripts to {out_path}")
-
-
-@transcripts_group.command("html")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the site.")
-@click.option("--source", help="Only this source.")
-@click.option("--year", help="Year or range.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes rendering pages [default: every core].")
-@pass_app
-def thtml_cmd(app: AppContext, out_dir: Path, source: str | None, year: str | None, jobs: int | None) -> None:
-    """Write a static site of the transcripts (open index.html from disk; no server, no network)."""
-    from distill.problems.store import ProblemStore
-
-    from .site import build_site
-
-    years = set(parse_years(year)) if year else None
-    problems = ProblemStore(app.workspace.problems_file).select(  # places in the file, in id order: flat memory
-        lambda p: (source is None or p.source == source) and (years is None or p.year in years), by_id=True)
-    result = build_site(problems, _stores(app), out_dir, jobs=jobs)
-    if not result["problems"]:
-        raise DistillError("no transcripts for that selection; run `distill corpus run` first")
-    app.out.print(f"wrote {result['problems']} problem pages ({result['rendered']} built, {result['unchanged']} unchanged) "
-                  f"-> {out_dir / 'index.html'}")

@@ -19,7 +19,7 @@ from .errors import EndpointError, ExitError, Interrupted, endpoint_exit
 STAGES = {  # each stage's group, imported only when it runs
     "problems": "distill.problems.cli:problems_group",
     "corpus": "distill.corpus.cli:corpus_group",
-    "transcripts": "distill.corpus.transcripts_cli:transcripts_group",
+    "transcripts": "distill.viewer.cli:transcripts_group",  # the corpus group, with the viewer's html command
     "finetune": "distill.finetune.cli:finetune_group",
     "eval": "distill.evaluation.cli:eval_group",
     "study": "distill.study.cli:study_group",

@@ -253,9 +253,9 @@ def _fmt(s: dict[str, Any] | None) -> str:
 def write_html(study, report: Path, lines: list[str]) -> Path:
     """report.html beside report.md (same tables and figures, mathematics as MathML), and the transcripts
     site under report/transcripts/, linked from the year rows."""
-    from distill.corpus.mathhtml import render
-    from distill.corpus.site import build_site
-    from distill.corpus.site_pages import PAGE
+    from distill.viewer.mathhtml import render
+    from distill.viewer.site import build_site
+    from distill.viewer.site_pages import PAGE
     from distill.corpus.transcripts import TranscriptStore
 
     site = report.parent / "transcripts"

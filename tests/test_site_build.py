@@ -50,8 +50,8 @@ def test_transcripts_list_pages_with_offset_and_limit_in_id_order(recorded_corpu
 
 
 def test_the_trace_card_reuses_the_rounds_html_and_shows_its_tags_as_text(monkeypatch):
-    from distill.corpus import site_pages
-    from distill.corpus.mathhtml import render
+    from distill.viewer import site_pages
+    from distill.viewer.mathhtml import render
     from distill.corpus.samples import ProblemSamples
     from distill.corpus.transcripts import Transcript, TranscriptMessage
     from distill.problems.schema import Problem
@@ -70,7 +70,7 @@ def test_the_trace_card_reuses_the_rounds_html_and_shows_its_tags_as_text(monkey
 
 
 def test_pages_are_flushed_once_before_the_manifest_that_vouches_for_them(tmp_path, monkeypatch):
-    from distill.corpus import site
+    from distill.viewer import site
     from distill.corpus.transcripts import Transcript, TranscriptStore
     from distill.problems.schema import Problem
 

@@ -22,10 +22,10 @@ from distill.io import atomic_open, atomic_write_text, content_hash
 from distill.problems.schema import Problem
 from distill.problems.store import StoredProblems, sorted_by_id
 
-from .levels import LEVELS
-from .samples import problem_samples
+from distill.corpus.levels import LEVELS
+from distill.corpus.samples import problem_samples
 from .site_pages import ROWS, PageJob, index_page, index_row, page_file, problem_page, row_json
-from .transcripts import TranscriptStore
+from distill.corpus.transcripts import TranscriptStore
 
 MANIFEST = "pages.jsonl"  # per page file: the hash of what it was built from, and its index row: an unchanged page is not rebuilt
 IN_FLIGHT = 4  # chunks queued per worker: enough to keep every core busy, few enough to keep memory flat
@@ -195,7 +195,7 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
     changed is not rebuilt. The index and pages.jsonl are written as the pages come back, in problem
     order, so memory does not grow with the number of pages."""
     (out / "p").mkdir(parents=True, exist_ok=True)
-    assets = resources.files("distill.corpus") / "site_assets"
+    assets = resources.files("distill.viewer") / "site_assets"
     for name in ("style.css", "index.js"):
         atomic_write_text(out / name, (assets / name).read_text(encoding="utf-8"))
     jobs = max(1, jobs or os.cpu_count() or 1)

@@ -13,10 +13,10 @@ from typing import Any
 
 from distill.problems.schema import Problem
 
-from .levels import LEVELS
+from distill.corpus.levels import LEVELS
 from .mathhtml import render as _render
-from .samples import ProblemSamples
-from .transcripts import LevelText, Transcript
+from distill.corpus.samples import ProblemSamples
+from distill.corpus.transcripts import LevelText, Transcript
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

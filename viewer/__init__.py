@@ -1,0 +1,1 @@
+"""distill stage: the transcript viewer (a static site of problems, transcripts and levels)."""
