@@ -96,8 +96,11 @@ def test_jobs_1_gives_what_jobs_2_gave(tmp_path):
             assert digest(Path(a["dir"]) / "adapters.safetensors") == digest(Path(b["dir"]) / "adapters.safetensors"), key
             assert a["best_val_loss"] == b["best_val_loss"] and a["best_iteration"] == b["best_iteration"]
         elif key.startswith("evaluate:"):
-            r1 = [(r["problem_id"], r["run"], r["response"], r["verdict"]) for r in map(json.loads, (Path(a["dir"]) / "responses.jsonl").read_text().splitlines())]
-            r2 = [(r["problem_id"], r["run"], r["response"], r["verdict"]) for r in map(json.loads, (Path(b["dir"]) / "responses.jsonl").read_text().splitlines())]
+            def rows(folder: str) -> list:  # a verdict's elapsed_ms is a timing, the one field no two runs share
+                return [(r["problem_id"], r["run"], r["response"], {k: v for k, v in r["verdict"].items() if k != "elapsed_ms"})
+                        for r in map(json.loads, (Path(folder) / "responses.jsonl").read_text().splitlines())]
+
+            r1, r2 = rows(a["dir"]), rows(b["dir"])
             assert sorted(r1, key=str) == sorted(r2, key=str), key
             assert (a["mean"], a["std"]) == (b["mean"], b["std"]), key
     d1 = json.loads((ws1 / "studies" / "demo" / "report" / "study.json").read_text())["distillation"]
