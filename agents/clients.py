@@ -39,7 +39,7 @@ from autogen_core.models import (
 from distill.config import ModelRole
 from distill.errors import EndpointError
 from distill.io import content_hash, open_disk_store
-from distill.reasoning import split_reply
+from distill.reasoning import field_thinking, join_deltas, split_reply
 
 from . import provider_cache
 from .endpoint import CallStats, RetryPolicy, check_key, openai_client
@@ -191,9 +191,15 @@ class CachedClient(ChatCompletionClient):
 
         async def attempt(url: str) -> CreateResult:
             with provider_cache.capture() as hits, provider_cache.capture_messages() as raw:
-                result = await self.inner[url].create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                                                      extra_create_args=extra_create_args, cancellation_token=cancellation_token)
-            result = with_thinking(result, raw[-1] if raw else None, self.settings.reasoning)
+                if self.settings.stream:
+                    result, message, cached_tokens = await self._streamed(url, messages, tools, tool_choice, json_output, extra_create_args,
+                                                                          cancellation_token)
+                    hits.append(cached_tokens)
+                else:
+                    result = await self.inner[url].create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                                                          extra_create_args=extra_create_args, cancellation_token=cancellation_token)
+                    message = raw[-1] if raw else None
+            result = with_thinking(result, message, self.settings.reasoning)
             self.store.set(key, result)
             if result.usage:
                 self.stats.prompt_tokens += result.usage.prompt_tokens
@@ -218,8 +224,28 @@ class CachedClient(ChatCompletionClient):
         self.last_result = result
         return result
 
+    async def _streamed(self, url: str, messages: Sequence[LLMMessage], tools: Sequence[Any], tool_choice: Any, json_output: Any,
+                        extra_create_args: Mapping[str, Any], cancellation_token: CancellationToken | None) -> tuple[CreateResult, dict[str, Any], int]:
+        """One call as server-sent events (`stream = true`): AutoGen's result of the whole stream, the raw
+        deltas joined into one message (AutoGen's stream reader keeps `reasoning_content` only) and the
+        provider-cached prompt tokens its usage chunk reports."""
+        args = {**extra_create_args, "stream_options": {"include_usage": True}}  # usage arrives in the last chunk
+        result: CreateResult | None = None
+        with provider_cache.capture_deltas() as deltas:
+            async for item in self.inner[url].create_stream(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                                                            extra_create_args=args, cancellation_token=cancellation_token):
+                if isinstance(item, CreateResult):
+                    result = item
+        if result is None:
+            raise EmptyResponse("the stream ended without a result")
+        message = join_deltas(deltas)
+        if self.settings.reasoning != "none" and field_thinking(message) is not None:
+            result = result.model_copy(update={"thought": None})  # read from the deltas themselves: AutoGen trims the thought's edges
+        cached_tokens = sum(provider_cache.cache_hit_tokens(d["usage"]) for d in deltas if "usage" in d)
+        return result, message, cached_tokens
+
     def create_stream(self, *args: Any, **kwargs: Any):
-        raise NotImplementedError("distill's model clients do not stream")
+        raise NotImplementedError("distill's model clients return whole replies (a role's stream setting streams inside create)")
 
     async def close(self) -> None:
         for c in self.inner.values():

@@ -21,6 +21,7 @@ from distill.config import ModelRole
 from distill.reasoning import field_thinking, join_deltas
 from distill.errors import DistillError
 
+from . import provider_cache
 from .failures import UNREACHABLE_RETRIES, classify, retry_after, to_endpoint_error, where
 
 log = logging.getLogger("distill.models")
@@ -70,7 +71,8 @@ def _lean_chat_create(client: Any) -> None:
     async def create(*, extra_headers: Any = None, extra_query: Any = None, extra_body: Any = None, timeout: Any = NOT_GIVEN, **params: Any):
         body = {k: v for k, v in params.items() if not isinstance(v, (NotGiven, Omit))}
         if body.get("stream") or not all(_plain(v) for v in body.values()):
-            return await original(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, **params)
+            reply = await original(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, **params)
+            return provider_cache.tap_stream(reply) if body.get("stream") else reply
         options = make_request_options(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout,
                                        security={"bearer_auth": True})
         return await completions._post("/chat/completions", body=body, options=options, cast_to=ChatCompletion, stream=False)

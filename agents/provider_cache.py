@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -19,6 +19,7 @@ from autogen_core.logging import LLMCallEvent
 
 _cell: ContextVar[list[int] | None] = ContextVar("distill_provider_cache_cell", default=None)
 _messages: ContextVar[list[dict[str, Any]] | None] = ContextVar("distill_raw_messages_cell", default=None)
+_deltas: ContextVar[list[dict[str, Any]] | None] = ContextVar("distill_raw_deltas_cell", default=None)
 
 
 def cache_hit_tokens(usage: Mapping[str, Any] | None) -> int:
@@ -57,26 +58,49 @@ def install() -> None:
 
 
 @contextlib.contextmanager
-def capture() -> Iterator[list[int]]:
-    """Within the block, each model call's provider-cached prompt tokens are appended to the list."""
-    cell: list[int] = []
-    token = _cell.set(cell)
+def _collecting(var: ContextVar[Any]) -> Iterator[list[Any]]:
+    cell: list[Any] = []
+    token = var.set(cell)
     try:
         yield cell
     finally:
-        _cell.reset(token)
+        var.reset(token)
 
 
-@contextlib.contextmanager
-def capture_messages() -> Iterator[list[dict[str, Any]]]:
+def capture() -> contextlib.AbstractContextManager[list[int]]:
+    """Within the block, each model call's provider-cached prompt tokens are appended to the list."""
+    return _collecting(_cell)
+
+
+def capture_messages() -> contextlib.AbstractContextManager[list[dict[str, Any]]]:
     """Within the block, each model call's raw reply message (with fields AutoGen drops, such as
     `reasoning`) is appended to the list."""
-    cell: list[dict[str, Any]] = []
-    token = _messages.set(cell)
-    try:
-        yield cell
-    finally:
-        _messages.reset(token)
+    return _collecting(_messages)
 
 
-__all__ = ["cache_hit_tokens", "capture", "capture_messages", "install"]
+def capture_deltas() -> contextlib.AbstractContextManager[list[dict[str, Any]]]:
+    """Within the block, each streamed chunk's raw delta (with the `reasoning` field AutoGen's stream
+    reader drops) and any usage chunk (as {"usage": ...}) are appended to the list."""
+    return _collecting(_deltas)
+
+
+def tap_stream(stream: Any) -> Any:
+    """`stream` as it is, or, inside `capture_deltas()`, an iterator over the same chunks that records
+    their raw deltas on the way through (the list is shared with the tasks AutoGen reads chunks in)."""
+    cell = _deltas.get()
+    if cell is None:
+        return stream
+
+    async def chunks() -> AsyncIterator[Any]:
+        async for chunk in stream:
+            for choice in getattr(chunk, "choices", None) or []:
+                cell.append(choice.delta.model_dump(exclude_none=True) if choice.delta is not None else {})
+            usage = getattr(chunk, "usage", None)
+            if usage is not None:
+                cell.append({"usage": usage.model_dump(exclude_none=True)})
+            yield chunk
+
+    return chunks()
+
+
+__all__ = ["cache_hit_tokens", "capture", "capture_deltas", "capture_messages", "install", "tap_stream"]

@@ -46,7 +46,7 @@ class ModelRole(BaseModel):
     price_output: float | None = Field(None, ge=0, description="USD per million completion tokens (reasoning included)")
     discount: float = Field(0.0, ge=0, lt=1, description="fraction off every price, e.g. an off-peak discount")
     family: str | None = Field(None, description="AutoGen model family (r1, unknown, ...); guessed if unset")
-    stream: bool = Field(False, description="ask for server-sent events (the student's endpoint); the reply is the joined deltas")
+    stream: bool = Field(False, description="ask for server-sent events; the reply is the joined deltas (thinking fields included)")
     reasoning: Literal["auto", "field", "inline", "none"] = Field(
         "auto", description="how the server returns the thinking: auto (a reasoning_content/reasoning field if present, else "
                             "inline <think> tags), field, inline (tags in content; the template may open <think>), none")

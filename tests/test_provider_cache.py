@@ -37,7 +37,8 @@ def test_cost_prices_hits_at_the_cached_rate_and_falls_back_to_the_input_price()
     assert no_cached_price.cost(1_000_000, 0, 400_000) == pytest.approx(1.0)
 
 
-def test_corpus_run_records_hits_and_prices_them(run_cli, workspace, monkeypatch, tmp_path):
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])  # streamed: the hits come in the last chunk's usage
+def test_corpus_run_records_hits_and_prices_them(stream, run_cli, workspace, monkeypatch, tmp_path):
     def reply(body):
         if body["model"] == "chat-fmt":
             return Reply(content=STEPS, prompt_tokens=200, completion_tokens=20, usage_extra={"prompt_tokens_details": {"cached_tokens": 40}})
@@ -52,6 +53,7 @@ def test_corpus_run_records_hits_and_prices_them(run_cli, workspace, monkeypatch
             for k, v in {"BASE_URL": srv.base_url, "MODEL": model, "API_KEY_ENV": "", "PRICE_INPUT": "1.0", "PRICE_CACHED_INPUT": "0.1",
                          "PRICE_OUTPUT": "2.0"}.items():
                 monkeypatch.setenv(f"DISTILL_{role}__{k}", v)
+        monkeypatch.setenv("DISTILL_SOLVER__STREAM", "true" if stream else "false")
         s = json.loads(run_cli("corpus", "run", "--source", "t", "--json", "--quiet").stdout)
     (t,) = TranscriptStore(workspace / "transcripts").all()
     assert t.status == "accepted" and t.calls["prompt_cache_hit_tokens"] == 30 + 40

@@ -38,10 +38,11 @@ def test_as_text_writes_the_inline_convention():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("shape", ["reasoning_content", "reasoning", "inline", "template"])
-def test_corpus_run_keeps_the_solver_thinking_in_every_shape(shape, run_cli, monkeypatch, workspace, tmp_path):
+def test_corpus_run_keeps_the_solver_thinking_in_every_shape(shape, stream, run_cli, monkeypatch, workspace, tmp_path):
     from distill.demo.loopback import LoopbackServer
-    from distill.demo.recorded_teacher import RecordedTeacher, role_settings
+    from distill.demo.recorded_teacher import ROLE_MODELS, RecordedTeacher, role_settings
     from distill.demo.samples import sample_files
 
     run_cli("problems", "import", "--source", "sample", *map(str, sample_files()))
@@ -50,8 +51,12 @@ def test_corpus_run_keeps_the_solver_thinking_in_every_shape(shape, run_cli, mon
             for k, v in values.items():
                 monkeypatch.setenv(f"DISTILL_{role.upper()}__{k.upper()}", v)
         monkeypatch.setenv("DISTILL_SOLVER__FAMILY", "unknown")  # no guess from the name: the reply's shape decides
+        if stream:
+            monkeypatch.setenv("DISTILL_SOLVER__STREAM", "true")
         run_cli("corpus", "run", "--years", "2001", "--quiet")
         requests = list(srv.log.requests)
+    solver_calls = [b for b in requests if b.get("model") == ROLE_MODELS["solver"]]
+    assert solver_calls and all(bool(b.get("stream")) == stream for b in solver_calls)  # the verifier's calls stay plain
     out = tmp_path / "trace"
     run_cli("corpus", "export", "--out", str(out), "--level", "trace", "--source", "sample")
     rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
