@@ -72,6 +72,8 @@ def _as_set(expr: Any) -> Any:
     describes; a set as itself; None for anything else."""
     if isinstance(expr, sympy.Set):
         return expr
+    if isinstance(expr, sympy.Eq) and isinstance(expr.lhs, sympy.Symbol) and isinstance(expr.rhs, sympy.Set):
+        return expr.rhs  # `x \in [a, b]` reads as x = the interval: membership, the set itself
     if isinstance(expr, (sympy.core.relational.Relational, sympy.And, sympy.Or)) and not isinstance(expr, (sympy.Eq, sympy.Ne)):
         if len(expr.free_symbols) == 1:
             try:

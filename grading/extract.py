@@ -132,7 +132,24 @@ def extract_answer(response: str | None) -> Extraction:
             one_math_span = m is not None and re.fullmatch(r"\s*(\$[^$]+\$|\\\((?:(?!\\\)).)+\\\))\s*\.?\s*", tail) is not None
             sure = one_math_span or (m is None and not re.search(r"[^\W\d_]{3,}", re.sub(r"\\[A-Za-z]+", "", cleaned)))
             return Extraction(cleaned, "bare", sure=sure, note=note, region=text)
+    last = last_sentence(text)
+    if last is not None:
+        # no anchor at all: a long reply's closing sentence, if it states a number, is read like a bare reply (never sure)
+        return Extraction(last, "bare", sure=False, note=note, region=text)
     return Extraction(None, "none", note=note, region=text)
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|[。！？]\s*|\n+")
+LAST_SENTENCE_MAX_CHARS = 200
+
+
+def last_sentence(text: str) -> str | None:
+    """The closing sentence of a reply (any script), when it is short and holds a digit; None otherwise."""
+    parts = [p.strip(" *") for p in SENTENCE_END.split(text) if p and p.strip(" *.")]
+    if not parts:
+        return None
+    last = parts[-1].rstrip(".").strip()
+    return last if len(last) <= LAST_SENTENCE_MAX_CHARS and re.search(r"\d", last) else None
 
 
 def _minerva(answer: str) -> str:

@@ -246,6 +246,11 @@ PEER = {
         ("$1450.75$", "Adding the deposits, the account holds 1,450.75 dollars after a year.", True),
         (r"The perimeter is $4 \cdot 9 = \boxed{36}$ centimetres, since all four sides are equal.",
          r"Each side is 9 cm, so the perimeter is $\boxed{36}$.", True),
+        # no anchor, numbered bold steps (math-verify alone reads the step number): the closing sentence states it
+        ("24", "我们一步一步地来解决这个问题。 1. **每盒的数量**：每个盒子里有6支铅笔。 2. **盒子的数量**：桌子上一共有4个盒子，"
+               "所以要把6乘以4。 3. **结论**：小红一共有24支铅笔。", True),
+        ("26", "我们一步一步地来解决这个问题。 1. **每盒的数量**：每个盒子里有6支铅笔。 2. **盒子的数量**：桌子上一共有4个盒子，"
+               "所以要把6乘以4。 3. **结论**：小红一共有24支铅笔。", False),
         ("$15$", "Each box holds 3 rows of 4, so there are 12 pens in a box.", False),
         ("$2/5$", "Multiplying the two chances gives P = 3/10. So the probability is 3/10.", False),
         ("$36$", "We count the tiles row by row.\n\nFinal Answer: The floor needs 32 tiles. I hope it is correct.", False),
@@ -262,7 +267,10 @@ PEER = {
         ("$3x + 6y = 12$", r"$\boxed{x + 2y = 4}$", True),
         (r"$(-2, 5]$", r"$\boxed{-2 < x \le 5}$", True),
         (r"$t = 5$", r"$t = 2 + 3 = 5$", True),
+        (r"$y \in [-3, 4]$", r"The range is $-3 \le y \le 4$.", True),  # membership against the inequality it states
+        (r"$y \in (1, 2) \cup (5, 6)$", r"$1 < y < 2$ or $5 < y < 6$, i.e. $\boxed{1<y<2 \text{ or } 5<y<6}$", True),
         ("$x = 4$", r"$\boxed{-4}$", False),
+        (r"$y \in [-3, 4]$", r"The range is $-3 \le y < 4$.", False),
         ("$x > 2$", r"Hence $x < 2$.", False),
         (r"$x \le -1$", r"So $x \geq -1$.", False),
         ("$3x + 6y = 12$", r"$\boxed{x + 2y = 6}$", False),
