@@ -56,6 +56,15 @@ def corpus_group() -> None:
     """Generate verified teacher solutions per year and export them for training."""
 
 
+def selection_options(f):
+    """--year / --years / --problems / --source, as the commands over stored transcripts take them."""
+    for option in reversed((click.option("--year", help="One year."), click.option("--years", help="A range or list of years."),
+                            click.option("--problems", "ids", multiple=True, help="Problem ids (repeatable)."),
+                            click.option("--source", help="Only problems of this source."))):
+        f = option(f)
+    return f
+
+
 @corpus_group.command("run")
 @click.option("--year", help="One competition year, e.g. 2019.")
 @click.option("--years", help="A range or list of years, e.g. 2011-2020.")
@@ -169,10 +178,7 @@ def _print_summary(app: AppContext, d: dict) -> None:
 
 
 @corpus_group.command("levels")
-@click.option("--year", help="One year.")
-@click.option("--years", help="A range or list of years.")
-@click.option("--problems", "ids", multiple=True, help="Problem ids (repeatable).")
-@click.option("--source", help="Only problems of this source.")
+@selection_options
 @click.option("--levels", "levels_spec", default="R1-R6", show_default=True, help="Levels to produce, e.g. R1-R6 or R1,R6.")
 @click.option("--concurrency", type=FieldType(Settings, "concurrency"), help="Concurrent model calls (default: config).")
 @click.option("--band", default="0.5,1.5", show_default=True,
@@ -210,6 +216,37 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
     app.out.print(f"model calls: {res.model_calls} over the network, {res.cached} from cache")
     if res.failed:
         raise WorkFailed(f"{res.failed} level texts failed (see `distill transcripts show`); rerun the same command to retry them")
+
+
+@corpus_group.command("rewrite-wrong")
+@selection_options
+@click.option("--concurrency", type=FieldType(Settings, "concurrency"), help="Concurrent model calls (default: config).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_app
+def rewrite_wrong_cmd(app: AppContext, year, years, ids, source, concurrency, quiet, prompts, as_json) -> None:
+    """Rewrite wrong Solver replies stepwise, keeping their answers (for --pair-form formatted)."""
+    from distill.corpus.service import RewritesRequest, run_rewrites_stage, wrong_replies
+    from distill.corpus.transcripts import wrong_rounds
+
+    problems = select_problems(app, year, years, ids, source)
+    app.start_log()
+    req = RewritesRequest(problems, concurrency=concurrency or app.settings.concurrency, prompts_dir=app.prompts_dir(prompts))
+    progress = Progress(TextColumn("[bold]rewrites"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console,
+                        disable=quiet or as_json)
+    with progress:
+        task = progress.add_task("rewrites", total=sum(len(wrong_rounds(t)) for t in wrong_replies(app.workspace, problems)))
+        res = run_rewrites_stage(app.workspace, app.settings, req, on_done=lambda _: progress.update(task, advance=1))
+    c = res.counts
+    if as_json:
+        click.echo(json.dumps({**c, "model_calls": res.model_calls, "cached": res.cached}))
+    else:
+        app.out.print(f"wrong replies rewritten: {c['ok']} kept their answer and are used, {c['refused']} refused "
+                      f"(not stepwise, answer changed or corrected), {c['failed']} failed")
+        app.out.print(f"model calls: {res.model_calls} over the network, {res.cached} from cache")
+    if c["failed"]:
+        raise WorkFailed(f"{c['failed']} rewrites failed; rerun the same command to retry them")
 
 
 @corpus_group.command("status")

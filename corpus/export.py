@@ -242,7 +242,8 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
     student = StudentPrompt.load(o.prompts_dir)
     ex, seen_groups = Examples(keep_meta=o.fmt == "hf"), set()
     for p, ps, _, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
-        report = preference_pairs(ps, o.prefer_shorter, form=o.pair_form, trace=o.level == "trace")  # type: ignore[arg-type]
+        report = preference_pairs(ps, o.prefer_shorter, form=o.pair_form, trace=o.level == "trace",  # type: ignore[arg-type]
+                                  rewrite_of=lambda t, r: checked_rewrite(store, t, r))
         for why, n in report.dropped.items():
             ex.pairs_dropped[why] += n
         pairs = report.pairs
@@ -259,6 +260,12 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
         _note_used(ex, p, split, ps.samples)
     ex.templates.update(student.hashes)
     return ex
+
+
+def checked_rewrite(store: TranscriptStore, t: Transcript, round: int) -> str | None:
+    """The rewrite of a transcript's wrong reply that `corpus rewrite-wrong` checked, if it is of this transcript."""
+    w = store.get_wrong(t.problem_id, t.sample, round)
+    return w.text if w is not None and w.ok and w.transcript_fingerprint == t.fingerprint else None
 
 
 def _skip_reason(p: Problem, ps, chosen: list[Transcript], store: TranscriptStore, seen_groups: set[str], contaminated: set[str],

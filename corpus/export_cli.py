@@ -36,7 +36,7 @@ from .samples import PICKS
 @click.option("--prefer", type=click.Choice(["shorter"]), help="--format dpo: also prefer the shortest verified sample over the longest.")
 @click.option("--pair-form", type=click.Choice(["solver", "formatted"]), default="solver", show_default=True,
               help="--format dpo: both sides of a pair are the Solver's own replies (solver) or the Formatter's rewrites "
-                   "(formatted: only --prefer shorter pairs exist in that form).")
+                   "(formatted: the wrong side is its `corpus rewrite-wrong` rewrite, which keeps its answer).")
 @click.option("--license", "license_", help="License of the exported data, written into the manifest and the HF dataset card.")
 @click.option("--source", default=None, help="Train on this source only (default: every source that has transcripts).")
 @click.option("--valid-years", default="", help="Years for validation, e.g. 2019.")

@@ -8,8 +8,9 @@ What the corpus already holds and supervised fine-tuning throws away:
 Both sides of a pair are in one form, so a trainer can only separate them by what they say:
 - `solver` (the default): both are the Solver's own replies, the verified one against one the grader
   found wrong; with `--level trace` both carry their thinking in `<think>`, or the pair is dropped.
-- `formatted`: both are the Formatter's stepwise rewrites. Only verified answers are rewritten, so only
-  `shorter` pairs exist in this form; the others are counted as dropped.
+- `formatted`: both are the Formatter's stepwise rewrites: the accepted solution against the rewrite of
+  the wrong reply (`corpus rewrite-wrong`, which keeps the reply's own answer and is checked to be still
+  wrong); a wrong reply without such a rewrite is counted as dropped.
 A pair whose two sides still differ in form (final-line shape, step lines, a think block) is dropped
 and counted, never exported.
 """
@@ -18,11 +19,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from distill.reasoning import split_inline
+
 from .samples import ProblemSamples
-from .transcripts import Transcript, TranscriptMessage
+from .transcripts import Transcript, TranscriptMessage, solver_rounds
 
 PAIR_KINDS = ("samples", "rounds", "shorter")
 PAIR_FORMS = ("solver", "formatted")
@@ -71,13 +75,6 @@ def _solver_text(m: TranscriptMessage, trace: bool) -> str | None:
     return f"<think>\n{thinking}\n</think>\n\n{answer}" if thinking and answer else None
 
 
-def _solver_rounds(t: Transcript) -> list[tuple[TranscriptMessage, bool | None]]:
-    """The Solver's replies in order, each with the grader's verdict on it (None: cut off or never graded)."""
-    replies = [m for m in t.messages if m.source == "solver" and m.content.strip()]
-    verdicts = [rv.verdict.correct if rv.verdict else None for rv in t.verdicts]
-    return [(m, verdicts[i] if i < len(verdicts) else None) for i, m in enumerate(replies)]
-
-
 def _formatted(t: Transcript, trace: bool) -> str | None:
     if not t.solution:
         return None
@@ -86,23 +83,42 @@ def _formatted(t: Transcript, trace: bool) -> str | None:
     return f"<think>\n{t.thought}\n</think>\n\n{t.solution}" if t.thought else None
 
 
+RewriteOf = Callable[[Transcript, int], "str | None"]
+NO_REWRITE = "\x00no rewrite"  # a wrong reply the formatted form has no checked rewrite of
+
+
 def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False, form: PairForm = "solver",
-                     trace: bool = False) -> PairReport:
-    """Every pair one problem's samples give in one form; none when no sample was verified."""
+                     trace: bool = False, rewrite_of: RewriteOf | None = None) -> PairReport:
+    """Every pair one problem's samples give in one form; none when no sample was verified. `rewrite_of`
+    gives the checked Formatter rewrite of a transcript's wrong reply at a round (`corpus rewrite-wrong`),
+    for the formatted form."""
     report = PairReport()
     verified = [t for t in ps.verified if t.solution]
     if not verified:
         return report
     pid = ps.problem_id
 
-    def side(t: Transcript, m: TranscriptMessage | None = None) -> str | None:
+    def side(t: Transcript) -> str | None:
+        """The verified side: the accepted rewrite, or the Solver's verified reply."""
         if form == "formatted":
             return _formatted(t, trace)
-        m = m or next((x for x, ok in reversed(_solver_rounds(t)) if ok), None)
+        m = next((x for _, x, ok in reversed(solver_rounds(t)) if ok), None)
         return _solver_text(m, trace) if m is not None else None
 
+    def wrong_side(t: Transcript, round: int, m: TranscriptMessage) -> str | None:
+        """The rejected side: the wrong reply itself, or its checked rewrite (NO_REWRITE when there is none)."""
+        if form == "solver":
+            return _solver_text(m, trace)
+        text = rewrite_of(t, round) if rewrite_of is not None else None
+        if text is None:
+            return NO_REWRITE
+        thinking = m.thought or split_inline(m.content)[0]
+        return text if not trace else (f"<think>\n{thinking}\n</think>\n\n{text}" if thinking else None)
+
     def add(kind: str, chosen: str | None, rejected: str | None) -> None:
-        if chosen is None or rejected is None:
+        if rejected is NO_REWRITE:
+            report.dropped["no Formatter rewrite of a wrong reply"] += 1
+        elif chosen is None or rejected is None:
             report.dropped["no thinking on one side" if trace else "a side has no text"] += 1
         elif text_form(chosen) != text_form(rejected):
             report.dropped["forms differ"] += 1
@@ -111,23 +127,19 @@ def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False, form: Pai
 
     failed = [t for t in ps.samples if t.status == "rejected"]
     for i, t in enumerate(failed):  # each failed sample against a verified one, in turn
-        rounds = _solver_rounds(t)
-        if not rounds or rounds[-1][1] is not False:
+        rounds = solver_rounds(t)
+        if not rounds or rounds[-1][2] is not False:
             report.dropped["rejected reply not graded wrong"] += 1  # cut off, or right but badly formatted
-        elif form == "formatted":
-            report.dropped["no Formatter rewrite of a wrong reply"] += 1
         else:
-            add("samples", side(verified[i % len(verified)]), side(t, rounds[-1][0]))
+            add("samples", side(verified[i % len(verified)]), wrong_side(t, *rounds[-1][:2]))
     for t in ps.samples:
         if t.status != "accepted" or not t.solution:
             continue
-        for m, ok in _solver_rounds(t)[:-1]:
+        for round, m, ok in solver_rounds(t)[:-1]:
             if ok is not False:
                 report.dropped["rejected reply not graded wrong"] += 1
-            elif form == "formatted":
-                report.dropped["no Formatter rewrite of a wrong reply"] += 1
             else:
-                add("rounds", side(t), side(t, m))
+                add("rounds", side(t), wrong_side(t, round, m))
     if prefer_shorter and len(verified) > 1:
         # the shortest verified text over the longest, measured in the form being exported
         texts = sorted((len(x.split()), i, x) for i, t in enumerate(verified) if (x := side(t)))

@@ -138,6 +138,50 @@ def run_levels_stage(ws: Workspace, settings: Settings, req: LevelsRequest, on_d
     return LevelsResult(table, client.stats.network, client.stats.cached)
 
 
+@dataclass(frozen=True)
+class RewritesRequest:
+    problems: Sequence[Problem]
+    concurrency: int
+    prompts_dir: Path | None = None
+
+
+@dataclass
+class RewritesResult:
+    counts: dict[str, int]
+    model_calls: int
+    cached: int
+
+
+def wrong_replies(ws: Workspace, problems: Sequence[Problem]) -> list[Transcript]:
+    """Every sample of the chosen problems that holds a wrong Solver reply a preference pair may reject."""
+    from .transcripts import wrong_rounds
+
+    store = open_store(ws)
+    return [t for p in problems for t in store.samples(p.id) if wrong_rounds(t)]
+
+
+def run_rewrites_stage(ws: Workspace, settings: Settings, req: RewritesRequest, on_done: Callable[[object], None] | None = None) -> RewritesResult:
+    """Rewrite the wrong Solver replies of the chosen problems in stepwise form, each keeping its own answer."""
+    from .rewrites import run_rewrites
+
+    transcripts = wrong_replies(ws, req.problems)
+    if not transcripts:
+        raise DistillError("no wrong Solver replies in that selection (rejected samples or rejected rounds); "
+                           "run `distill corpus run --samples K` first")
+    _, client = role_clients(ws, settings)
+
+    async def main():
+        try:
+            with open_grader(settings) as grader:
+                return await run_rewrites(transcripts, {p.id: p for p in req.problems}, store=open_store(ws), client=client, grader=grader,
+                                          role=settings.verifier, prompts_dir=req.prompts_dir, concurrency=req.concurrency, on_done=on_done)
+        finally:
+            await client.close()
+
+    counts = asyncio.run(main())
+    return RewritesResult({k: counts.get(k, 0) for k in ("rewrites", "ok", "refused", "failed")}, client.stats.network, client.stats.cached)
+
+
 def accepted_count(ws: Workspace, problems: Sequence[Problem]) -> int:
     store = open_store(ws)
     return sum(1 for p in problems if (t := store.get(p.id)) is not None and t.status == "accepted")

@@ -99,6 +99,45 @@ class LevelText(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
+class WrongRewrite(BaseModel):
+    """A wrong Solver reply rewritten by the Formatter in the accepted solutions' stepwise form, keeping its
+    own (wrong) answer: the rejected side of a `--pair-form formatted` preference pair."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    problem_id: str
+    sample: int = 0
+    round: int = Field(description="which Solver reply of the transcript (0 = the first) was rewritten")
+    answer: str = Field(description="the reply's own final answer, which the rewrite must keep")
+    transcript_fingerprint: str = Field("", description="the transcript rewritten from: a rerun transcript's old rewrites are not used")
+    text: str | None
+    ok: bool
+    problem: str | None = Field(None, description="why the rewrite is not used: truncated, format, corrected the answer, ...")
+    verdict: Verdict | None = Field(None, description="the rewrite graded against the official key (must be wrong)")
+    template_sha256: str | None = None
+    fingerprint: str
+    usage: Usage = Field(default_factory=Usage)
+
+
+def solver_rounds(t: Transcript) -> list[tuple[int, TranscriptMessage, bool | None]]:
+    """The Solver's replies in order: (round, reply, the grader's verdict on it; None when cut off or never graded)."""
+    replies = [m for m in t.messages if m.source == "solver" and m.content.strip()]
+    verdicts = [rv.verdict.correct if rv.verdict else None for rv in t.verdicts]
+    return [(i, m, verdicts[i] if i < len(verdicts) else None) for i, m in enumerate(replies)]
+
+
+def wrong_rounds(t: Transcript) -> list[int]:
+    """The rounds a preference pair may reject: a rejected sample's last reply, an accepted transcript's
+    earlier replies, each only when the grader found it wrong (a cut-off or badly formatted reply is not)."""
+    rounds = solver_rounds(t)
+    if t.status == "rejected":
+        return [rounds[-1][0]] if rounds and rounds[-1][2] is False else []
+    if t.status == "accepted":
+        return [i for i, _, ok in rounds[:-1] if ok is False]
+    return []
+
+
 class TranscriptStore:
     """Transcripts by (problem id, sample), levels by (problem id, level). Each put is one SQLite transaction."""
 
@@ -175,8 +214,17 @@ class TranscriptStore:
             self.cache.set(("level", lt.problem_id, lt.level), lt.model_dump(mode="json"))
             self._touch(lt.problem_id)
 
+    def get_wrong(self, problem_id: str, sample: int, round: int) -> WrongRewrite | None:
+        return _read(WrongRewrite, self.cache.get(("wrong", problem_id, sample, round)), self.root,
+                     f"the rewrite of {problem_id}'s wrong reply (sample {sample}, round {round})")
 
-def _read(model: type[Transcript] | type[LevelText], raw: Any, root: Path, what: str) -> Any:
+    def put_wrong(self, w: WrongRewrite) -> None:
+        with self.cache.transact():
+            self.cache.set(("wrong", w.problem_id, w.sample, w.round), w.model_dump(mode="json"))
+            self._touch(w.problem_id)
+
+
+def _read(model: type[Transcript] | type[LevelText] | type[WrongRewrite], raw: Any, root: Path, what: str) -> Any:
     """A stored record; None when absent or written by an older schema (the runner then redoes it, at
     no cost, from the model-call cache). A record of this schema that does not validate (hand-edited,
     torn) is a one-line error naming it, never read as absent."""

@@ -138,6 +138,10 @@ def formatter_reply(body: dict[str, Any], honour_targets: bool = True) -> Reply:
     if rec is None:
         return Reply(content="Step 1: (no recorded solution)\nFinal answer: \\boxed{?}")
     m = re.search(r"length level R(\d)", first_user)
+    asked = re.search(r"Final answer: \\boxed\{\s*(.+?)\s*\}\s*$", first_user, re.M)
+    if not m and asked and asked.group(1).replace(" ", "") != rec.answer.replace(" ", ""):
+        # asked to keep another (a wrong reply's) answer: the reply's first step, then that answer, as asked
+        return Reply(content=f"Step 1: {rec.steps[0]}\nFinal answer: \\boxed{{{asked.group(1)}}}")
     drill = parse_drill(_problem_of(first_user))
     if drill is not None:  # the drills' own text at every level (the demo's templates state these lengths)
         return Reply(content=drill.solution(int(m.group(1)) if m else 1))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
 
 from distill.demo.loopback import LoopbackServer, Reply
-from distill.demo.recorded_teacher import RecordedTeacher, role_settings
+from distill.demo.recorded_teacher import RecordedTeacher, formatter_reply, role_settings
 from distill.demo.samples import sample_files
 
 
@@ -33,6 +34,18 @@ class OneStubbornSample(RecordedTeacher):
                     n = self.firsts
                 if n == 3:
                     return Reply(content="5 green of 7, so \\boxed{\\frac{5}{7}} (second thoughts).")
+        return super().__call__(body)
+
+
+class CorrectingFormatter(RecordedTeacher):
+    """A Formatter that writes the right solution whatever answer it was asked to keep."""
+
+    def __call__(self, body):
+        if body.get("model") == "recorded-formatter":
+            body = json.loads(json.dumps(body))
+            for m in body["messages"]:
+                m["content"] = re.sub(r"Final answer: \\boxed\{.*\}\s*$", "Final answer: \\\\boxed{ }", str(m["content"]), flags=re.M)
+            return formatter_reply(body)
         return super().__call__(body)
 
 
@@ -76,16 +89,45 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
     wrong = [row for row in rows if grade(key_of[row["prompt"]], row["rejected"]).correct is not True]
     assert len(wrong) == m["pairs"]["samples"] + m["pairs"]["rounds"]  # and the shorter pairs' rejected side is right
 
-    # the other form: both sides the Formatter's rewrites, which exist only for verified samples
+    # the other form: both sides the Formatter's rewrites; before `corpus rewrite-wrong` only verified samples have one
     out2 = tmp_path / "dpo-formatted"
-    r2 = run_cli("corpus", "export", "--out", str(out2), "--format", "dpo", "--prefer", "shorter", "--pair-form", "formatted",
+    formatted = ("corpus", "export", "--out", str(out2), "--format", "dpo", "--prefer", "shorter", "--pair-form", "formatted",
                  "--source", "sample", "--valid-years", "2002", "--test-years", "2003")
+    r2 = run_cli(*formatted)
     m2 = json.loads((out2 / "manifest.json").read_text())
     rows2 = [json.loads(line) for split in ("train", "valid") for line in (out2 / f"{split}.jsonl").read_text().splitlines()]
     assert m2["pair_form"] == "formatted" and set(m2["pairs"]) == {"shorter"} and len(rows2) == m2["pairs"]["shorter"]
     assert m2["pairs_dropped"]["no Formatter rewrite of a wrong reply"] == m["pairs"]["samples"] + m["pairs"]["rounds"]
     assert all(row[side].rstrip().splitlines()[-1].startswith("Final answer: \\boxed{") for row in rows2 for side in ("chosen", "rejected"))
     assert "candidate pairs dropped:" in r2.output
+    # a Formatter that corrects the wrong answer it was asked to keep: every rewrite is refused, none used
+    with LoopbackServer(CorrectingFormatter()) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            monkeypatch.setenv(f"DISTILL_{role.upper()}__BASE_URL", values["base_url"])
+        refused = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)
+    # every wrong reply (a problem never verified has some too, with no pair to give)
+    assert refused["rewrites"] == refused["refused"] >= m["pairs"]["samples"] + m["pairs"]["rounds"] and refused["ok"] == 0
+    run_cli(*formatted)
+    assert set(json.loads((out2 / "manifest.json").read_text())["pairs"]) == {"shorter"}
+    # the recorded Formatter keeps the answer: each wrong reply's rewrite is used, in the accepted solutions' form
+    with LoopbackServer(OneStubbornSample()) as srv:
+        for role, values in role_settings(srv.base_url).items():
+            monkeypatch.setenv(f"DISTILL_{role.upper()}__BASE_URL", values["base_url"])
+        kept = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)  # another Formatter: all redone
+        again = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)
+    assert kept["ok"] == kept["rewrites"] == refused["rewrites"] and kept["model_calls"] == kept["ok"]
+    assert again["ok"] == kept["ok"] and again["model_calls"] == again["cached"] == 0  # stored: a rerun asks nothing
+    r2 = run_cli(*formatted)
+    m2 = json.loads((out2 / "manifest.json").read_text())
+    rows2 = [json.loads(line) for split in ("train", "valid") for line in (out2 / f"{split}.jsonl").read_text().splitlines()]
+    assert m2["pairs"] == m["pairs"] and "no Formatter rewrite of a wrong reply" not in m2["pairs_dropped"]
+    assert all(text_form(row["chosen"]) == text_form(row["rejected"]) == ("boxed", True, False) for row in rows2)
+    for row in rows2:
+        assert grade(key_of[row["prompt"]], row["chosen"]).correct is True
+    assert len([row for row in rows2 if grade(key_of[row["prompt"]], row["rejected"]).correct is False]) == m["pairs"]["samples"] + m["pairs"]["rounds"]
+    beads2 = [row for row in rows2 if "5 green beads" in row["prompt"] and "\\frac{5}{7}" in row["rejected"]]
+    assert beads2 and all(row["rejected"].rstrip().endswith("Final answer: \\boxed{\\frac{5}{7}}") for row in beads2)  # its own answer
+    assert "pairs by kind (formatted form): " in r2.output
 
     # --level trace: both sides carry the Solver's thinking in <think>, or the pair is left out
     out3 = tmp_path / "dpo-trace"
