@@ -124,14 +124,19 @@ def budgeted_student(think_words: int, answer_words: int, opened_by_template: bo
     (90, 10, True, False, False),    # still thinking at the budget: forced, continued, graded on the forced answer
     (90, 10, True, False, True),     # the same, with <think> opened by a reasoning model's chat template
 ])
-def test_a_thinking_budget_caps_the_thinking_not_the_answer(run_cli, monkeypatch, tmp_path, think, answer, forced, correct, template_opens):
+@pytest.mark.parametrize("stream", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["json", "stream"])
+def test_a_thinking_budget_caps_the_thinking_not_the_answer(run_cli, monkeypatch, tmp_path, think, answer, forced, correct, template_opens,
+                                                            stream):
     run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
     with LoopbackServer(budgeted_student(think, answer, template_opens)) as srv:
         student_env(monkeypatch, srv.base_url)
+        if stream:  # the inline thinking arrives as content deltas
+            monkeypatch.setenv("DISTILL_STUDENT__STREAM", "true")
         if template_opens:
             monkeypatch.setenv("DISTILL_STUDENT__MODEL", "deepseek-r1-distill-qwen-7b")
         run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--no-judge", "--quiet",
                 "--thinking-budget", "50", "--max-tokens", "400", "--out", str(tmp_path / "ev"))
+        assert all(bool(b.get("stream")) == stream for b in srv.log.requests)
     rec, = read_records(tmp_path / "ev" / "responses.jsonl")
     assert rec.forced is forced and rec.correct is correct and rec.finish_reason == "stop"
     if not forced:
