@@ -100,6 +100,8 @@ class PreferenceCfg(_Strict):
     learning_rate: float = Field(1e-5, gt=0)
     batch_size: int = Field(2, gt=0)
     prefer_shorter: bool = Field(False, description="also prefer the shortest verified sample over the longest")
+    pair_form: Literal["solver", "formatted"] = Field("solver", description="both sides the Solver's replies, or both Formatter rewrites "
+                                                      "(adds a rewrites step: `corpus rewrite-wrong` on the corpus)")
 
 
 class RLCfg(_Strict):

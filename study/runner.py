@@ -1,4 +1,4 @@
-"""The whole study from one config: import -> corpus -> levels -> export -> finetune -> evaluate -> report.
+"""The whole study from one config: import -> corpus -> levels -> rewrites -> export -> finetune -> evaluate -> report.
 
 Every step has a fingerprint: a hash of its own settings, the templates it reads and the
 fingerprints of the steps it depends on. A step whose recorded fingerprint matches is skipped;
@@ -99,9 +99,15 @@ class Study:
             fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
             out.append(("finetune", f"finetune:{lv}", fp_ft[lv], {"level": lv}))
         if c.preference is not None:  # DPO on top of one level's SFT adapter
-            pref = c.preference.model_dump()
+            pref = c.preference.model_dump(exclude={"pair_form"} if c.preference.pair_form == "solver" else set())
+            formatted = {}
+            if c.preference.pair_form == "formatted":  # the wrong replies rewritten, for pairs of two rewrites
+                fp_rw = content_hash({"corpus": fp_corpus, "templates": self._templates(["formatter_wrong", "formatter_system"]),
+                                      "verifier": describe_role(s.verifier)}, 24)
+                out.append(("rewrites", "rewrites", fp_rw, {}))
+                formatted = {"pair_form": "formatted", "rewrites": fp_rw}
             fp_pexp = content_hash({"corpus": fp_corpus, "split": c.split.model_dump(), "templates": student_t, "format": "dpo",
-                                    "prefer_shorter": c.preference.prefer_shorter}, 24)
+                                    "prefer_shorter": c.preference.prefer_shorter, **formatted}, 24)
             out.append(("export", "export:dpo", fp_pexp, {"level": "dpo"}))
             fp_ft[PREF] = content_hash({"export": fp_pexp, "sft": fp_ft[c.preference.level], "preference": pref,
                                         "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
@@ -146,8 +152,10 @@ class Study:
             return ()
         if step == "corpus" or key in ("evaluate:base", "evaluate:teacher", "evaluate:math500:base"):
             return ("import",)
-        if step in ("levels",) or key == "export:dpo":
+        if step in ("levels", "rewrites"):
             return ("corpus",)
+        if key == "export:dpo":
+            return ("corpus", "rewrites")  # rewrites only with pair_form = "formatted" (a need not planned is no need)
         if step == "export":
             return (f"levels:{rest}",)
         if key == f"finetune:{PREF}":
@@ -262,6 +270,22 @@ class Study:
         self.log(f"  {level}: {table['ok']} texts, mean {table['mean_words']} words")
         return table
 
+    def _step_rewrites(self, fp: str) -> dict[str, Any]:
+        from distill.corpus.service import RewritesRequest, run_rewrites_stage, wrong_replies
+
+        problems = self._corpus_problems()
+        if not wrong_replies(self.ws, problems):
+            self.log("  rewrites: the corpus has no wrong Solver replies; formatted pairs will be shorter pairs only")
+            return {"rewrites": 0, "ok": 0, "refused": 0, "failed": 0}
+        res = run_rewrites_stage(self.ws, self.settings, RewritesRequest(problems, concurrency=self.cfg.corpus.concurrency,
+                                                                           prompts_dir=self.prompts_dir))
+        c = res.counts
+        self.log(f"  rewrites: {c['ok']} wrong replies rewritten keeping their answer, {c['refused']} refused; "
+                 f"{res.model_calls} model calls ({res.cached} cached)")
+        if c["failed"]:
+            raise WorkFailed(f"{c['failed']} rewrites failed; rerun `distill study run` to retry them")
+        return {**c, "model_calls": res.model_calls}
+
     def export_request(self, level: str, out: Path):
         """The export step as `distill corpus export` would be asked it (the test of the two front doors uses this)."""
         from distill.corpus.export import ExportOptions
@@ -272,7 +296,8 @@ class Study:
         return ExportRequest(out, ExportOptions(level="R1" if dpo else level, valid_years=sorted(self._years(c.split.valid_years)),
                                                 test_years=sorted(self._years(c.split.test_years)), seed=c.evaluation.seed,
                                                 prompts_dir=self.prompts_dir, fmt="dpo" if dpo else "mlx",
-                                                prefer_shorter=bool(dpo and c.preference and c.preference.prefer_shorter)),
+                                                prefer_shorter=bool(dpo and c.preference and c.preference.prefer_shorter),
+                                                pair_form=c.preference.pair_form if dpo and c.preference else "solver"),
                              source=c.problems.source)
 
     def _step_export(self, fp: str, level: str) -> dict[str, Any]:

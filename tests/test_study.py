@@ -285,21 +285,48 @@ def test_demo_and_study_run(interrupted_demo):
     assert set(again["skipped"]) == part and again["ran"][-1] == "report"
 
 
+def test_formatted_pairs_add_a_rewrites_step_and_leave_the_solver_plan_as_it_was(tmp_path, tiny_model):
+    from distill.study.runner import Study, load_study_config
+    from distill.workspace import Workspace
+
+    def plan(extra: str):
+        cfg = small_config(tmp_path, "http://127.0.0.1:9/v1", tiny_model)
+        cfg.write_text(cfg.read_text() + "[preference]\nlevel = \"R1\"\n" + extra)
+        study = Study(*load_study_config(cfg), Workspace(tmp_path / "ws"), log=lambda _: None)
+        steps = study.plan()
+        return study, {k: fp for _, k, fp, _ in steps}, [k for _, k, _, _ in steps]
+
+    _, default, _ = plan("")
+    _, solver, _ = plan('pair_form = "solver"\n')
+    study, formatted, order = plan('pair_form = "formatted"\n')
+    assert solver == default and "rewrites" not in default  # naming the default changes no fingerprint
+    assert order.index("corpus") < order.index("rewrites") < order.index("export:dpo")
+    assert study.needs("export:dpo", order) == ("corpus", "rewrites") and study.needs("rewrites", order) == ("corpus",)
+    changed = {k for k in formatted if formatted.get(k) != default.get(k)}
+    assert changed == {"rewrites", "export:dpo", "finetune:R1+dpo", "evaluate:tuned:R1+dpo", "report"}
+
+
 @pytest.mark.slow
-def test_preference_and_rl_steps_train_on_the_sft_adapter_and_are_compared_in_the_report(tmp_path, run_cli, tiny_model):
+@pytest.mark.parametrize("pair_form", ["solver", "formatted"])
+def test_preference_and_rl_steps_train_on_the_sft_adapter_and_are_compared_in_the_report(tmp_path, run_cli, tiny_model, pair_form):
     with LoopbackServer(recorded_teacher) as srv:
         cfg = small_config(tmp_path, srv.base_url, tiny_model)
         # 2003 holds the problems the teacher first gets wrong: validate on it, so both splits have rejected rounds
         text = cfg.read_text().replace('train = ["R1", "R3"]', 'train = ["R1"]').replace('valid_years = "2002"', 'valid_years = "2003"')
         cfg.write_text(text.replace('test_years = "2003"', 'test_years = "2002"')
-                       + "[preference]\nlevel = \"R1\"\niters = 4\nbatch_size = 1\nlearning_rate = 0.001\n"
+                       + f"[preference]\nlevel = \"R1\"\niters = 4\nbatch_size = 1\nlearning_rate = 0.001\npair_form = \"{pair_form}\"\n"
                        + "[rl]\nlevel = \"R1\"\niters = 2\nbatch_size = 1\ngroup_size = 2\nmax_completion_length = 8\n")
         ran = json.loads(run_cli("-w", str(tmp_path / "ws"), "study", "run", "--config", str(cfg), "--json").stdout)["ran"]
     assert ran.index("finetune:R1") < ran.index("finetune:R1+dpo") < ran.index("evaluate:tuned:R1+dpo") < ran.index("report")
     study = tmp_path / "ws" / "studies" / tomllib.loads(cfg.read_text())["name"]
     state = json.loads((study / "state.json").read_text())["steps"]
-    pairs = json.loads((Path(state["export:dpo"]["outputs"]["dir"]) / "manifest.json").read_text())["pairs"]
-    assert pairs["rounds"] > 0  # the Verifier's rejected rounds against the accepted answers
+    manifest = json.loads((Path(state["export:dpo"]["outputs"]["dir"]) / "manifest.json").read_text())
+    assert manifest["pairs"]["rounds"] > 0 and manifest["pair_form"] == pair_form  # the rejected rounds against the accepted answers
+    if pair_form == "formatted":  # the rejected rounds rewritten first, each keeping its wrong answer
+        assert ran.index("corpus") < ran.index("rewrites") < ran.index("export:dpo")
+        assert state["rewrites"]["outputs"]["ok"] >= manifest["pairs"]["rounds"]
+    else:
+        assert "rewrites" not in ran
     dpo = json.loads((Path(state["finetune:R1+dpo"]["outputs"]["dir"]) / "summary.json").read_text())
     assert dpo["method"] == "dpo" and dpo["preference"]["accuracy_before"] is not None
     cfg_args = json.loads((Path(state["finetune:R1+dpo"]["outputs"]["dir"]) / "finetune_config.json").read_text())["args"]
