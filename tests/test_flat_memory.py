@@ -101,6 +101,7 @@ def test_export_and_the_site_from_a_selection_match_a_list(recorded_corpus, run_
     assert (tmp_path / "cli" / "train.jsonl").read_text().count("\n") > 3
 
 
+@pytest.mark.slow  # a recorded corpus run and a site build: the full tier
 def test_a_site_built_for_one_year_keeps_the_other_pages_known(recorded_corpus, run_cli, tmp_path):
     out = tmp_path / "site"
     assert "(16 built, 0 unchanged)" in run_cli("transcripts", "html", "--out", str(out)).output
@@ -109,6 +110,7 @@ def test_a_site_built_for_one_year_keeps_the_other_pages_known(recorded_corpus, 
     assert "(0 built, 16 unchanged)" in run_cli("transcripts", "html", "--out", str(out)).output
 
 
+@pytest.mark.slow  # a recorded corpus run and a site build: the full tier
 def test_a_damaged_manifest_line_rebuilds_the_pages_from_there_on(recorded_corpus, run_cli, tmp_path):
     out = tmp_path / "site"
     run_cli("transcripts", "html", "--out", str(out))

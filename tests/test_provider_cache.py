@@ -37,7 +37,7 @@ def test_cost_prices_hits_at_the_cached_rate_and_falls_back_to_the_input_price()
     assert no_cached_price.cost(1_000_000, 0, 400_000) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])  # streamed: the hits come in the last chunk's usage
+@pytest.mark.parametrize("stream", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["json", "stream"])  # streamed: hits in the last chunk
 def test_corpus_run_records_hits_and_prices_them(stream, run_cli, workspace, monkeypatch, tmp_path):
     def reply(body):
         if body["model"] == "chat-fmt":
