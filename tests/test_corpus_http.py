@@ -172,8 +172,11 @@ def test_sigkill_mid_run_then_rerun_finishes_each_problem_once(tmp_path, workspa
 
 
 @pytest.mark.shared_data
-def test_a_full_obryan_year_end_to_end(shared_data, run_cli, workspace, monkeypatch):
-    """Every 2019 problem through the real HTTP path; the server's 'teacher' boxes the official key."""
+@pytest.mark.parametrize("shape, stream", [("reasoning_content", False), pytest.param("reasoning", True, marks=pytest.mark.slow),
+                                           pytest.param("template", False, marks=pytest.mark.slow)])
+def test_a_full_obryan_year_end_to_end(shared_data, run_cli, workspace, monkeypatch, tmp_path, shape, stream):
+    """Every 2019 problem through the real HTTP path; the server's 'teacher' boxes the official key, its
+    thinking sent in each way servers send it; every trace row carries it."""
     run_cli("problems", "import", str(shared_data / "obryan" / "2019.json"))
     keys = {}
     for section in json.loads((shared_data / "obryan" / "2019.json").read_text()).values():
@@ -187,12 +190,17 @@ def test_a_full_obryan_year_end_to_end(shared_data, run_cli, workspace, monkeypa
             return Reply(content="no idea")
         if role_of(body) == "verifier":
             return Reply(content=f"Step 1: Work it out.\nFinal answer: \\boxed{{{key}}}")
-        return Reply(content=f"Working... so the answer is \\boxed{{{key}}}.", reasoning="thinking")
+        return Reply(content=f"Working... so the answer is \\boxed{{{key}}}.", reasoning=f"Thinking about {key} at length.")
 
-    with LoopbackServer(responder) as srv:
+    with LoopbackServer(responder, shape=shape) as srv:
         for role, values in role_settings(srv.base_url).items():
             monkeypatch.setenv(f"DISTILL_{role.upper()}__BASE_URL", srv.base_url)
             monkeypatch.setenv(f"DISTILL_{role.upper()}__MODEL", values["model"])
+        monkeypatch.setenv("DISTILL_SOLVER__MODEL", "deepseek-reasoner")  # the name DeepSeek's R1 goes by
+        monkeypatch.setenv("DISTILL_SOLVER__STREAM", str(stream).lower())
         monkeypatch.setenv("DEEPSEEK_API_KEY", SECRET)
         s = json.loads(run_cli("corpus", "run", "--year", "2019", "--json").output)
     assert s["problems"] == 26 and s["accepted"] == 26 and s["failed"] == 0  # 46 problems, 20 of them placeholders
+    run_cli("corpus", "export", "--out", str(tmp_path / "trace"), "--level", "trace", "--valid-years", "2020", "--test-years", "2021")
+    rows = [json.loads(x)["messages"][-1]["content"] for x in (tmp_path / "trace" / "train.jsonl").read_text().splitlines()]
+    assert len(rows) == 26 and all(r.startswith("<think>\nThinking about ") and r.count("</think>") == 1 for r in rows)
