@@ -24,7 +24,7 @@ from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, Contamination, find_con
 from .manifest import Decontamination, ExportManifest, PassRateReport, TokenReport
 from .prompt import StudentPrompt
 from .samples import ProblemSamples, problem_samples
-from .transcripts import Transcript, TranscriptStore
+from .transcripts import Transcript, TranscriptStore, WrongRewrite
 
 SPLITS = ("train", "valid", "test")
 ESTIMATE_NOTE = "estimated (4 characters a token; pass --tokenizer for exact counts)"
@@ -241,9 +241,15 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
     count_tokens, _ = token_counter(o.tokenizer)
     student = StudentPrompt.load(o.prompts_dir)
     ex, seen_groups = Examples(keep_meta=o.fmt == "hf"), set()
+    def rewrite_of(t: Transcript, round: int) -> str | None:
+        w = checked_rewrite(store, t, round)
+        if w is not None and w.template_sha256:
+            ex.templates["formatter_wrong"] = w.template_sha256  # the template the rejected sides were written with
+        return w.text if w is not None else None
+
     for p, ps, _, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
         report = preference_pairs(ps, o.prefer_shorter, form=o.pair_form, trace=o.level == "trace",  # type: ignore[arg-type]
-                                  rewrite_of=lambda t, r: checked_rewrite(store, t, r))
+                                  rewrite_of=rewrite_of)
         for why, n in report.dropped.items():
             ex.pairs_dropped[why] += n
         pairs = report.pairs
@@ -262,10 +268,10 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
     return ex
 
 
-def checked_rewrite(store: TranscriptStore, t: Transcript, round: int) -> str | None:
+def checked_rewrite(store: TranscriptStore, t: Transcript, round: int) -> WrongRewrite | None:
     """The rewrite of a transcript's wrong reply that `corpus rewrite-wrong` checked, if it is of this transcript."""
     w = store.get_wrong(t.problem_id, t.sample, round)
-    return w.text if w is not None and w.ok and w.transcript_fingerprint == t.fingerprint else None
+    return w if w is not None and w.ok and w.text and w.transcript_fingerprint == t.fingerprint else None
 
 
 def _skip_reason(p: Problem, ps, chosen: list[Transcript], store: TranscriptStore, seen_groups: set[str], contaminated: set[str],

@@ -129,6 +129,9 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
     beads2 = [row for row in rows2 if "5 green beads" in row["prompt"] and "\\frac{5}{7}" in row["rejected"]]
     assert beads2 and all(row["rejected"].rstrip().endswith("Final answer: \\boxed{\\frac{5}{7}}") for row in beads2)  # its own answer
     assert "pairs by kind (formatted form): " in r2.output
+    from distill.prompts import load_template
+
+    assert m2["templates"]["formatter_wrong"] == load_template("formatter_wrong").sha256  # what the rejected sides were written with
 
     # --level trace: both sides carry the Solver's thinking in <think>, or the pair is left out
     out3 = tmp_path / "dpo-trace"
