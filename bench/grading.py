@@ -63,23 +63,29 @@ def _mv_reply(args: tuple[str, str]) -> bool | None:
         return None
 
 
-def per_class(workers: int) -> dict:
-    """Agreement with the expected verdict per class of case, distill and math-verify alone, on whole replies."""
-    from tests.grading_cases import CLASSES
-
-    rows = [(cls, k, r, e) for cls, table in CLASSES.items() for k, r, e in table]
-    with Grader(workers=workers) as g:
-        ours = g.grade_many([(k, r) for _, k, r, _ in rows])
+def agreement(tables: dict, baseline, workers: int) -> dict:
+    """Per table of (gold, reply, expected) cases: how often distill and math-verify alone (`baseline`, run
+    in a process pool) give the expected verdict, and how often distill abstains."""
+    rows = [(name, g, r, e) for name, table in tables.items() for g, r, e in table]
+    with Grader(workers=workers) as grader:
+        ours = grader.grade_many([(g, r) for _, g, r, _ in rows])
     with ProcessPoolExecutor(workers) as ex:
-        mv = list(ex.map(_mv_reply, [(k, r) for _, k, r, _ in rows]))
+        mv = list(ex.map(baseline, [(g, r) for _, g, r, _ in rows]))
     out: dict = {}
-    for (cls, _, _, e), v, m in zip(rows, ours, mv):
-        c = out.setdefault(cls, {"cases": 0, "distill": 0, "math_verify": 0, "abstained": 0})
+    for (name, _, _, e), v, m in zip(rows, ours, mv):
+        c = out.setdefault(name, {"cases": 0, "distill": 0, "math_verify": 0, "abstained": 0})
         c["cases"] += 1
         c["distill"] += v.correct is e
         c["math_verify"] += m is e
         c["abstained"] += v.correct is None
     return out
+
+
+def per_class(workers: int) -> dict:
+    """Agreement with the expected verdict per class of case, distill and math-verify alone, on whole replies."""
+    from tests.grading_cases import CLASSES
+
+    return agreement(CLASSES, _mv_reply, workers)
 
 
 def _mv_peer(args: tuple[str, str]) -> bool:
@@ -97,19 +103,7 @@ def per_category(workers: int) -> dict:
     """Agreement per category of the peer-style table (tests/grading_cases.py PEER): distill vs math-verify alone."""
     from tests.grading_cases import PEER
 
-    rows = [(cat, g, p, e) for cat, table in PEER.items() for g, p, e in table]
-    with Grader(workers=workers) as g:
-        ours = g.grade_many([(gold, pred) for _, gold, pred, _ in rows])
-    with ProcessPoolExecutor(workers) as ex:
-        mv = list(ex.map(_mv_peer, [(gold, pred) for _, gold, pred, _ in rows]))
-    out: dict = {}
-    for (cat, _, _, e), v, m in zip(rows, ours, mv):
-        c = out.setdefault(cat, {"cases": 0, "distill": 0, "math_verify": 0, "abstained": 0})
-        c["cases"] += 1
-        c["distill"] += v.correct is e
-        c["math_verify"] += m is e
-        c["abstained"] += v.correct is None
-    return out
+    return agreement(PEER, _mv_peer, workers)
 
 
 def agreement_table(title: str, first: str, groups: dict) -> Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,31 @@ from distill.errors import DistillError
 from distill.io import read_jsonl
 
 ROLES = {"system", "user", "assistant", "tool"}
+
+
+def load_rows(folder: Path, split: str, keys: tuple[str, ...], hint: str) -> list[dict[str, Any]]:
+    """`split`.jsonl of objects whose `keys` are non-empty strings; a missing split or a line without
+    one is one error naming the file and line."""
+    path = folder / f"{split}.jsonl"
+    if not path.exists():
+        raise DistillError(f"{split}.jsonl: missing split {hint}", path=folder)
+    rows = []
+    for lineno, row in read_jsonl(path, "a {" + ", ".join(f'"{k}"' for k in keys) + "} object"):
+        missing = [k for k in keys if not isinstance(row.get(k), str) or not row[k].strip()]
+        if missing:
+            raise DistillError(f"expected {', '.join(keys)}; {', '.join(missing)} missing", path=path, where=f"line {lineno}")
+        rows.append(row)
+    return rows
+
+
+def train_and_valid(folder: Path, load: Callable[[Path, str], list[dict[str, Any]]], noun: str,
+                    batch_size: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The train and valid rows `load` reads from `folder`, each split at least one batch long."""
+    train, valid = load(folder, "train"), load(folder, "valid")
+    for name, rows in (("train", train), ("valid", valid)):
+        if len(rows) < batch_size:
+            raise DistillError(f"{name}.jsonl has {len(rows)} {noun}; it needs at least --batch-size ({batch_size})", path=folder)
+    return train, valid
 
 
 def load_split(path: Path, required: bool = True) -> list[dict[str, Any]] | None:

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from distill.corpus.prompt import StudentPrompt
-from distill.errors import DistillError
 from distill.io import atomic_write_jsonl, write_record
 from distill.problems.schema import Problem
 
 from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
+from .data import load_rows, train_and_valid
 from .policy import prepare_policy, quiet_trainer, trainer_import_error
-from .preference import load_rows
 from .records import FinetuneSummary, RewardReport
 from .rewards import reward_functions
 
@@ -105,10 +104,7 @@ def run_grpo(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | N
 
     args.validate_paths()
     data = Path(args.data)
-    train_rows, valid_rows = load_prompts(data, "train"), load_prompts(data, "valid")
-    for name, rows in (("train", train_rows), ("valid", valid_rows)):
-        if len(rows) < args.batch_size:
-            raise DistillError(f"{name}.jsonl has {len(rows)} problems; it needs at least --batch-size ({args.batch_size})", path=data)
+    train_rows, valid_rows = train_and_valid(data, load_prompts, "problems", args.batch_size)
     pol = prepare_policy(args, needs_ref=args.beta > 0)
     cb = RewardCallback(pol.model, pol.out, offset=pol.offset, patience=args.early_stop_patience, state=pol.state, on_report=on_report)
     targs = GRPOTrainingArgs(

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from distill.errors import DistillError
-from distill.io import read_jsonl, write_record
+from distill.io import write_record
 
 from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
+from .data import load_rows, train_and_valid
 from .policy import prepare_policy, quiet_trainer, trainer_import_error
 from .records import FinetuneSummary, PreferenceReport
 
@@ -23,21 +23,6 @@ PAIR_KEYS = ("prompt", "chosen", "rejected")
 
 def load_pairs(folder: Path, split: str) -> list[dict[str, Any]]:
     return load_rows(folder, split, PAIR_KEYS, "(write one with `distill corpus export --format dpo`)")
-
-
-def load_rows(folder: Path, split: str, keys: tuple[str, ...], hint: str) -> list[dict[str, Any]]:
-    """`split`.jsonl of objects whose `keys` are non-empty strings; a missing split or a line without
-    one is one error naming the file and line."""
-    path = folder / f"{split}.jsonl"
-    if not path.exists():
-        raise DistillError(f"{split}.jsonl: missing split {hint}", path=folder)
-    rows = []
-    for lineno, row in read_jsonl(path, "a {" + ", ".join(f'"{k}"' for k in keys) + "} object"):
-        missing = [k for k in keys if not isinstance(row.get(k), str) or not row[k].strip()]
-        if missing:
-            raise DistillError(f"expected {', '.join(keys)}; {', '.join(missing)} missing", path=path, where=f"line {lineno}")
-        rows.append(row)
-    return rows
 
 
 def run_preference(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | None = None) -> FinetuneSummary:
@@ -52,10 +37,7 @@ def run_preference(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], Non
         raise trainer_import_error(args.method) from None
     args.validate_paths()
     data = Path(args.data)
-    train_rows, valid_rows = load_pairs(data, "train"), load_pairs(data, "valid")
-    for name, rows in (("train", train_rows), ("valid", valid_rows)):
-        if len(rows) < args.batch_size:
-            raise DistillError(f"{name}.jsonl has {len(rows)} pairs; it needs at least --batch-size ({args.batch_size})", path=data)
+    train_rows, valid_rows = train_and_valid(data, load_pairs, "pairs", args.batch_size)
     pol = prepare_policy(args, needs_ref=args.method == "dpo")
     cb = BestAdapterCallback(pol.model, pol.out, offset=pol.offset, patience=args.early_stop_patience, state=pol.state, on_report=on_report)
     common = dict(batch_size=args.batch_size, iters=pol.remaining(args.iters), val_batches=args.val_batches,
