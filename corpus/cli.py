@@ -227,8 +227,7 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
 @pass_app
 def rewrite_wrong_cmd(app: AppContext, year, years, ids, source, concurrency, quiet, prompts, as_json) -> None:
     """Rewrite wrong Solver replies stepwise, keeping their answers (for --pair-form formatted)."""
-    from distill.corpus.service import RewritesRequest, run_rewrites_stage, wrong_replies
-    from distill.corpus.transcripts import wrong_rounds
+    from distill.corpus.service import RewritesRequest, run_rewrites_stage
 
     problems = select_problems(app, year, years, ids, source)
     app.start_log()
@@ -236,8 +235,12 @@ def rewrite_wrong_cmd(app: AppContext, year, years, ids, source, concurrency, qu
     progress = Progress(TextColumn("[bold]rewrites"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console,
                         disable=quiet or as_json)
     with progress:
-        task = progress.add_task("rewrites", total=sum(len(wrong_rounds(t)) for t in wrong_replies(app.workspace, problems)))
-        res = run_rewrites_stage(app.workspace, app.settings, req, on_done=lambda _: progress.update(task, advance=1))
+        task = progress.add_task("rewrites", total=None)
+        res = run_rewrites_stage(app.workspace, app.settings, req, on_done=lambda _: progress.update(task, advance=1),
+                                 on_total=lambda n: progress.update(task, total=n))
+    if not res.jobs:
+        raise DistillError("no wrong Solver replies in that selection (rejected samples or rejected rounds); "
+                           "run `distill corpus run --samples K` first")
     c = res.counts
     if as_json:
         click.echo(json.dumps({**c, "model_calls": res.model_calls, "cached": res.cached}))

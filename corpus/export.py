@@ -241,6 +241,7 @@ def _build_pairs(problems: Sequence[Problem], store: TranscriptStore, o: ExportO
     count_tokens, _ = token_counter(o.tokenizer)
     student = StudentPrompt.load(o.prompts_dir)
     ex, seen_groups = Examples(keep_meta=o.fmt == "hf"), set()
+
     def rewrite_of(t: Transcript, round: int) -> str | None:
         w = checked_rewrite(store, t, round)
         if w is not None and w.template_sha256:

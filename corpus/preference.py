@@ -84,7 +84,6 @@ def _formatted(t: Transcript, trace: bool) -> str | None:
 
 
 RewriteOf = Callable[[Transcript, int], "str | None"]
-NO_REWRITE = "\x00no rewrite"  # a wrong reply the formatted form has no checked rewrite of
 
 
 def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False, form: PairForm = "solver",
@@ -105,25 +104,24 @@ def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False, form: Pai
         m = next((x for _, x, ok in reversed(solver_rounds(t)) if ok), None)
         return _solver_text(m, trace) if m is not None else None
 
-    def wrong_side(t: Transcript, round: int, m: TranscriptMessage) -> str | None:
-        """The rejected side: the wrong reply itself, or its checked rewrite (NO_REWRITE when there is none)."""
-        if form == "solver":
-            return _solver_text(m, trace)
-        text = rewrite_of(t, round) if rewrite_of is not None else None
-        if text is None:
-            return NO_REWRITE
-        thinking = m.thought or split_inline(m.content)[0]
-        return text if not trace else (f"<think>\n{thinking}\n</think>\n\n{text}" if thinking else None)
-
     def add(kind: str, chosen: str | None, rejected: str | None) -> None:
-        if rejected is NO_REWRITE:
-            report.dropped["no Formatter rewrite of a wrong reply"] += 1
-        elif chosen is None or rejected is None:
+        if chosen is None or rejected is None:
             report.dropped["no thinking on one side" if trace else "a side has no text"] += 1
         elif text_form(chosen) != text_form(rejected):
             report.dropped["forms differ"] += 1
         else:
             report.pairs.append(Pair(pid, kind, chosen, rejected, form))
+
+    def against_wrong(kind: str, chosen: Transcript, t: Transcript, round: int, m: TranscriptMessage) -> None:
+        """A pair rejecting the wrong reply `m`: the reply itself, or (formatted) its checked rewrite."""
+        if form == "solver":
+            return add(kind, side(chosen), _solver_text(m, trace))
+        text = rewrite_of(t, round) if rewrite_of is not None else None
+        if text is None:
+            report.dropped["no Formatter rewrite of a wrong reply"] += 1
+            return
+        thinking = m.thought or split_inline(m.content)[0]
+        add(kind, side(chosen), text if not trace else (f"<think>\n{thinking}\n</think>\n\n{text}" if thinking else None))
 
     failed = [t for t in ps.samples if t.status == "rejected"]
     for i, t in enumerate(failed):  # each failed sample against a verified one, in turn
@@ -131,7 +129,7 @@ def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False, form: Pai
         if not rounds or rounds[-1][2] is not False:
             report.dropped["rejected reply not graded wrong"] += 1  # cut off, or right but badly formatted
         else:
-            add("samples", side(verified[i % len(verified)]), wrong_side(t, *rounds[-1][:2]))
+            against_wrong("samples", verified[i % len(verified)], t, *rounds[-1][:2])
     for t in ps.samples:
         if t.status != "accepted" or not t.solution:
             continue
@@ -139,7 +137,7 @@ def preference_pairs(ps: ProblemSamples, prefer_shorter: bool = False, form: Pai
             if ok is not False:
                 report.dropped["rejected reply not graded wrong"] += 1
             else:
-                add("rounds", side(t), wrong_side(t, round, m))
+                against_wrong("rounds", t, t, round, m)
     if prefer_shorter and len(verified) > 1:
         # the shortest verified text over the longest, measured in the form being exported
         texts = sorted((len(x.split()), i, x) for i, t in enumerate(verified) if (x := side(t)))

@@ -37,16 +37,15 @@ def rewrite_fingerprint(t: Transcript, round: int, reply: str, prompts_dir, role
                          "role": describe_role(role)}, 32)
 
 
-async def rewrite_wrong(t: Transcript, round: int, problem: Problem, *, client: CachedClient, grader: Grader, role: ModelRole,
+async def rewrite_wrong(t: Transcript, round: int, problem: Problem, *, client: CachedClient, grader: Grader, fingerprint: str,
                         prompts_dir=None) -> WrongRewrite:
     """One wrong reply rewritten, and checked: stepwise, its own answer kept, still wrong against the key."""
-    reply = solver_rounds(t)[round][1].content
-    _, answer_part = split_inline(reply)
+    _, answer_part = split_inline(solver_rounds(t)[round][1].content)
     graded = t.verdicts[round].verdict if round < len(t.verdicts) else None
     own = (graded.extracted if graded else None) or ""
     tpl, system = load_template(TEMPLATE, prompts_dir), load_template("formatter_system", prompts_dir)
     base = dict(problem_id=t.problem_id, sample=t.sample, round=round, answer=own, transcript_fingerprint=t.fingerprint, template_sha256=tpl.sha256,
-                fingerprint=rewrite_fingerprint(t, round, reply, prompts_dir, role))
+                fingerprint=fingerprint)
     if not own:
         return WrongRewrite(**base, text=None, ok=False, problem="the reply states no answer to keep")
     messages = [SystemMessage(content=system.render()),
@@ -65,26 +64,30 @@ async def rewrite_wrong(t: Transcript, round: int, problem: Problem, *, client: 
     return WrongRewrite(**base, text=text or None, ok=issue is None, problem=issue, verdict=verdict, usage=Usage.of(result.usage))
 
 
-async def run_rewrites(transcripts: Sequence[Transcript], problems: dict[str, Problem], *, store: TranscriptStore, client: CachedClient,
+def rewrite_jobs(transcripts: Sequence[Transcript], problems: dict[str, Problem]) -> list[tuple[Transcript, int]]:
+    """(transcript, round) of every wrong reply of the given transcripts."""
+    return [(t, r) for t in transcripts if t.problem_id in problems for r in wrong_rounds(t)]
+
+
+async def run_rewrites(jobs: Sequence[tuple[Transcript, int]], problems: dict[str, Problem], *, store: TranscriptStore, client: CachedClient,
                        grader: Grader, role: ModelRole, prompts_dir=None, concurrency: int = 8,
                        on_done: Callable[[WrongRewrite], None] | None = None) -> Counter:
-    """Rewrite every wrong reply of the given transcripts (a stored rewrite with the same fingerprint is
-    kept); returns counts: rewrites, ok, refused (checked and not used), failed (the call failed)."""
+    """Rewrite the wrong reply of each job (a stored rewrite with the same fingerprint is kept); returns counts: rewrites, ok, refused (checked and not used), failed (the call failed)."""
     sem = asyncio.Semaphore(concurrency)
     counts: Counter = Counter()
     stopped: list[EndpointError] = []
 
     async def one(t: Transcript, round: int) -> None:
-        reply = solver_rounds(t)[round][1].content
+        fp = rewrite_fingerprint(t, round, solver_rounds(t)[round][1].content, prompts_dir, role)
         existing = store.get_wrong(t.problem_id, t.sample, round)
-        if existing is not None and existing.fingerprint == rewrite_fingerprint(t, round, reply, prompts_dir, role):
+        if existing is not None and existing.fingerprint == fp:
             w = existing
         else:
             async with sem:
                 if stopped:
                     return
                 try:
-                    w = await rewrite_wrong(t, round, problems[t.problem_id], client=client, grader=grader, role=role, prompts_dir=prompts_dir)
+                    w = await rewrite_wrong(t, round, problems[t.problem_id], client=client, grader=grader, fingerprint=fp, prompts_dir=prompts_dir)
                 except Exception as exc:
                     if isinstance(exc, EndpointError) and exc.fatal:
                         stopped.append(exc)
@@ -100,11 +103,10 @@ async def run_rewrites(transcripts: Sequence[Transcript], problems: dict[str, Pr
         if on_done:
             on_done(w)
 
-    jobs = [(t, r) for t in transcripts if t.problem_id in problems for r in wrong_rounds(t)]
     await asyncio.gather(*(one(t, r) for t, r in jobs))
     if stopped:
         raise stopped[0]
     return counts
 
 
-__all__ = ["TEMPLATE", "rewrite_fingerprint", "rewrite_wrong", "run_rewrites"]
+__all__ = ["TEMPLATE", "rewrite_fingerprint", "rewrite_jobs", "rewrite_wrong", "run_rewrites"]

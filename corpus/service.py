@@ -148,38 +148,39 @@ class RewritesRequest:
 @dataclass
 class RewritesResult:
     counts: dict[str, int]
+    jobs: int  # wrong replies in the selection; 0: nothing to rewrite, nothing asked
     model_calls: int
     cached: int
 
 
-def wrong_replies(ws: Workspace, problems: Sequence[Problem]) -> list[Transcript]:
-    """Every sample of the chosen problems that holds a wrong Solver reply a preference pair may reject."""
-    from .transcripts import wrong_rounds
+def run_rewrites_stage(ws: Workspace, settings: Settings, req: RewritesRequest, on_done: Callable[[object], None] | None = None,
+                       on_total: Callable[[int], None] | None = None) -> RewritesResult:
+    """Rewrite the wrong Solver replies of the chosen problems in stepwise form, each keeping its own answer.
+    `on_total` hears how many there are before any is asked for."""
+    from .rewrites import rewrite_jobs, run_rewrites
 
     store = open_store(ws)
-    return [t for p in problems for t in store.samples(p.id) if wrong_rounds(t)]
-
-
-def run_rewrites_stage(ws: Workspace, settings: Settings, req: RewritesRequest, on_done: Callable[[object], None] | None = None) -> RewritesResult:
-    """Rewrite the wrong Solver replies of the chosen problems in stepwise form, each keeping its own answer."""
-    from .rewrites import run_rewrites
-
-    transcripts = wrong_replies(ws, req.problems)
-    if not transcripts:
-        raise DistillError("no wrong Solver replies in that selection (rejected samples or rejected rounds); "
-                           "run `distill corpus run --samples K` first")
+    problems = {p.id: p for p in req.problems}
+    jobs = rewrite_jobs([t for p in req.problems for t in store.samples(p.id)], problems)
+    if on_total:
+        on_total(len(jobs))
+    if not jobs:
+        return RewritesResult({k: 0 for k in REWRITE_COUNTS}, 0, 0, 0)
     _, client = role_clients(ws, settings)
 
     async def main():
         try:
             with open_grader(settings) as grader:
-                return await run_rewrites(transcripts, {p.id: p for p in req.problems}, store=open_store(ws), client=client, grader=grader,
-                                          role=settings.verifier, prompts_dir=req.prompts_dir, concurrency=req.concurrency, on_done=on_done)
+                return await run_rewrites(jobs, problems, store=store, client=client, grader=grader, role=settings.verifier,
+                                          prompts_dir=req.prompts_dir, concurrency=req.concurrency, on_done=on_done)
         finally:
             await client.close()
 
     counts = asyncio.run(main())
-    return RewritesResult({k: counts.get(k, 0) for k in ("rewrites", "ok", "refused", "failed")}, client.stats.network, client.stats.cached)
+    return RewritesResult({k: counts.get(k, 0) for k in REWRITE_COUNTS}, len(jobs), client.stats.network, client.stats.cached)
+
+
+REWRITE_COUNTS = ("rewrites", "ok", "refused", "failed")
 
 
 def accepted_count(ws: Workspace, problems: Sequence[Problem]) -> int:

@@ -271,15 +271,14 @@ class Study:
         return table
 
     def _step_rewrites(self, fp: str) -> dict[str, Any]:
-        from distill.corpus.service import RewritesRequest, run_rewrites_stage, wrong_replies
+        from distill.corpus.service import RewritesRequest, run_rewrites_stage
 
-        problems = self._corpus_problems()
-        if not wrong_replies(self.ws, problems):
-            self.log("  rewrites: the corpus has no wrong Solver replies; formatted pairs will be shorter pairs only")
-            return {"rewrites": 0, "ok": 0, "refused": 0, "failed": 0}
-        res = run_rewrites_stage(self.ws, self.settings, RewritesRequest(problems, concurrency=self.cfg.corpus.concurrency,
+        res = run_rewrites_stage(self.ws, self.settings, RewritesRequest(self._corpus_problems(), concurrency=self.cfg.corpus.concurrency,
                                                                            prompts_dir=self.prompts_dir))
         c = res.counts
+        if not res.jobs:
+            self.log("  rewrites: the corpus has no wrong Solver replies; formatted pairs will be shorter pairs only")
+            return c
         self.log(f"  rewrites: {c['ok']} wrong replies rewritten keeping their answer, {c['refused']} refused; "
                  f"{res.model_calls} model calls ({res.cached} cached)")
         if c["failed"]:

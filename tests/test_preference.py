@@ -176,3 +176,9 @@ def test_dpo_raises_held_out_preference_accuracy_and_margin(tiny_model, tmp_path
     ev = json.loads(run_cli("eval", "run", "--model", str(tiny_model), "--adapter", str(out), "--problems", "sample:2001", "--limit", "2",
                             "--max-tokens", "8", "--no-judge", "--quiet", "--json", "--out", str(tmp_path / "ev")).stdout)
     assert ev["n_problems"] == 2 and ev["decoding"]["adapter_sha256"]
+
+
+def test_rewrite_wrong_with_nothing_to_rewrite_is_one_line_and_exit_2(recorded_corpus, run_cli):
+    # the sum of odd integers is solved at the first attempt: no wrong reply to rewrite, no model call
+    r = run_cli("corpus", "rewrite-wrong", "--problems", "sample-2001-fs-01", ok=False)
+    assert r.exit_code == 2 and "no wrong Solver replies in that selection" in r.output and "Traceback" not in r.output
