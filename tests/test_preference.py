@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import threading
+from pathlib import Path
 
 import pytest
 
 from distill.demo.loopback import LoopbackServer, Reply
 from distill.demo.recorded_teacher import RecordedTeacher, formatter_reply, role_settings
 from distill.demo.samples import sample_files
+from distill.prompts import load_template
 
 
 class OneStubbornSample(RecordedTeacher):
@@ -115,6 +117,13 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
             monkeypatch.setenv(f"DISTILL_{role.upper()}__BASE_URL", values["base_url"])
         kept = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)  # another Formatter: all redone
         again = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)
+        edited = tmp_path / "prompts"
+        edited.mkdir()
+        bundled = Path(load_template("formatter_wrong").path).read_text()
+        (edited / "formatter_wrong.md").write_text(bundled.replace("- No restarts,", "- Plain words.\n- No restarts,"))
+        redone = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--prompts", str(edited), "--json").stdout)
+        run_cli("corpus", "rewrite-wrong", "--source", "sample", "--quiet")  # the bundled template again, for the export below
+    assert redone["ok"] == kept["ok"] and redone["model_calls"] > 0  # an edited template redoes the rewrites
     # one call per rewrite (two samples' identical wrong replies may share one from the call cache)
     assert kept["ok"] == kept["rewrites"] == refused["rewrites"] and kept["model_calls"] + kept["cached"] == kept["ok"]
     assert again["ok"] == kept["ok"] and again["model_calls"] == again["cached"] == 0  # stored: a rerun asks nothing
@@ -129,8 +138,6 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
     beads2 = [row for row in rows2 if "5 green beads" in row["prompt"] and "\\frac{5}{7}" in row["rejected"]]
     assert beads2 and all(row["rejected"].rstrip().endswith("Final answer: \\boxed{\\frac{5}{7}}") for row in beads2)  # its own answer
     assert "pairs by kind (formatted form): " in r2.output
-    from distill.prompts import load_template
-
     assert m2["templates"]["formatter_wrong"] == load_template("formatter_wrong").sha256  # what the rejected sides were written with
 
     # --level trace: both sides carry the Solver's thinking in <think>, or the pair is left out
