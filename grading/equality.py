@@ -43,6 +43,12 @@ def mv_parse(latex: str) -> list[Any]:
     return result
 
 
+def _letters(latex: str) -> set[str]:
+    """The letters of a value outside LaTeX command names (`\\frac`, `\\sqrt`, `\\text{..}` words are not variables)."""
+    plain = re.sub(r"\\(?:text|textnormal|textrm|textit|mathrm|mbox|textbf|operatorname)\s*\{[^{}]*\}|\\(?:begin|end)\{[a-z]+\*?\}|\\[A-Za-z]+", " ", latex)
+    return set(re.findall(r"[A-Za-z]", plain))
+
+
 def _with_imaginary(expr: Any) -> Any:
     """Plain-text keys write the imaginary unit as `i`; math-verify leaves it a symbol."""
     if isinstance(expr, sympy.Basic):
@@ -75,6 +81,9 @@ def _as_set(expr: Any) -> Any:
     if isinstance(expr, sympy.Eq) and isinstance(expr.lhs, sympy.Symbol) and isinstance(expr.rhs, sympy.Set):
         return expr.rhs  # `x \in [a, b]` reads as x = the interval: membership, the set itself
     if isinstance(expr, (sympy.core.relational.Relational, sympy.And, sympy.Or)) and not isinstance(expr, (sympy.Eq, sympy.Ne)):
+        applied = expr.atoms(sympy.core.function.AppliedUndef)
+        if len(applied) == 1:  # `0 < f(x) < 1` describes the values of f(x): one unknown, as `0 < y < 1` does
+            expr = expr.subs(applied.pop(), sympy.Symbol("_value"))
         if len(expr.free_symbols) == 1:
             try:
                 return expr.as_set()
@@ -210,6 +219,10 @@ def scalar_equal(key_latex: str, ans_latex: str, key_shape: Shape | None = None,
     both_plain_sets = ors == (None, None) and isinstance(g, sympy.Set) and isinstance(p, sympy.Set)
     if sg is not None and sp is not None and not both_plain_sets:
         return bool(sg == sp), "sympy"
+    dropped = _letters(ans_latex) - _letters(str(pred[-1]))
+    if dropped:
+        # math-verify read part of the answer (`12 + m` as 12, dropping `m` as if it were a unit): not a reading of it
+        return (False, "sympy") if not (_letters(key_latex) & dropped) else (None, "unparseable")
     extra = _extra_symbols(g, p)
     if extra:
         # `17 + c` against 17: math-verify drops a trailing `+ c` as an integration constant; here it is a free symbol

@@ -9,11 +9,15 @@ from typing import Literal
 Source = Literal["boxed", "final_answer", "answer_line", "answer_is", "bare", "none"]
 
 BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-FINAL_ANSWER = re.compile(r"(?im)final\s+answer\s*(?:is)?\s*[:：]?\s*(.+?)\s*$")  # the Minerva tail is cut by _minerva
+# Bounded captures ({1,600}): each anchor scans a bounded stretch, so extraction stays linear in the reply's length.
+FINAL_ANSWER = re.compile(r"(?im)final\s+answer\s*(?:is)?\s*[:：]?\s*(.{1,600}?)\s*$")  # the Minerva tail is cut by _minerva
 ANSWER_WORD = r"(?:answer|réponse|respuesta|resposta|antwort|risposta|ответ|答案)"  # the anchor in a few languages
-ANSWER_LINE = re.compile(rf"(?im)^\W*{ANSWER_WORD}\W*\s*[:：]\s*(.+?)\s*$")
-ANSWER_IS = re.compile(rf"(?is)\b{ANSWER_WORD}\s+(?:is|est|es|ist|è|=|should\s+be|would\s+be)\s*[:：]?\s*(.+?)(?:\.\s|\.$|\n|$)")
+ANSWER_LINE = re.compile(rf"(?im)(?:^|(?<=[,;.!?] ))[^\w\n]{{0,20}}{ANSWER_WORD}[^\w\n]{{0,20}}[:：]\s*(.{{1,600}}?)\s*$")
+ANSWER_IS = re.compile(rf"(?is)\b{ANSWER_WORD}\s+(?:is|est|es|ist|è|=|should\s+be|would\s+be)\s*[:：]?\s*(.{{1,600}}?)(?:\.\s|\.$|\n|$)")
 BARE_MAX_CHARS = 80
+MAX_REPLY_CHARS = 400_000  # ~100k tokens: past this a reply is not read at all ("could not decide: reply too long")
+MATH_SPAN = re.compile(r"\$\$(.{1,600}?)\$\$|\$([^$]{1,600})\$|\\\((.{1,600}?)\\\)")
+PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 
 
 @dataclass(frozen=True)
@@ -44,43 +48,67 @@ def answer_region(response: str) -> tuple[str | None, str]:
     return text.strip(), ""
 
 
+MAX_BOX_CHARS = 4000  # a box holding more than this is a degenerate loop, not an answer: its content is not read
+
+
+def _box_spans(text: str) -> list[tuple[int, int, int]]:
+    """(start, content start, end) of every outermost non-empty \\boxed{..}/\\fbox{..} in one pass over the
+    text (linear: a reply of boxes nested 20,000 deep costs what its length costs)."""
+    openers = {m.end() - 1: m.start() for m in BOXED.finditer(text)}
+    if not openers:
+        return []
+    spans: list[tuple[int, int, int]] = []
+    stack: list[tuple[int, int]] = []  # (brace position, box start or -1)
+    open_boxes = 0
+    for m in re.finditer(r"[{}]", text):
+        i = m.start()
+        if text[i] == "{":
+            start = openers.get(i, -1)
+            stack.append((i, start))
+            open_boxes += start >= 0
+        elif stack:
+            pos, start = stack.pop()
+            if start >= 0:
+                open_boxes -= 1
+                if open_boxes == 0 and text[pos + 1:i].strip():
+                    spans.append((start, pos + 1, i + 1))
+    return spans
+
+
 def boxed_group(text: str) -> list[str]:
     """The last \\boxed{} and the boxes just before it joined only by commas/`and`/`or`: several answers."""
-    spans = []
-    for m in BOXED.finditer(text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0 and text[m.end():i - 1].strip():
-            spans.append((m.start(), i, text[m.end():i - 1].strip()))
+    spans = _box_spans(text)
     if not spans:
         return []
     group = [spans[-1]]
     for prev in reversed(spans[:-1]):
-        between = text[prev[1]:group[0][0]]
-        if not BOX_JOINER.match(between):
+        between = text[prev[2]:group[0][0]]
+        if len(between) > 40 or not BOX_JOINER.match(between):
             break
         group.insert(0, prev)
-    return [g[2] for g in group]
+    return [_box_content(text, g) for g in group]
+
+
+def _box_content(text: str, span: tuple[int, int, int]) -> str:
+    content = text[span[1]:span[2] - 1].strip()
+    if len(content) > MAX_BOX_CHARS:
+        return content[:MAX_BOX_CHARS]  # longer than any answer: the grader calls it too long
+    while (inner := _only_box(content)) is not None:  # `\\boxed{\\boxed{5}}` is 5
+        content = inner
+    return content
+
+
+def _only_box(content: str) -> str | None:
+    spans = _box_spans(content)
+    if len(spans) == 1 and spans[0][0] == 0 and spans[0][2] == len(content):
+        return content[spans[0][1]:spans[0][2] - 1].strip()
+    return None
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last \\boxed{...} (or \\fbox{...}), with nested braces balanced."""
-    starts = [m.end() for m in BOXED.finditer(text)]
-    for start in reversed(starts):
-        depth, i = 1, start
-        while i < len(text) and depth:
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-            i += 1
-        if depth == 0:
-            content = text[start : i - 1].strip()
-            if content:
-                return content
-    return None
+    spans = _box_spans(text)
+    return _box_content(text, spans[-1]) if spans else None
 
 
 def clean_answer(answer: str) -> str:
@@ -106,6 +134,8 @@ def extract_answer(response: str | None) -> Extraction:
     `the answer is X`, else a short bare reply. Only the text after a closing </think> counts."""
     if not response or not response.strip():
         return Extraction(None, "none")
+    if len(response) > MAX_REPLY_CHARS:
+        return Extraction(None, "none", note=f"reply too long to read ({len(response):,} characters)")
     text, note = answer_region(response.strip())
     if text is None:
         return Extraction(None, "none", note=note)
@@ -121,17 +151,29 @@ def extract_answer(response: str | None) -> Extraction:
             if cleaned:
                 # `$42$ or $43$`: several math spans are several candidates; a rule may still match one, never reject
                 several = bool(re.search(r"\$|\\[()\[\]]", cleaned))
-                return Extraction(cleaned, source, sure=not several, note=note, region=text)  # type: ignore[arg-type]
+                # `The floor needs 36 tiles`: a sentence on the answer line states its value among words
+                return Extraction(cleaned, source, sure=not several and not _prose(cleaned), note=note, region=text)  # type: ignore[arg-type]
     if "\n" not in text and len(text) <= BARE_MAX_CHARS:
         # "18" is sure; "The solutions are x = 1 and x = -1/3." is read after its verb, and is unsure
         m = re.search(r"\b(?:is|are|was|equals|be)\b\s*[:：]?", text)
         tail = text[m.end():] if m else text
         cleaned = clean_answer(tail)
+        spans = [next(g for g in sm.groups() if g is not None) for sm in MATH_SPAN.finditer(text)]
+        if cleaned and len(spans) == 1 and not re.fullmatch(r"\s*(\$[^$]+\$|\\\((?:(?!\\\)).)+\\\))\s*\.?\s*", tail) \
+                and re.search(r"[A-Za-z]{2,}", re.sub(r"\$[^$]*\$|\\\(.*?\\\)", " ", text)):
+            # `Therefore $(x, y) = (4, -1)$.`: a sentence with one value in math mode states that value
+            return Extraction(spans[0].strip(), "bare", sure=False, note=note, region=text)
         if cleaned:
             # "The total is $13{,}680$." states one value in math mode: as sure as an answer line
             one_math_span = m is not None and re.fullmatch(r"\s*(\$[^$]+\$|\\\((?:(?!\\\)).)+\\\))\s*\.?\s*", tail) is not None
-            sure = one_math_span or (m is None and not re.search(r"[^\W\d_]{3,}", re.sub(r"\\[A-Za-z]+", "", cleaned)))
+            # "The solutions are x = 1 and x = -1/3." states values only after its verb: as sure as an answer line
+            wordless = not re.search(r"[^\W\d_]{3,}", re.sub(r"\\[A-Za-z]+|\b(?:and|or)\b", "", cleaned))
+            sure = one_math_span or (wordless and (m is None or not re.search(r"\bor\b", cleaned)))
             return Extraction(cleaned, "bare", sure=sure, note=note, region=text)
+    last = last_sentence(text, math_ok=True)
+    if last is not None and (spans := [next(g for g in m.groups() if g is not None) for m in MATH_SPAN.finditer(last)]) and len(spans) == 1:
+        # `Therefore $(x, y) = (4, -1)$.`: a closing sentence with one value in math mode states that value
+        return Extraction(spans[0].strip(), "bare", sure=False, note=note, region=text)
     last = last_sentence(text)
     if last is not None:
         # no anchor at all: a long reply's closing sentence, if it states a number, is read like a bare reply (never sure)
@@ -143,13 +185,34 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|[。！？]\s*|\n+")
 LAST_SENTENCE_MAX_CHARS = 200
 
 
-def last_sentence(text: str) -> str | None:
-    """The closing sentence of a reply (any script), when it is short and holds a digit; None otherwise."""
-    parts = [p.strip(" *") for p in SENTENCE_END.split(text) if p and p.strip(" *.")]
+def last_sentence(text: str, math_ok: bool = False) -> str | None:
+    """The closing sentence of a reply (any script), when it is short and holds a digit (or, with `math_ok`,
+    a math span); None otherwise. Only the reply's last lines are split: the closing sentence is there."""
+    tail = text[-4 * LAST_SENTENCE_MAX_CHARS:] if len(text) > 4 * LAST_SENTENCE_MAX_CHARS else text
+    if math_ok:  # a sentence end inside `$..$` (`$x = 2.5$`) is not one: split the line, not the maths
+        lines = [p.strip(" *") for p in tail.splitlines() if p.strip(" *.")]
+        if not lines:
+            return None
+        last = lines[-1].rstrip(".").strip()
+        sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", last)
+        last = sentences[-1].rstrip(".").strip() if "$" not in sentences[-1] or sentences[-1].count("$") % 2 == 0 else last
+        return last if len(last) <= 2 * LAST_SENTENCE_MAX_CHARS and ("$" in last or "\\(" in last) else None
+    parts = [p.strip(" *") for p in SENTENCE_END.split(tail) if p and p.strip(" *.")]
     if not parts:
         return None
     last = parts[-1].rstrip(".").strip()
     return last if len(last) <= LAST_SENTENCE_MAX_CHARS and re.search(r"\d", last) else None
+
+
+UNIT_WORDS = {"units", "unit", "square", "cubic", "inches", "inch", "feet", "foot", "meters", "centimeters", "kilometers", "miles",
+              "degrees", "cents", "dollars", "hours", "minutes", "seconds", "days", "years", "pounds", "grams", "mph", "sqrt", "frac",
+              "and", "mod", "base", "text", "mbox", "pmod"}
+
+
+def _prose(answer: str) -> bool:
+    """An answer that is a sentence (two words of three letters or more that are not units or maths)."""
+    words = [w for w in PROSE_WORD.findall(re.sub(r"\\[A-Za-z]+", " ", answer)) if w.lower() not in UNIT_WORDS]
+    return len(words) >= 2 and bool(re.search(r"\d", answer))
 
 
 def _minerva(answer: str) -> str:

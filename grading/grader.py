@@ -13,19 +13,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .candidates import INEQUALITY, read_candidates, single_value_key
 from .equality import NUMBER_LITERAL, _rational, scalar_equal
 from .extract import Extraction, boxed_group, clean_answer, extract_answer
-from .latex import to_latex, unicode_to_latex
+from .latex import to_latex, unicode_to_latex, unwrap_text_commands
 from .normalize import CHOICE_IN_ANSWER, Shape, choice_letter, classify_key, is_wordy, read_answer
 
 VERDICT_SCHEMA_VERSION = 1
 TRAILING_CONSTANT = re.compile(r"[+-]\s*[cCkK]\s*$")
 NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![A-Za-z0-9_/])")
+EQUATION = re.compile(r"(?<![<>!\\])=(?!=)")
 MAX_ANSWER_CHARS = 400  # an extracted "answer" longer than this is a derivation, not an answer
 
 Method = Literal[
     "text", "choice", "base", "ratio", "set", "tuple", "math_verify", "sympy", "rounding", "exact_string",
-    "judge", "no_answer", "unparseable", "too_long", "timeout", "error",
+    "judge", "no_answer", "unparseable", "too_long", "timeout", "error", "hedged",
 ]
 
 
@@ -112,8 +114,9 @@ def compare(key_shape: Shape, ans_shape: Shape) -> tuple[bool | None, str, str]:
     return v, method, {True: "equivalent", False: "not equivalent", None: "could not parse"}[v]
 
 
-def grade_answer(key: str, answer: str) -> Verdict:
-    """Decide whether an already-extracted answer equals the key."""
+def grade_answer(key: str, answer: str, *, whole: bool = True) -> Verdict:
+    """Decide whether an already-extracted answer equals the key. A key that states one value is answered
+    by one value: an answer that names several distinct ones is a hedge, and wrong (candidates.py)."""
     t0 = time.perf_counter()
     if len(answer) > MAX_ANSWER_CHARS or len(key) > MAX_ANSWER_CHARS:
         return Verdict(correct=None, extracted=answer[:MAX_ANSWER_CHARS], method="too_long", reason="answer too long to be a final answer")
@@ -122,11 +125,28 @@ def grade_answer(key: str, answer: str) -> Verdict:
         # math-verify reads a trailing `+ c` as an integration constant and drops it; in a competition answer it is a free symbol
         return Verdict(correct=False, extracted=answer, method="sympy", key_normalised=key_shape.render(), answer_normalised=answer,
                        reason="the answer adds a free symbol the key does not have", elapsed_ms=(time.perf_counter() - t0) * 1000)
+    if whole and single_value_key(key_shape):
+        reading = read_candidates(answer, key_shape, _same_value)
+        if reading.hedge:
+            return Verdict(correct=False, extracted=answer, method="hedged", key_normalised=key_shape.render(),
+                           answer_normalised=" | ".join(reading.values), reason=reading.hedge, elapsed_ms=(time.perf_counter() - t0) * 1000)
+        if key_shape.kind == "scalar" and len(reading.values) == 1 and reading.values[0] != answer:
+            answer_value = reading.values[0]  # `m+n = 256+37 = 293` states 293; `10. (Check: ...)` states 10
+            v = grade_answer(key, answer_value, whole=False)
+            return v.model_copy(update={"extracted": answer, "elapsed_ms": (time.perf_counter() - t0) * 1000})
     if key_shape.kind not in ("text", "choice", "base") and is_wordy(answer):
         # words against a mathematical key: wrong, and not worth a slow symbolic parse
         return Verdict(correct=False, extracted=answer, method="text", key_normalised=key_shape.render(), answer_normalised=answer,
                        reason="a word where the key is a mathematical value", elapsed_ms=(time.perf_counter() - t0) * 1000)
+    if key_shape.kind == "tuple" and len(key_shape.parts) == 2 and INEQUALITY.search(to_latex(answer)) and re.match(r"^\s*\(", key):
+        # `(0, 1)` is an open interval as well as a pair: an inequality answer is compared with the interval
+        ok, method = scalar_equal(to_latex(key), unwrap_text_commands(to_latex(answer)))
+        return Verdict(correct=bool(ok), extracted=answer, method="sympy", key_normalised=key_shape.render(), answer_normalised=answer,
+                       reason="the interval the key states" if ok else "a different interval", elapsed_ms=(time.perf_counter() - t0) * 1000)
     ans_shape = read_answer(answer, key_shape)
+    if key_shape.kind == "scalar" and EQUATION.search(key_shape.parts[0]) and "=" in answer:
+        # an equation key (`2x+3y=6`) is compared with the answer's whole equation, not with its right side
+        ans_shape = Shape("scalar", (unwrap_text_commands(to_latex(answer)),))
     correct, method, reason = compare(key_shape, ans_shape)
     return Verdict(
         correct=correct,
@@ -139,13 +159,15 @@ def grade_answer(key: str, answer: str) -> Verdict:
     )
 
 
-def _decisive(v: Verdict, kind: str) -> bool:
-    """A False math-verify must not overturn: two decimal numbers compared exactly (its float tolerance
-    accepts .0000673 for .0000672), and ratios and numbers in other bases (it reads `15:13:12` loosely)."""
-    if v.correct is not False:
+def _same_value(a: str, b: str) -> bool:
+    """Two values an answer names are one value (`3/4` and `0.75`): exact where both are rationals, else the scalar rules."""
+    ra, rb = _rational(a.strip()), _rational(b.strip())
+    if ra is not None and rb is not None:
+        return ra == rb
+    try:
+        return scalar_equal(classify_key(a).parts[0], read_answer(b, classify_key(a)).parts[0])[0] is True
+    except Exception:  # a value the rules cannot read is only itself
         return False
-    k, a = (v.key_normalised or "").replace(" ", ""), (v.answer_normalised or "").replace(" ", "")
-    return kind in ("ratio", "base") or (bool(NUMBER_LITERAL.match(k) and NUMBER_LITERAL.match(a)) and "." in k + a)
 
 
 MV_CONFIGS = None  # math-verify's extraction configs, built at first use (importing math_verify costs ~0.5 s)
@@ -165,11 +187,33 @@ def _digits_and_words(text: str) -> str:
     return re.sub(r"[\s,.{}$]", "", text)
 
 
-def mv_verdict(key: str, region: str) -> tuple[bool | None, str]:
+def _signature(text: str) -> str:
+    """Letters and digits of a value without LaTeX command names and joining words: what a parse must keep."""
+    t = re.sub(r"\\(?:text|mathrm|mbox|textbf)\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b", ",", text)
+    return re.sub(r"\\[A-Za-z]+|[^A-Za-z0-9]", "", t)
+
+
+def _prose_words(text: str) -> bool:
+    from .normalize import MATH_WORDS
+
+    words = re.findall(r"(?<![\\A-Za-z])[A-Za-z]{3,}", re.sub(r"\\(?:begin|end)\{[a-z]+\*?\}|\\[A-Za-z]+", " ", text))
+    return any(w.lower() not in MATH_WORDS for w in words)
+
+
+def _covers(parsed: list, answer_latex: str) -> bool:
+    """math-verify's parse stands for the whole answer: it kept every letter and digit (`10 cm` read as 10,
+    or `17n + 1` read as 17, does not), or the answer is one plain number it may rewrite (`0.5` as 1/2)."""
+    if NUMBER_LITERAL.match(answer_latex.replace(" ", "")):
+        return True
+    if is_wordy(answer_latex) or _prose_words(answer_latex):
+        return False  # words read as a product of symbols (`probably thirteen`) are not a value
+    return len(parsed) > 1 and _signature(str(parsed[-1])) == _signature(answer_latex)
+
+
+def mv_verdict(key: str, answer: str) -> tuple[bool | None, str]:
     """math-verify on its own terms, gold first: the key as given (and, for a plain-text key, as LaTeX)
-    against its own extraction from the reply's answer part. (True, ..) when any reading matches,
-    (False, "differ") when both sides parsed and none matched, (None, "gold"|"reply") naming the side
-    math-verify found nothing to compare on."""
+    against its parse of the extracted answer. (True, ..) when any reading matches, (False, "differ") when
+    both sides parsed and none matched, (None, "gold"|"reply") naming the side it could not read whole."""
     from math_verify import parse, verify
 
     if "$" in key or "\\boxed" in key:
@@ -180,17 +224,13 @@ def mv_verdict(key: str, region: str) -> tuple[bool | None, str]:
         whole = bool(raw) and _digits_and_words(str(raw[-1])) == _digits_and_words(key)
         latex = parse(f"${to_latex(key)}$", extraction_config=_mv_configs(), parsing_timeout=None)
         parsed_g = [g for g in ((raw if whole else None), latex) if g]
-    preds = [region] if (alt := unicode_to_latex(region)) == region else [region, alt]
     if not parsed_g:
         return None, "gold"
-    parsed_p = [p for p in (parse(text, extraction_config=_mv_configs(), parsing_timeout=None) for text in preds) if p]
-    if not parsed_p:
+    answer_latex = to_latex(clean_answer(answer))
+    pred = parse(f"${answer_latex}$", extraction_config=_mv_configs(), parsing_timeout=None)
+    if not pred or not _covers(pred, answer_latex):
         return None, "reply"
-    return any(verify(g, p, timeout_seconds=None) for g in parsed_g for p in parsed_p), "differ"
-
-
-def mv_raw(key: str, region: str) -> bool:
-    return mv_verdict(key, region)[0] is True
+    return any(verify(g, pred, timeout_seconds=None) for g in parsed_g), "differ"
 
 
 def key_answer(key: str) -> str:
@@ -238,30 +278,28 @@ def quick_verdict(key: str, response: str | None) -> Verdict | None:
 def grade(key: str, response: str | None) -> Verdict:
     """Extract the final answer from a free-form response and grade it against the key.
 
-    Never below math-verify by construction: when the rules do not say True, math-verify's own parse and
-    verify (gold first) run on the reply's answer part. Its True stands unless the rules' False is one
-    math-verify is known to get wrong (two decimals compared exactly; a free `+ c` never reaches it); where the rules could not
-    decide (no answer found, an answer picked out of a sentence, too long), math-verify's verdict decides
-    when it could read both sides. "Could not decide" stays None when neither could.
+    The rules decide first. math-verify is asked only where they could not decide (None), only about the
+    extracted answer (never the whole reply, where it would find the key's value in a hedge or a working
+    line), and only when its parse covers that whole answer (a `3x` it reads as 3 is not a match). A sure
+    "wrong" of the rules is never overturned. "Could not decide" stays None when neither could.
     """
     t0 = time.perf_counter()
     gold = key_answer(key)
     ext = extract_answer(response)
     try:
         v = _rules(gold, ext)
-        if v.correct is not True and ext.region and _worth_parsing(ext.text) and not (ext.text and TRAILING_CONSTANT.search(ext.text)):
+        if v.correct is None and ext.text and v.method not in ("hedged", "too_long") and _worth_parsing(ext.text) \
+                and not TRAILING_CONSTANT.search(ext.text):
             # the key as given, and the answer a gold solution states (in math mode, never as bare text)
             golds = [key] if gold == key else [key, f"${to_latex(gold)}$"]
-            readings = [mv_verdict(g, ext.region) for g in golds]
+            readings = [mv_verdict(g, ext.text) for g in golds]
             mv = True if any(r[0] for r in readings) else (False if any(r[0] is False for r in readings) else None)
-            if mv is None and v.rule_correct is False and re.search(r"\d", ext.text or "") and all(r[1] == "reply" for r in readings):
-                mv = False  # the rules read a number and it is not the key; math-verify finds no other in the reply
-            if mv is True and not _decisive(v, classify_key(gold).kind):
-                v = v.model_copy(update={"correct": True, "method": "math_verify", "rule_correct": v.correct, "rule_method": v.method,
-                                         "reason": "math-verify's own extraction finds the key's value"})
-            elif mv is False and v.correct is None:
-                v = v.model_copy(update={"correct": False, "method": "math_verify", "rule_correct": v.rule_correct, "rule_method": v.method,
-                                         "reason": f"math-verify read both sides and they differ (the rules: {v.reason})"})
+            if mv is None and v.rule_correct is False and re.search(r"\d", ext.text) and all(r[1] == "reply" for r in readings):
+                mv = False  # the rules read a value and it is not the key's; math-verify cannot read the answer at all
+            if mv is not None:
+                v = v.model_copy(update={"correct": mv, "method": "math_verify", "rule_correct": v.rule_correct, "rule_method": v.method,
+                                         "reason": ("math-verify reads the answer as the key's value" if mv else
+                                                    f"math-verify read both sides and they differ (the rules: {v.reason})")})
     except Exception as exc:  # a parser bug on odd input must not sink a batch
         return Verdict(correct=None, extracted=ext.text, source=ext.source, method="error", reason=f"{type(exc).__name__}: {exc}"[:200])
     return v.model_copy(update={"source": ext.source, "elapsed_ms": (time.perf_counter() - t0) * 1000})
@@ -275,6 +313,9 @@ def _worth_parsing(answer: str | None) -> bool:
 def _rules(key: str, ext: Extraction) -> Verdict:
     """distill's own rules on an extraction; an answer picked out of a sentence is never a confident False."""
     kind = classify_key(key).kind
+    if kind == "choice" and ext.text and (hedge := read_candidates(ext.text, classify_key(key), _same_value)).hedge:
+        return Verdict(correct=False, extracted=ext.text, method="hedged", key_normalised=classify_key(key).render(),
+                       answer_normalised=" | ".join(hedge.values), reason=hedge.hedge)
     if kind == "choice" and ext.source != "boxed" and ext.region and not (ext.text and CHOICE_IN_ANSWER.match(ext.text)):
         # the option a reply names after its `answer is`, or leads with, is read from the whole answer part
         letter, sure = choice_letter(ext.region, classify_key(key).parts[0])
@@ -284,14 +325,21 @@ def _rules(key: str, ext: Extraction) -> Verdict:
         reason = ext.note if ext.note == "the <think> block never closes" else "no final answer found"
         return Verdict(correct=None, source="none", method="no_answer", reason=reason)
     v = grade_answer(key, ext.text)
-    if v.correct is not True and not ext.sure and kind == "scalar":
+    if v.correct is not True and not ext.sure and kind == "scalar" and v.method != "hedged":
         # `Answer: Janeth still owes 220 $ in 12 months`: the first number an answer sentence states, the last of a bare one
         numbers = NUMBER_IN_TEXT.findall(ext.text)
         hedged = re.search(r"\b(?:or|ou|oder|o)\b", ext.text)  # `$42$ or $43$` names two answers, not one
         pick = (numbers[0] if ext.source != "bare" else numbers[-1]) if numbers and not hedged else None
         if pick and pick != ext.text and (w := grade_answer(key, pick)).correct:
             return w.model_copy(update={"extracted": ext.text, "reason": f"the number the answer sentence states ({pick}) is the key's"})
-    if v.correct is False and not ext.sure:
+    if v.correct is not True and not ext.sure and kind == "scalar" and v.method != "hedged" and single_value_key(classify_key(key)):
+        # `There are 15 pens in a box`: a sentence that states one number states that number (sure either way)
+        numbers = {n.replace(",", "") for n in NUMBER_IN_TEXT.findall(ext.text)}
+        if len(numbers) == 1 and not re.search(r"\b(?:or|ou|oder|o|maybe|perhaps|probably|either)\b", ext.text, re.I):
+            w = grade_answer(key, numbers.pop())
+            if w.correct is not None:
+                return w.model_copy(update={"extracted": ext.text, "reason": f"{w.reason} (the one number the answer sentence states)"})
+    if v.correct is False and not ext.sure and v.method != "hedged":
         v = v.model_copy(update={"correct": None, "rule_correct": False, "rule_method": v.method,
                                  "reason": v.reason + "; the answer was picked out of a sentence, so this is not certain"})
     return v

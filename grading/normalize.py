@@ -128,7 +128,9 @@ UNIT_TAIL = re.compile(rf"\s+(?:{UNITS}|square\s+{UNITS}|{UNITS}\s+(?:squared|cu
 def strip_units(s: str) -> str:
     """`81\\pi units squared`, `864 inches^2`, `20 cm^2` -> the value, when what is left is a number-like value."""
     m = UNIT_TAIL.search(s)
-    if m and re.search(r"\d|\\pi", s[: m.start()]) and not re.search(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", "", s[: m.start()])):
+    head = s[: m.start()] if m else ""
+    if m and re.search(r"\d|\\pi", head) and not re.search(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", "", head)) \
+            and not re.search(r"[-+*/^=(]\s*$|\\cdot\s*$|\\times\s*$", head):  # `12 + m` is a sum, not 12 metres
         return s[: m.start()].strip()
     return s
 
@@ -297,8 +299,16 @@ def drop_trailing_note(latex: str) -> str:
     return stripped if stripped.strip() and re.search(r"\d", stripped) else latex
 
 
+DECIMAL_COMMA = re.compile(r"^-?(?:0,\d+|[1-9]\d*,\d{2})$")  # `0,25`, `2,75`: a decimal comma; `2,5` lists two values
+
+
 def classify_key(key: str) -> Shape:
-    """The shape of an official key; the answer is then read into the same shape."""
+    """The shape of an official key; the answer is then read into the same shape. A key that lists values
+    (`2,5`, `{1, 2}`, `2, 5`) is the set it states whatever the spacing; a comma before exactly two digits,
+    or after a leading 0, is a decimal comma (`2,75`, `0,25`), and a decimal key is never a list."""
+    if DECIMAL_COMMA.match(key.strip()):
+        value = key.strip().replace(",", ".")
+        return Shape("scalar", (value,), decimals=decimal_places(value))
     latex = to_latex(key)
     if (bare := drop_trailing_note(latex)) != latex:
         key, latex = bare, bare
@@ -327,6 +337,7 @@ def classify_key(key: str) -> Shape:
         return Shape("scalar", (scalar_latex(key)[0],))  # `x < 1 or x > 3`: one set of reals, compared as such
     is_set = (
         strip_outer(latex, r"\{", r"\}") is not None
+        or ((inner := strip_outer(latex, "{", "}")) is not None and len(split_top(inner)) > 1)
         or re.search(r"\s(?:and|or)\s|;|\\pm|\\mp", latex)
         or (len(split_top(latex)) > 1 and not THOUSANDS.match(plain) and not re.search(r"[\[\]]|\\cup|\\infty", latex))
     )
