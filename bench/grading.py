@@ -106,6 +106,40 @@ def per_category(workers: int) -> dict:
     return agreement(PEER, _mv_peer, workers)
 
 
+def adversarial(workers: int) -> dict:
+    """False positives per category of hedged/ranged/over-specified replies and false negatives per category of
+    look-alikes (tests/adversarial_cases.py), distill against math-verify alone on whole replies, in one run."""
+    from tests.adversarial_cases import LOOK_ALIKES, NEGATIVES
+
+    rows = [("neg", c, k, r) for c, t in NEGATIVES.items() for k, r in t] + [("pos", c, k, r) for c, t in LOOK_ALIKES.items() for k, r in t]
+    with Grader(workers=workers) as grader:
+        ours = grader.grade_many([(k, r) for _, _, k, r in rows])
+    with ProcessPoolExecutor(workers) as ex:
+        mv = list(ex.map(_mv_reply, [(k, r) for _, _, k, r in rows]))
+    out: dict = {}
+    for (side, cat, _, _), v, m in zip(rows, ours, mv):
+        c = out.setdefault(f"{side}:{cat}", {"side": side, "cases": 0, "distill_errors": 0, "math_verify_errors": 0})
+        c["cases"] += 1
+        # a negative is an error when graded correct (a false positive); a look-alike when not graded correct
+        c["distill_errors"] += (v.correct is True) if side == "neg" else (v.correct is not True)
+        c["math_verify_errors"] += (m is True) if side == "neg" else (m is not True)
+    return out
+
+
+def adversarial_table(groups: dict) -> Table:
+    t = Table(title="adversarial table: false positives on negatives, false negatives on look-alikes")
+    for col in ("category", "cases", "distill", "math-verify alone"):
+        t.add_column(col)
+    for side, label in (("neg", "FP"), ("pos", "FN")):
+        rows = {k: c for k, c in groups.items() if c["side"] == side}
+        for name, c in rows.items():
+            t.add_row(name, str(c["cases"]), f"{label} {c['distill_errors'] / c['cases']:.1%}", f"{label} {c['math_verify_errors'] / c['cases']:.1%}")
+        n = sum(c["cases"] for c in rows.values())
+        t.add_row(f"all {side}", str(n), f"{label} {sum(c['distill_errors'] for c in rows.values()) / n:.1%}",
+                  f"{label} {sum(c['math_verify_errors'] for c in rows.values()) / n:.1%}")
+    return t
+
+
 def agreement_table(title: str, first: str, groups: dict) -> Table:
     t = Table(title=title)
     for col in (first, "cases", "distill", "math-verify alone", "distill abstained"):
@@ -127,9 +161,11 @@ def main() -> int:
     Console().print(agreement_table("agreement with the expected verdict, by class of case (whole replies)", "class", classes))
     peer = per_category(args.workers)
     Console().print(agreement_table("peer-style cases by category (gold and reply as other graders' suites pass them)", "category", peer))
+    adv = adversarial(args.workers)
+    Console().print(adversarial_table(adv))
     if not args.data.exists():
         print(f"MATH-500 part skipped: {args.data} not found")
-        save(args.out, {"classes": classes, "peer": peer})
+        save(args.out, {"classes": classes, "peer": peer, "adversarial": adv})
         return 0
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     equiv = [(r["answer"], last_boxed(r["solution"]) or "") for r in rows]
@@ -147,6 +183,7 @@ def main() -> int:
     result = {
         "classes": classes,
         "peer": peer,
+        "adversarial": adv,
         "pairs": len(pairs),
         "workers": args.workers,
         "distill": {

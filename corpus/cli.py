@@ -169,6 +169,8 @@ def _print_summary(app: AppContext, d: dict) -> None:
         f"{d['problems']} problems: [green]{d['accepted']} accepted[/], [yellow]{d['rejected']} rejected[/], [red]{d['failed']} failed[/]"
         f" ({d['skipped']} already done)\nmodel calls: {d['model_calls']} over the network, {d['cached']} from cache, "
         f"{d['retries']} retries; {d['tokens']:,} tokens; ${d['cost_usd']:.4f}; {d['seconds']:.1f}s", title="corpus run"))
+    if d.get("reopened"):
+        app.out.print(f"  re-opened x{d['reopened']}: accepted by another grader version, rejected by the current one")
     for reason, n in d["rejected_reasons"].items():
         app.out.print(f"  rejected x{n}: {reason}")
     if d.get("pass_rates"):
@@ -259,13 +261,17 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
     """Per year: accepted / rejected / failed / not run, and tokens spent."""
     from distill.corpus.samples import problem_samples
 
+    from distill.corpus.recheck import is_stale, recheck_many
+
     problems = (p for p in ProblemStore(app.workspace.problems_file).iter() if p.usable)  # one at a time: flat memory
     store = _stores(app)
     rows: dict[str, Counter] = defaultdict(Counter)
     cost: dict[str, float] = defaultdict(float)
+    stale: list = []  # accepted by another grader version: re-checked below, in one batch, with no model call
     for p in problems:
         key = f"{p.source}:{p.year}" if p.year else p.source
         ps = problem_samples(store, p.id)  # one read of the problem's samples serves every column
+        stale.extend((key, t) for t in ps.samples if is_stale(t))
         first = next((t for t in ps.samples if t.sample == 0), None)
         rows[key][first.status if first else "not_run"] += 1
         if first:
@@ -275,7 +281,15 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
             rows[key]["rated"] += 1
         rows[key]["verified"] += ps.accepted
         cost[key] += ps.cost_usd
-    data = {k: {**{c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens")},
+    if stale:
+        from distill.grading.pool import Grader
+
+        with Grader(workers=app.settings.grader_workers) as grader:
+            refused = recheck_many([t for _, t in stale], grader)
+        for key, t in stale:
+            rows[key]["stale"] += 1
+            rows[key]["now_rejected"] += (t.problem_id, t.sample) in refused
+    data = {k: {**{c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens", "now_rejected")},
                 "pass_rate": round(v["rate_sum"] / v["rated"], 3) if v["rated"] else None, "cost_usd": round(cost[k], 4),
                 "cost_per_accepted_usd": round(cost[k] / v["verified"], 4) if v["verified"] else None} for k, v in sorted(rows.items())}
     if as_json:
@@ -291,6 +305,10 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
                       "–" if v["pass_rate"] is None else f"{v['pass_rate']:.2f}", _short(v["tokens"]), f"${v['cost_usd']:.2f}",
                       "–" if v["cost_per_accepted_usd"] is None else f"${v['cost_per_accepted_usd']:.3f}")
     app.out.print(table)
+    if stale:
+        flips = sum(v["now_rejected"] for v in data.values())
+        app.out.print(f"{len(stale)} accepted transcripts were accepted by another grader version; the current grader rejects {flips} of them"
+                      + (" (`distill corpus run` re-opens them; nothing else changes)" if flips else ""))
 
 
 def _short(n: int) -> str:

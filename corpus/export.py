@@ -20,6 +20,9 @@ from distill.io import JsonlSpool, atomic_write_lines, write_record
 from distill.problems.schema import Problem
 from distill.problems.store import partition, sorted_by_id
 
+from distill.grading.version import grader_version
+
+from .recheck import is_stale
 from .decontaminate import DEFAULT_N, DEFAULT_THRESHOLD, Contamination, find_contamination
 from .manifest import Decontamination, ExportManifest, PassRateReport, TokenReport
 from .prompt import StudentPrompt
@@ -279,6 +282,9 @@ def _skip_reason(p: Problem, ps, chosen: list[Transcript], store: TranscriptStor
                  o: ExportOptions) -> str | None:
     if not chosen:
         return "not accepted" if ps.decided or store.get(p.id) else "not run"
+    if any(is_stale(t) for t in chosen):
+        # the grader that accepted it is not the current one: `corpus run` re-checks it (no model call) first
+        return "accepted by another grader version (run `distill corpus run` to re-check)"
     if p.group_key in seen_groups:
         return "twin already exported"
     if p.id in contaminated and not o.keep_contaminated:
@@ -311,6 +317,7 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
                                         training_problems=check.training_problems, flagged=check.flagged, excluded=not o.keep_contaminated),
         skipped=dict(ex.skipped), templates=ex.templates, transcripts=ex.sources,
         models={role: sorted(names) for role, names in sorted(ex.models.items())}, license=o.license,
+        grader_version=grader_version(),
         format=o.fmt, pairs=dict(sorted(ex.pairs.items())) if o.fmt == "dpo" else None,
         pair_form=o.pair_form if o.fmt == "dpo" else None,
         pairs_dropped=dict(sorted(ex.pairs_dropped.items())) if o.fmt == "dpo" else None,

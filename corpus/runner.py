@@ -14,6 +14,9 @@ from distill.agents.clients import CachedClient, CallStats, OverBudget, describe
 from distill.agents.records import Rejection
 from distill.agents.team import SessionResult, Templates, solve_problem, thought_of
 from distill.grading.pool import Grader
+from distill.grading.version import grader_version
+
+from .recheck import is_stale, recheck
 from distill.problems.schema import Problem
 
 from distill.config import ModelRole
@@ -90,6 +93,7 @@ class RunSummary:
     not_started: int = 0  # left alone after a failure that stops the run
     over_budget: int = 0  # left alone because --max-cost would have been passed
     cost_usd: float = 0.0  # spent in this run, at the roles' prices
+    reopened: int = 0  # accepted by another grader version and rejected by the current one: run again
     stopped_by: EndpointError | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -174,8 +178,15 @@ class _Run:
     async def one(self, problem: Problem, k: int) -> None:
         fp = fingerprint(problem, self.identity, k)
         if (existing := self.done_already(problem, k, fp)) is not None:
-            self.count(existing, True)
-            return
+            if is_stale(existing):  # accepted by another grader version: re-checked, no model call
+                if (why := await recheck(existing, self.grader)) is None:
+                    self.store.put(existing.model_copy(update={"grader_version": grader_version()}))
+                else:
+                    self.summary.reopened += 1
+                    existing = None
+            if existing is not None:
+                self.count(existing, True)
+                return
         if self.summary.stopped_by is not None:  # a refused key or a dead endpoint: every call would fail alike
             self.summary.not_started += 1
             return
@@ -215,7 +226,7 @@ class _Run:
         base = {
             "sample": k, "cost_usd": round(cost, 6), "templates": self.identity["templates"], "fingerprint": fp,
             "models": {"solver": self.identity["solver"], "verifier": self.identity["verifier"]}, "max_rounds": self.max_rounds,
-            "started_at": started, "seconds": round(seconds, 3),
+            "started_at": started, "seconds": round(seconds, 3), "grader_version": grader_version(),
             "calls": {"network": calls.network, "cached": calls.cached, "failed": calls.failed, "retries": calls.retries,
                       "prompt_cache_hit_tokens": calls.prompt_cache_hit_tokens},
         }

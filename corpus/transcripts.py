@@ -57,6 +57,8 @@ class Transcript(BaseModel):
     models: dict[str, dict[str, Any]] = Field(default_factory=dict, description="role -> model, endpoint, sampling")
     max_rounds: int = 3
     fingerprint: str = Field(description="hash of everything that decides this transcript; a change reruns it")
+    grader_version: str | None = Field(None, description="the grader version whose verdicts decided it (None: recorded before versions "
+                                                         "were kept); an accepted transcript is re-checked when the grader changes")
     started_at: str
     seconds: float = 0.0
     usage: Usage = Field(default_factory=Usage)

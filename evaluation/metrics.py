@@ -1,8 +1,9 @@
 """The field's sampling metrics, over N samples per problem (and over runs):
 
 - avg@N: mean correctness over the samples (the pass@1 estimate);
-- maj@N: the majority answer of a run's samples, grouped by the grader's equivalence (not string
-  equality), is correct; ties go to the group met first;
+- maj@N: the majority answer of a run's samples is correct; answers are grouped by a canonical form
+  (exact fractions and decimals, sympy forms; not string equality), and a tie goes to the group whose
+  canonical form sorts first, so the result is the same whatever the order of the samples;
 - pass@k: 1 - C(n - c, k) / C(n, k), the unbiased estimator from n samples with c correct
   (Chen et al. 2021, as lighteval and NeMo-Skills report it).
 Each comes with a percentile-bootstrap CI over problems.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from math import comb
 from typing import Any
 
@@ -32,39 +32,33 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
-@lru_cache(maxsize=65536)
-def grader_equivalent(a: str, b: str) -> bool:
-    """Two extracted answers are the same answer when the grader accepts one against the other."""
-    if a.replace(" ", "") == b.replace(" ", ""):
-        return True
-    from distill.grading.grader import grade_answer
-
-    try:
-        return grade_answer(a, b).correct is True
-    except Exception:  # an answer the grader cannot read is only equal to itself
-        return False
-
-
-def majority_correct(answers: Sequence[str | None], correct: Sequence[bool | None], equivalent: Equivalent = grader_equivalent) -> bool:
-    """Whether the most common answer (by equivalence) among one run's samples is a correct one."""
-    groups: list[list[int]] = []
+def majority_correct(answers: Sequence[str | None], correct: Sequence[bool | None], equivalent: Equivalent | None = None) -> bool:
+    """Whether the most common answer among one run's samples is a correct one. Answers are grouped by their
+    canonical form (distill.grading.canonical), so grouping is transitive and the result does not depend on the
+    samples' order; a tie between groups goes to the group whose canonical form sorts first (the same every
+    time). `equivalent`, when given, groups by that relation instead (first match, in order)."""
+    groups: dict[str, list[int]] = {}
     for i, a in enumerate(answers):
         if a is None:
             continue
-        for g in groups:
-            if equivalent(answers[g[0]], a):  # type: ignore[arg-type]
-                g.append(i)
-                break
+        if equivalent is None:
+            from distill.grading.canonical import canonical
+
+            form = canonical(a)
+            if form is None:
+                continue
         else:
-            groups.append([i])
+            form = next((f for f, g in groups.items() if equivalent(answers[g[0]], a)), a)  # type: ignore[arg-type]
+        groups.setdefault(form, []).append(i)
     if not groups:
         return False
-    best = max(groups, key=len)  # max keeps the first of equal-sized groups
+    size = max(len(g) for g in groups.values())
+    best = groups[min(f for f, g in groups.items() if len(g) == size)]
     return any(correct[i] is True for i in best)
 
 
 def sample_metrics(records: Sequence[ResponseRecord], ks: Sequence[int] = (1, 4, 8, 16), *,
-                   equivalent: Equivalent = grader_equivalent) -> dict[str, Any]:
+                   equivalent: Equivalent | None = None) -> dict[str, Any]:
     """avg@N, maj@N and pass@k per problem (n = every sample of every run), averaged with CIs over problems."""
     by_problem: dict[str, list[ResponseRecord]] = defaultdict(list)
     for r in records:

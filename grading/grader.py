@@ -322,7 +322,7 @@ def _rules(key: str, ext: Extraction) -> Verdict:
         if letter is not None:
             ext = Extraction(letter, ext.source if ext.text else "bare", sure=sure, note=ext.note, region=ext.region)
     if ext.text is None:
-        reason = ext.note if ext.note == "the <think> block never closes" else "no final answer found"
+        reason = ext.note if ext.note == "the <think> block never closes" or ext.note.startswith("reply too long") else "no final answer found"
         return Verdict(correct=None, source="none", method="no_answer", reason=reason)
     v = grade_answer(key, ext.text)
     if v.correct is not True and not ext.sure and kind == "scalar" and v.method != "hedged":

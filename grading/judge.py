@@ -23,9 +23,38 @@ from pydantic import BaseModel, ConfigDict, Field
 from distill.errors import EndpointError
 from distill.io import append_jsonl
 
+from .extract import answer_region, extract_answer
 from .grader import Verdict
 
-MAX_RESPONSE_CHARS = 6000  # the judge sees the end of long responses, where the answer is
+EXCERPT_CHARS = 400  # the judge sees the closing lines the final answer came from, never the whole reply
+ADDRESSED = re.compile(r"(?i)\b(?:grader|grading|judge|evaluator|mark (?:this|it|me)|ignore (?:the|all|any|previous)|instructions?|"
+                       r"verdict|say (?:it is |that it is )?correct|system prompt)\b")
+
+
+def fence(text: str) -> str:
+    """Text fenced as data with a backtick fence longer than any run of backticks inside it (it cannot close the fence)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    bar = "`" * max(3, longest + 1)
+    return f"{bar}\n{text}\n{bar}"
+
+
+def excerpt(response: str, extracted: str | None) -> str:
+    """The closing lines of a reply's answer part (after any thinking), at most EXCERPT_CHARS, ending where the
+    final answer was written; a line that addresses the grader is replaced by a note (it is no evidence)."""
+    region, _ = answer_region(response or "")
+    text = region if region is not None else (response or "")
+    end = len(text)
+    if extracted:
+        at = text.rfind(extracted)
+        if at >= 0:
+            end = min(len(text), at + len(extracted) + 80)
+    lines, size = [], 0
+    for line in reversed(text[:end].splitlines()):
+        if size + len(line) > EXCERPT_CHARS and lines:
+            break
+        lines.insert(0, "[a line addressed to the grader was removed]" if ADDRESSED.search(line) else line[-EXCERPT_CHARS:])
+        size += len(line) + 1
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -86,9 +115,12 @@ class Judge:
     def template_hashes(self) -> dict[str, str]:
         return {"judge_system": self.system.sha256, "judge": self.user.sha256}
 
-    async def ask(self, problem: str, key: str, response: str) -> JudgeReply:
-        tail = response if len(response) <= MAX_RESPONSE_CHARS else "..." + response[-MAX_RESPONSE_CHARS:]
-        task = self.user.render(problem=problem or "(not given)", key=key, response=tail)
+    async def ask(self, problem: str, key: str, response: str, extracted: str | None = None) -> JudgeReply:
+        """The judge's verdict on a reply's final answer. It is shown the problem, the key, the extracted answer and
+        the closing lines it came from, each fenced as data: an instruction written into the reply's body never reaches it."""
+        extracted = extracted if extracted is not None else extract_answer(response).text
+        task = self.user.render(problem=fence(problem or "(not given)"), key=fence(key), answer=fence(extracted or "(none found)"),
+                                excerpt=fence(excerpt(response, extracted)))
         async with self.semaphore:
             # A fresh agent per question: no question sees another's conversation.
             agent = AssistantAgent("judge", model_client=self.client, system_message=self.system.render())
@@ -98,7 +130,7 @@ class Judge:
 
     async def review(self, rule: Verdict, *, problem: str, key: str, response: str, record_id: Any = None) -> Verdict:
         """The judge's verdict for an undecided rule verdict; in audit, log disagreements and keep the rule's."""
-        reply = await self.ask(problem, key, response)
+        reply = await self.ask(problem, key, response, rule.extracted)
         if not reply.readable:
             if self.failure is None:
                 self.failure = EndpointError("bad_reply", "judge role", f"a reply held no verdict ({reply.raw[:80]!r})", fatal=False)

@@ -242,3 +242,36 @@ def test_hf_export_loads_with_datasets_offline(teacher, run_cli, tmp_path, monke
     assert "by recorded-r1 (the Solver)" in card and "recorded-formatter (the Verifier/Formatter)" in card and "DeepSeek" not in card
     assert "validation years [2002]" in card and "Level trace" in card
     assert json.loads((out / "manifest.json").read_text())["models"] == {"solver": ["recorded-r1"], "verifier": ["recorded-formatter"]}
+
+
+def test_status_export_and_run_after_a_grader_change(teacher, run_cli, workspace, tmp_path):
+    """Issue 36: transcripts accepted by an older grader are re-checked with no model call. `corpus status` counts
+    the ones the current grader rejects, an export leaves them out and records the grader version, and
+    `corpus run` re-opens exactly those."""
+    from distill.grading.version import grader_version
+
+    run(run_cli, "--year", "2001")
+    store = TranscriptStore(workspace / "transcripts")
+    accepted = sorted((t for t in store.all() if t.status == "accepted"), key=lambda t: t.problem_id)
+    hedged = accepted[0]
+    for t in accepted:  # all stale; the first one's verified reply now reads as a hedge
+        update = {"grader_version": "an-older-grader"}
+        if t is hedged:
+            i = max(i for i, m in enumerate(t.messages) if m.source == "solver")
+            msgs = list(t.messages)
+            msgs[i] = msgs[i].model_copy(update={"content": msgs[i].content + f"\nOr perhaps \\boxed{{{t.key}1}}."})
+            update["messages"] = msgs
+        store.put(t.model_copy(update=update))
+    status = json.loads(run_cli("corpus", "status", "--json").stdout)
+    assert status["sample:2001"]["now_rejected"] == 1
+    text = " ".join(run_cli("corpus", "status").output.split())
+    assert f"{len(accepted)} accepted transcripts were accepted by another grader version; the current grader rejects 1" in text
+    r = run_cli("corpus", "export", "--out", str(tmp_path / "e"), "--source", "sample", ok=False)
+    assert r.exit_code == 2 and "accepted by another grader version" in r.output  # nothing exported until re-checked
+    before = teacher.log.count
+    s = run(run_cli, "--year", "2001")
+    assert s["reopened"] == 1 and s["skipped"] == 7
+    assert all(t.grader_version == grader_version() for t in store.all())
+    run_cli("corpus", "export", "--out", str(tmp_path / "e"), "--source", "sample")
+    assert json.loads((tmp_path / "e" / "manifest.json").read_text())["grader_version"] == grader_version()
+    assert teacher.log.count - before <= 3  # only the re-opened conversation: its replayed reply is graded again

@@ -63,3 +63,33 @@ def test_every_obryan_key_matches_itself_and_not_a_perturbation(shared_data):
     bad = [k for k in keys if grade(k, rf"\boxed{{{k}}}").correct is not True or grade(k, f"Final answer: {k}").correct is not True]
     wrong = [k for k in keys if grade(k, rf"\boxed{{{perturb(k)}}}").correct is not False]
     assert bad == [] and wrong == []
+
+
+DEGENERATE = {  # ~32k tokens of the loops a degenerate student produces at its length limit
+    "nested boxes": "\\boxed{" * 20000 + "1" + "}" * 20000,
+    "unclosed boxes": "\\boxed{" * 20000,
+    "braces": "{" * 60000,
+    "dollars": "$" * 120000,
+    "left parens": "\\left(" * 25000,
+    "answer-is loop": "the answer is " * 10000,
+    "final-answer loop": "Final answer: 1 " * 10000,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DEGENERATE))
+def test_degenerate_replies_are_graded_within_the_bound(name):
+    """Issue 43: extraction is linear and the bound covers it: no degenerate reply reaches the time bound, and
+    none is graded correct."""
+    with Grader(workers=1, timeout_s=10.0) as g:
+        v = g.grade("17", DEGENERATE[name])
+        many = g.grade_many([("17", DEGENERATE[name])])[0]
+    assert v.method != "timeout" and many.method != "timeout", v
+    assert v.correct is not True and many.correct is not True
+
+
+def test_a_reply_past_the_reading_cap_is_undecided_with_its_reason():
+    from distill.grading.extract import MAX_REPLY_CHARS
+
+    v = grade("17", "x" * (MAX_REPLY_CHARS + 1) + "\\boxed{17}")
+    assert v.correct is None and "reply too long" in v.reason

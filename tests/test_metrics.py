@@ -50,3 +50,30 @@ def test_sample_metrics_on_a_fixture_with_known_counts():
     assert m["pass@k"]["8"]["mean"] == pytest.approx((0.9 + 1) / 2)
     lo, hi = m["pass@k"]["8"]["ci95"]
     assert lo <= m["pass@k"]["8"]["mean"] <= hi
+
+
+def test_majority_is_the_same_whatever_the_order_of_the_samples():
+    """Grouping by a canonical form is transitive (0.5 = 1/2 = 2/4 = 50%), and a tie is broken the same way."""
+    import itertools
+
+    answers = ["1/2", "0.5", "3", "2/4", "3", "3.0", r"\frac{6}{2}", "10 or 12", None]
+    correct = [a in ("1/2", "0.5", "2/4") for a in answers]
+    results = {majority_correct([answers[i] for i in p], [correct[i] for i in p]) for p in itertools.permutations(range(len(answers)), 6)}
+    assert len(results) == 2  # 6 of 9 samples: both outcomes occur, and each permutation of one subset agrees below
+    for subset in itertools.combinations(range(len(answers)), 5):
+        outs = {majority_correct([answers[i] for i in p], [correct[i] for i in p]) for p in itertools.permutations(subset)}
+        assert len(outs) == 1, [answers[i] for i in subset]
+
+
+def test_a_tie_goes_to_the_same_group_every_time():
+    assert majority_correct(["4", "7"], [True, False]) == majority_correct(["7", "4"], [False, True])
+    assert majority_correct(["2, 3", "2,3", "5"], [False, False, True]) is False  # a hedge's text is its own group
+
+
+def test_canonical_forms():
+    from distill.grading.canonical import canonical
+
+    assert canonical("1/2") == canonical("0.5") == canonical(r"\frac{2}{4}") == canonical("50%")
+    assert canonical("3") == canonical("3.0") != canonical("3x")
+    assert canonical(r"2\sqrt{2}") == canonical(r"\sqrt{8}")
+    assert canonical("10 or 12") != canonical("10") and canonical(None) is None

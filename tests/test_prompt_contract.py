@@ -31,11 +31,14 @@ def _solution(p: Problem) -> str:
     return f"Step 1: {a} + {b} = {a + b}.\nFinal answer: \\boxed{{{a + b}}}"
 
 
+from distill.grading.version import grader_version  # noqa: E402
+
+
 def _accepted_store(root, problems: list[Problem]) -> TranscriptStore:
     store = TranscriptStore(root)
     for p in problems:
         store.put(Transcript(problem_id=p.id, source=p.source, year=p.year, status="accepted", key=p.answer, solution=_solution(p),
-                             final_answer=p.answer, fingerprint="toy", started_at="2026-01-01T00:00:00+00:00"))
+                             final_answer=p.answer, fingerprint="toy", started_at="2026-01-01T00:00:00+00:00", grader_version=grader_version()))
     return store
 
 

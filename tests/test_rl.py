@@ -169,3 +169,21 @@ def test_a_grpo_run_into_a_folder_holding_a_run_leaves_its_prompt_set_alone(run_
     r = run_cli("finetune", "run", "--method", "grpo", "--model", "m", "--problems", "sums", "--out", str(out), ok=False)
     assert r.exit_code == 2 and "already holds a run" in r.output
     assert (out / "prompts" / "train.jsonl").read_text() == "the earlier run's\n"
+
+
+@pytest.mark.parametrize("completion", [
+    "Final answer: \\boxed{43 \\text{ or } 44}",
+    "Final answer: \\boxed{43}, \\boxed{44}",
+    "Final answer: \\boxed{42 \\text{ to } 44}",
+    "Final answer: \\boxed{43 \\pm 1}",
+    "Final answer: \\boxed{n \\geq 43}",
+    "The answer is at least 43.",
+    "Final answer: \\boxed{43n}",
+])
+def test_a_hedged_completion_earns_no_reward(completion):
+    """A policy that lists several answers must not be paid for the one that is right (issue 36)."""
+    from distill.grading.pool import Grader
+
+    with Grader(workers=1) as grader:
+        assert correctness_reward(grader, abstain=0.5)([""], [completion], ["43"]) == [0.0]
+        assert correctness_reward(grader, abstain=0.5)([""], ["Final answer: \\boxed{43}"], ["43"]) == [1.0]

@@ -108,3 +108,56 @@ def test_rerun_makes_no_model_calls(tmp_path, grader):
     run(tmp_path, grader, [result("\\boxed{17}")], [result(GOOD_FORMAT)])
     summary, _ = run(tmp_path, grader, [], [])  # nothing left to replay: any call would fail
     assert (summary.skipped, summary.accepted, summary.model_calls) == (1, 1, 0)
+
+
+def test_a_solver_that_hedges_is_rejected_by_the_verifier(tmp_path, grader):
+    """Issue 36: `17 or 18` names the key's value and another; the Verifier never accepts it."""
+    hedges = [result("It is \\boxed{17} or \\boxed{18}."), result("Final answer: 16 to 18"), result("Answer: 17, 18")]
+    summary, store = run(tmp_path, grader, hedges, [result(GOOD_FORMAT)], max_rounds=3)
+    t = store.get(PROBLEM.id)
+    assert t.status == "rejected" and summary.accepted == 0 and t.rejection.kind == "wrong_answer"
+    assert [v.verdict.correct for v in t.verdicts] == [False, False, False]
+    assert all(v.verdict.method == "hedged" for v in t.verdicts)
+
+
+def test_a_solver_that_hedges_then_commits_is_accepted_on_its_committed_answer(tmp_path, grader):
+    summary, store = run(tmp_path, grader, [result("\\boxed{17} or \\boxed{18}"), result("Final answer: \\boxed{17}")], [result(GOOD_FORMAT)])
+    t = store.get(PROBLEM.id)
+    assert t.status == "accepted" and t.rounds == 2 and t.verdicts[0].verdict.reason == "hedged: names 17 and 18"
+
+
+def _as_if_an_old_grader_accepted_the_hedge(store):
+    """A transcript as a grader that accepted hedges left it: accepted at round 1 on `17 or 18`."""
+    t = store.get(PROBLEM.id)
+    first = t.verdicts[0]
+    messages = [m for m in t.messages if not (m.source == "solver" and "or" not in m.content)]
+    old = t.model_copy(update={"messages": messages, "rounds": 1, "grader_version": "an-older-grader",
+                               "verdicts": [first.model_copy(update={"verdict": first.verdict.model_copy(update={"correct": True})})]})
+    store.put(old)
+    return old
+
+
+def test_a_grader_change_reaches_the_corpus(tmp_path, grader):
+    """Issue 36: an accepted transcript whose verified reply the current grader refuses is re-checked with no model
+    call, skipped by exports and re-opened by the next corpus run, whose cached calls replay (0 network calls)."""
+    from distill.corpus.recheck import is_stale, recheck_many
+    from distill.grading.version import grader_version
+
+    run(tmp_path, grader, [result("\\boxed{17} or \\boxed{18}"), result("\\boxed{17}")], [result(GOOD_FORMAT)])
+    old = _as_if_an_old_grader_accepted_the_hedge(store := TranscriptStore(tmp_path / "transcripts"))
+    assert is_stale(old) and "hedged" in recheck_many([old], grader)[(PROBLEM.id, 0)]
+    summary, store = run(tmp_path, grader, [], [])  # nothing to replay: any network call would fail
+    t = store.get(PROBLEM.id)
+    assert summary.reopened == 1 and summary.model_calls == 0 and summary.accepted == 1
+    assert t.status == "accepted" and t.rounds == 2 and t.grader_version == grader_version() and not is_stale(t)
+
+
+def test_a_stale_transcript_the_current_grader_accepts_is_kept_without_calls(tmp_path, grader):
+    from distill.grading.version import grader_version
+
+    run(tmp_path, grader, [result("\\boxed{17}")], [result(GOOD_FORMAT)])
+    store = TranscriptStore(tmp_path / "transcripts")
+    store.put(store.get(PROBLEM.id).model_copy(update={"grader_version": None}))  # recorded before versions were kept
+    summary, store = run(tmp_path, grader, [], [])
+    assert (summary.reopened, summary.skipped, summary.model_calls) == (0, 1, 0)
+    assert store.get(PROBLEM.id).grader_version == grader_version()
