@@ -6,6 +6,8 @@ import json
 from collections import Counter, defaultdict
 
 import click
+
+from distill import safe_text
 from distill.problems.select import Selector, parse_years
 from distill.problems.store import ProblemStore, StoredProblems
 from rich.panel import Panel
@@ -172,11 +174,11 @@ def _print_summary(app: AppContext, d: dict) -> None:
     if d.get("reopened"):
         app.out.print(f"  re-opened x{d['reopened']}: accepted by another grader version, rejected by the current one")
     for reason, n in d["rejected_reasons"].items():
-        app.out.print(f"  rejected x{n}: {reason}")
+        app.out.print(f"  rejected x{n}: {safe_text.markup(reason)}")
     if d.get("pass_rates"):
         app.out.print("  pass rate (verified / samples): " + ", ".join(f"{r}: {n} problems" for r, n in d["pass_rates"].items()))
     for reason, n in d["failed_reasons"].items():
-        app.out.print(f"  [red]failed[/] x{n}: {reason}")
+        app.out.print(f"  [red]failed[/] x{n}: {safe_text.markup(reason)}")
 
 
 @corpus_group.command("levels")
@@ -301,7 +303,7 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
                           "$/ok: cost per accepted sample")
     table.columns[0].no_wrap = True
     for k, v in data.items():
-        table.add_row(k, *(str(v[c]) for c in ("accepted", "rejected", "failed", "not_run")),
+        table.add_row(safe_text.data(k), *(str(v[c]) for c in ("accepted", "rejected", "failed", "not_run")),
                       "–" if v["pass_rate"] is None else f"{v['pass_rate']:.2f}", _short(v["tokens"]), f"${v['cost_usd']:.2f}",
                       "–" if v["cost_per_accepted_usd"] is None else f"${v['cost_per_accepted_usd']:.3f}")
     app.out.print(table)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import click
+
+from distill.safe_text import data
 from rich.table import Table
 
 from distill.context import AppContext, pass_app
@@ -108,5 +110,5 @@ def decontaminate_cmd(app: AppContext, source, valid_years, test_years, ngram, o
     table = Table("training problem", "evaluation problem", "overlap", "exact", title=f"{len(found)} of {check.training_problems} training "
                   f"problems overlap one of {check.evaluation_problems} evaluation problems")
     for c in found:
-        table.add_row(c.problem_id, c.eval_id, f"{c.overlap:.2f}", "yes" if c.exact else "")
+        table.add_row(data(c.problem_id), data(c.eval_id), f"{c.overlap:.2f}", "yes" if c.exact else "")
     app.out.print(table)

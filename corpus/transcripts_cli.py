@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import click
+
+from distill.safe_text import data, json_text, plain
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -47,7 +49,7 @@ def tlist_cmd(app: AppContext, year, status, offset, limit, as_json) -> None:
     table = Table("problem", "sample", "status", "rounds", "tokens", "reason")
     colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}
     for t in rows:
-        table.add_row(t.problem_id, str(t.sample), f"[{colour[t.status]}]{t.status}[/]", str(t.rounds), f"{t.usage.total:,}", t.reason[:60])
+        table.add_row(data(t.problem_id), str(t.sample), data(t.status, colour[t.status]), str(t.rounds), f"{t.usage.total:,}", data(t.reason[:60]))
     shown = f"{table.row_count} transcripts" + (f" from #{offset + 1}" if offset else "")
     table.title = shown + (" (--offset/--limit page further)" if limit is not None and table.row_count == limit else "")
     app.out.print(table)
@@ -78,24 +80,24 @@ def tshow_cmd(app: AppContext, problem_id, sample, as_json, raw, thoughts) -> No
         what = f"{problem_id!r}" + (f" sample {sample}" if sample else "")
         raise DistillError(f"no transcript for {what} (see `distill transcripts list`)")
     if as_json:
-        click.echo(t.model_dump_json(indent=2))
+        click.echo(json_text(t.model_dump_json(indent=2)))
         return
     if raw:
-        click.echo(render_markdown(t, thoughts))
+        click.echo(plain(render_markdown(t, thoughts)))
         return
     colour = {"accepted": "green", "rejected": "yellow", "failed": "red"}[t.status]
     # Text objects, never markup: a transcript is LaTeX, and `\\[`, `[x]` or `[/b]` must print as written
-    head = Text.assemble("key ", (t.key, "bold"), f" · {t.rounds} rounds · {t.usage.total:,} tokens · {t.reason}\nstop: {t.stop_reason}")
-    app.out.print(Panel.fit(head, title=Text.assemble(f"{t.problem_id}{f' sample {t.sample}' if t.sample else ''} ", (t.status, colour))))
+    head = Text.assemble("key ", data(t.key, "bold"), data(f" · {t.rounds} rounds · {t.usage.total:,} tokens · {t.reason}\nstop: {t.stop_reason}"))
+    app.out.print(Panel.fit(head, title=Text.assemble(data(f"{t.problem_id}{f' sample {t.sample}' if t.sample else ''} "), data(t.status, colour))))
     style = {"user": "cyan", "solver": "magenta", "verifier": "green", "formatter": "blue"}
     for m in t.messages:
-        body = Text(m.content)
+        body = data(m.content)
         if m.thought:
             note = f"thought: {m.thought}\n\n" if thoughts else f"(thought: {len(m.thought.split())} words; --thoughts shows it)\n"
-            body = Text.assemble((note, "dim"), body)
+            body = Text.assemble(data(note, "dim"), body)
         app.out.print(Panel(body, title=Text(f"{m.source} · {m.type}"), title_align="left", border_style=style.get(m.source, "white")))
     if t.error:
-        app.out.print(Text.assemble(("error: ", "red"), t.error))
+        app.out.print(Text.assemble(("error: ", "red"), data(t.error)))
 
 
 @transcripts_group.command("export")

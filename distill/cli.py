@@ -12,6 +12,9 @@ gc.set_threshold(50_000, 10, 10)
 
 import click
 
+from distill import safe_text
+from distill.safe_text import plain
+
 from . import __version__
 from .context import AppContext, LazyGroup, pass_app
 from .errors import EndpointError, ExitError, Interrupted, endpoint_exit
@@ -31,7 +34,7 @@ class CommandFailed(click.ClickException):
     """A kernel error (ExitError) as click reports it: the same line and exit code."""
 
     def __init__(self, exc: ExitError):
-        super().__init__(exc.format_message())
+        super().__init__(plain(exc.format_message()))  # an error line may quote data: its controls are made visible
         self.exit_code = exc.exit_code
         self.plain = isinstance(exc, Interrupted)
 
@@ -102,9 +105,9 @@ def config_show(app: AppContext, as_json: bool) -> None:
     for key, value in data.items():
         if isinstance(value, dict):
             for k, v in value.items():
-                table.add_row(f"{key}.{k}", str(v))
+                table.add_row(safe_text.data(f"{key}.{k}"), safe_text.data(v))
         else:
-            table.add_row(key, str(value))
+            table.add_row(safe_text.data(key), safe_text.data(value))
     app.out.print(table)
 
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import click
+
+from distill.safe_text import data, json_text
 from rich.table import Table
 
 from distill.context import AppContext, pass_app
@@ -72,7 +74,7 @@ def list_cmd(app: AppContext, source: str | None, years: str | None, section: st
     )
     if as_json:
         for p in problems:
-            click.echo(json.dumps(p.model_dump(mode="json"), ensure_ascii=False))
+            click.echo(json_text(json.dumps(p.model_dump(mode="json"), ensure_ascii=False)))
         return
     shown = problems if show_all else problems[:limit]
     title = f"{len(problems)} problems" + (f" (first {len(shown)}; --all shows every one)" if len(shown) < len(problems) else "")
@@ -80,7 +82,7 @@ def list_cmd(app: AppContext, source: str | None, years: str | None, section: st
     for p in shown:
         text = p.text if len(p.text) <= 70 else p.text[:67] + "..."
         flags = ",".join(p.flags + (["twin"] if p.twins else []))
-        table.add_row(p.id, p.answer, text, flags)
+        table.add_row(data(p.id), data(p.answer), data(text), data(flags))  # text from data is data: never markup
     app.out.print(table)
 
 
@@ -105,7 +107,7 @@ def print_stats(app: AppContext, stats: dict) -> None:
         if stats[key]:
             table = Table(key.removeprefix("by_"), "problems")
             for k, v in stats[key].items():
-                table.add_row(str(k), str(v))
+                table.add_row(data(k), str(v))
             app.out.print(table)
 
 
@@ -114,4 +116,4 @@ def print_stats(app: AppContext, stats: dict) -> None:
 @pass_app
 def show_cmd(app: AppContext, problem_id: str) -> None:
     """Show one problem as JSON."""
-    click.echo(dumps_problem(ProblemStore(app.workspace.problems_file).get(problem_id)))
+    click.echo(json_text(dumps_problem(ProblemStore(app.workspace.problems_file).get(problem_id))))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -264,5 +266,5 @@ def write_html(study, report: Path, lines: list[str]) -> Path:
     links = " · ".join(f'<a href="transcripts/index.html#year={y}">{y}</a>' for y in years)
     body = render("\n".join(lines)) + f"<h2>Transcripts</h2><p>Problems by year: {links} (<a href='transcripts/index.html'>all</a>)</p>"
     path = report.with_suffix(".html")
-    atomic_write_text(path, PAGE.format(title=f"Study report: {study.cfg.name}", root="transcripts/", body=body))
+    atomic_write_text(path, PAGE.format(title=html.escape(f"Study report: {study.cfg.name}"), root="transcripts/", body=body))
     return path

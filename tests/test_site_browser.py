@@ -62,3 +62,55 @@ def test_site_filters_renders_mathml_and_shows_every_round(site, browser, tmp_pa
     page.goto((site / "index.html").as_uri() + "#year=2003")  # a year with no transcripts: none shown, not all
     assert page.locator("#problems tbody tr").count() == 0 and "0 of 16 problems" in page.inner_text("#count")
     assert (tmp_path / "index-2001.png").stat().st_size > 10_000 and (tmp_path / "problem.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_no_payload_runs_on_any_page_in_chromium(browser, tmp_path):
+    """Issue 41: every payload of tests/payloads.py, as a problem, a reply, a thought and a solution, on a page of the
+    site opened from disk: the title stays, the DOM holds no event handler or javascript: URL, and the index's own
+    script still runs under the page's Content-Security-Policy."""
+    from distill.corpus.transcripts import Transcript, TranscriptMessage, TranscriptStore
+    from distill.problems.schema import Problem
+    from distill.viewer.site import build_site
+
+    from .payloads import HTML_PAYLOADS
+
+    store = TranscriptStore(tmp_path / "store")
+    problems = []
+    for i, (cls, text) in enumerate(HTML_PAYLOADS):
+        p = Problem(id=f"pay-{i:02d}", source="pay", year=2001, text=text, answer="1")
+        problems.append(p)
+        store.put(Transcript(problem_id=p.id, source="pay", year=2001, status="accepted", key="1", fingerprint="f", started_at="now",
+                             solution=f"Step 1: {text}\nFinal answer: \\boxed{{1}}", final_answer="1",
+                             messages=[TranscriptMessage(source="user", type="TextMessage", content=text),
+                                       TranscriptMessage(source="solver", type="TextMessage", content=text + "\n\\boxed{1}", thought=text)]))
+    out = tmp_path / "site"
+    build_site(problems, store, out, jobs=1)
+    page = browser.new_page()
+    hits = []
+    page.on("dialog", lambda d: (hits.append(d.message), d.dismiss()))
+    page.goto((out / "index.html").as_uri())
+    assert page.locator("#problems tbody tr").count() == len(HTML_PAYLOADS)  # index.js ran under the CSP
+    for i, (cls, _) in enumerate(HTML_PAYLOADS):
+        page.goto((out / "p" / f"pay-{i:02d}.html").as_uri())
+        page.wait_for_timeout(300)
+        assert page.title() == f"pay-{i:02d}", cls
+        bad = page.evaluate("""() => [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]
+            .filter(a => a.name.startsWith('on') || /^\\s*(javascript|data|vbscript):/i.test(a.value))
+            .map(a => e.tagName + '[' + a.name + ']'))""")
+        assert bad == [], (cls, bad)
+        assert page.locator("script, iframe, foreignObject, style").count() == 0, cls
+    assert hits == []
+
+
+@pytest.mark.slow
+def test_the_csp_stops_an_inline_handler_that_slipped_through(browser, tmp_path):
+    from distill.viewer.site_pages import PAGE
+
+    (tmp_path / "style.css").write_text("")
+    page_file = tmp_path / "slipped.html"
+    page_file.write_text(PAGE.format(title="kept", root="", body="<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"))
+    page = browser.new_page()
+    page.goto(page_file.as_uri())
+    page.wait_for_timeout(300)
+    assert page.title() == "kept"

@@ -15,11 +15,12 @@ from distill.problems.schema import Problem
 
 from distill.corpus.levels import LEVELS
 from .mathhtml import render as _render
+from .safe_html import CSP_META
 from distill.corpus.samples import ProblemSamples
 from distill.corpus.transcripts import LevelText, Transcript
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">""" + CSP_META + """<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><link rel="stylesheet" href="{root}style.css"></head>
 <body>{body}</body></html>
 """
@@ -123,8 +124,8 @@ def index_page() -> str:
                     ("pass_rate", "pass rate"), ("tokens", "tokens"), ("words", "words"), (None, "levels")))
     filters = "".join(f'<label>{n} <select id="{n}"><option value="">all</option></select></label>' for n in ("year", "section", "status", "level"))
     body = (f"<h1>Transcripts</h1><div class='filters'>{filters}"
-            "<label>rounds ≥ <input id='rounds' type='number' min='0' value='0' style='width:4em'></label>"
-            "<label>pass rate ≥ <input id='pass' type='number' min='0' max='1' step='0.25' value='0' style='width:5em'></label>"
+            "<label>rounds ≥ <input id='rounds' class='narrow' type='number' min='0' value='0'></label>"
+            "<label>pass rate ≥ <input id='pass' class='narrow' type='number' min='0' max='1' step='0.25' value='0'></label>"
             "<input id='search' type='search' placeholder='search problems'><span id='count' class='muted'></span></div>"
             f"<table id='problems'><thead><tr>{head}</tr></thead><tbody></tbody></table>"
             f"<script id='data' type='application/json'>[{ROWS}]</script><script src='index.js'></script>")
