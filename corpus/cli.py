@@ -196,8 +196,8 @@ def levels_cmd(app: AppContext, year, years, ids, source, levels_spec, concurren
     from distill.corpus.levels import parse_band, parse_levels
     from distill.corpus.service import LevelsRequest, accepted_count, run_levels_stage
 
+    levels = parse_levels(levels_spec)  # a bad --levels is bad input: said before anything else is read
     problems = select_problems(app, year, years, ids, source)
-    levels = parse_levels(levels_spec)
     try:
         word_band = parse_band(band)
     except ValueError:

@@ -12,6 +12,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,17 @@ def trace_text(t: Transcript) -> str | None:
     return f"<think>\n{t.thought}\n</think>\n\n{t.solution}"
 
 
+@lru_cache(maxsize=4)
 def token_counter(tokenizer: str | None) -> tuple[Callable[[str], int], str]:
     """Exact counts with a model's tokenizer, else an estimate (4 characters a token)."""
     if tokenizer:
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(tokenizer)
+        try:
+            tok = AutoTokenizer.from_pretrained(tokenizer)
+        except Exception as exc:  # a file, an empty folder, a model without a tokenizer: the library raises many kinds
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise DistillError(f"--tokenizer {tokenizer}: not a tokenizer ({first})") from None
         return (lambda text: len(tok.encode(text))), f"tokenizer {tokenizer}"
     return (lambda text: (len(text) + 3) // 4), ESTIMATE_NOTE
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from distill.params import OutPath
+
 from distill.safe_text import data
 from rich.table import Table
 
@@ -18,7 +20,7 @@ from .samples import PICKS
 
 
 @click.command("export")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for train/valid/test.jsonl.")
+@click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="Folder for train/valid/test.jsonl.")
 @click.option("--level", default="R1", show_default=True,
               help="Length level of the assistant turns: R1..R6, or trace (the Solver's reasoning in <think>, then the stepwise solution).")
 @click.option("--pick", type=click.Choice(PICKS), default="first", show_default=True,
@@ -57,6 +59,14 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
     lv = ["trace"] if level.strip().lower() == "trace" else parse_levels(level)
     if len(lv) != 1:
         raise DistillError("--level takes one level, e.g. R3 or trace")
+    if fmt != "dpo":  # options that mean something only with --format dpo say so when used alone
+        for flag, given in (("--prefer", prefer is not None), ("--pair-form", pair_form != "solver")):
+            if given:
+                raise DistillError(f"{flag} is a --format dpo option (this export is --format {fmt})")
+    if tokenizer:
+        from distill.corpus.export import token_counter
+
+        token_counter(tokenizer)  # a path that is not a tokenizer is bad input: refused before any work
     if min_pass_rate is not None and max_pass_rate is not None and min_pass_rate > max_pass_rate:
         raise DistillError("--min-pass-rate is above --max-pass-rate")
     options = ExportOptions(level=lv[0], valid_years=parse_years(valid_years) if valid_years else [],

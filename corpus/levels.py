@@ -40,6 +40,8 @@ def parse_levels(spec: str | None) -> list[str]:
             a, b = part.split("-", 1)
             if a not in LEVELS or b not in LEVELS:
                 raise DistillError(f"unknown level range {part!r}; levels are R1..R6")
+            if LEVELS.index(a) > LEVELS.index(b):
+                raise DistillError(f"level range {part!r} goes down; write it upwards, e.g. {b}-{a}")
             out.extend(LEVELS[LEVELS.index(a) : LEVELS.index(b) + 1])
         elif part in LEVELS:
             out.append(part)

@@ -27,6 +27,8 @@ def resolve_spec(spec: str, ws_problems: Path, exports_dir: Path | None = None, 
             ids = [line.strip() for line in Path(spec[1:]).read_text(encoding="utf-8").splitlines() if line.strip()]
         except OSError as exc:
             raise DistillError(f"cannot read the id list ({exc.strerror})", path=spec[1:]) from None
+        except UnicodeDecodeError:
+            raise DistillError("the id list is not UTF-8 text", path=spec[1:]) from None
         return Selector(ids=tuple(ids))(problems)
     source, _, sel = spec.partition(":")
     if source in sources:

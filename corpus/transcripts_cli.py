@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from distill.params import Count, OutPath
+
 from distill.safe_text import data, json_text, plain
 from rich.panel import Panel
 from rich.table import Table
@@ -32,8 +34,8 @@ def transcripts_group() -> None:
 @transcripts_group.command("list")
 @click.option("--year", help="Year or range.")
 @click.option("--status", type=click.Choice(["accepted", "rejected", "failed"]), help="Only this status.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip the first N matching transcripts.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N transcripts.")
+@click.option("--offset", type=Count(0), default=0, show_default=True, help="Skip the first N matching transcripts.")
+@click.option("--limit", type=Count(1), help="At most N transcripts.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary per line.")
 @pass_app
 def tlist_cmd(app: AppContext, year, status, offset, limit, as_json) -> None:
@@ -102,7 +104,7 @@ def tshow_cmd(app: AppContext, problem_id, sample, as_json, raw, thoughts) -> No
 
 @transcripts_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(["md", "jsonl"]), default="jsonl", show_default=True)
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.option("--out", "out_path", required=True, type=OutPath(dir_okay=False), help="Output file.")
 @click.option("--status", type=click.Choice(["accepted", "rejected", "failed"]), help="Only this status.")
 @pass_app
 def texport_cmd(app: AppContext, fmt, out_path, status) -> None:

@@ -17,7 +17,7 @@ from distill.safe_text import plain
 
 from . import __version__
 from .context import AppContext, LazyGroup, pass_app
-from .errors import EndpointError, ExitError, Interrupted, endpoint_exit
+from .errors import EndpointError, ExitError, Interrupted, endpoint_exit, machine_error
 
 STAGES = {  # each stage's group, imported only when it runs
     "problems": "distill.problems.cli:problems_group",
@@ -58,6 +58,11 @@ class DistillGroup(LazyGroup):
             raise CommandFailed(endpoint_exit(exc, log_file(ctx.obj))) from None
         except ExitError as exc:
             raise CommandFailed(exc) from None
+        except Exception as exc:  # the machine saying no (not a folder, permission, read-only, full disk): one line
+            refused = machine_error(exc)
+            if refused is None:
+                raise
+            raise CommandFailed(refused) from None
 
 
 def log_file(app: object) -> object | None:

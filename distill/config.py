@@ -205,8 +205,10 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
     path = Path(config_path) if explicit else Path("distill.toml")
     data: dict[str, Any] = {}
     if path.exists():
+        from .io import read_text
+
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text(path, "config file"))
         except tomllib.TOMLDecodeError as exc:
             raise DistillError(f"not valid TOML ({exc})", path=path) from None
     elif explicit:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import logging
 import sys
 from collections.abc import Callable
@@ -29,7 +31,13 @@ class AppContext:
 
     @property
     def workspace(self) -> Workspace:
-        return Workspace.resolve(self.workspace_option)
+        ws = Workspace.resolve(self.workspace_option)
+        if ws.root.exists() and not ws.root.is_dir():
+            from .errors import DistillError
+
+            named = "--workspace" if self.workspace_option else "$DISTILL_WORKSPACE" if os.environ.get("DISTILL_WORKSPACE") else "./workspace"
+            raise DistillError(f"{named} is {ws.root}, a file, not a folder: name a folder for distill's state")
+        return ws
 
     @property
     def settings(self) -> Settings:

@@ -78,3 +78,42 @@ def endpoint_exit(exc: EndpointError, log_path: object | None = None, suffix: st
     problem (key, model, URL), 1 otherwise; details in the log file."""
     line = exc.line() + suffix + (f" (details: {log_path})" if log_path else "")
     return DistillError(line) if exc.config else WorkFailed(line)
+
+
+MACHINE_REFUSALS = {  # errno name -> what the machine said and what to do, in one line
+    "ENOTDIR": "a part of the path is a file, not a folder: choose another path",
+    "EEXIST": "already exists as something else: choose another path or remove it",
+    "EISDIR": "is a folder where a file is needed: choose another path",
+    "EACCES": "permission denied: check the folder's permissions, or choose another path or workspace",
+    "EPERM": "operation not permitted: check the folder's permissions, or choose another path or workspace",
+    "EROFS": "the file system is read-only: choose a writable path or workspace",
+    "ENOSPC": "no space left on the device: free some space and run the same command again",
+    "EDQUOT": "the disk quota is used up: free some space and run the same command again",
+    "EFBIG": "file too large for this machine's limit (ulimit -f?): raise the limit and run the same command again",
+}
+
+
+def machine_error(exc: BaseException) -> ExitError | None:
+    """The operating system's or sqlite's refusal as one line naming the path and what to do (exit 1: what finished
+    is saved, since writes are atomic); None for an error that is not the machine saying no."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            what = "the workspace's store is read-only: check its permissions, or choose another workspace"
+        elif "disk I/O" in text or "full" in text:
+            what = "the workspace's store could not be written (disk full or failing): free space and run again"
+        elif "unable to open" in text:
+            what = "the workspace's store cannot be opened: check the folder exists and is writable"
+        else:
+            return None
+        return WorkFailed(f"{what} (sqlite: {text}); finished work is saved")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        name = errno.errorcode.get(exc.errno, "")
+        if name not in MACHINE_REFUSALS:
+            return None
+        path = exc.filename or ""
+        return WorkFailed(f"{path + ': ' if path else ''}{MACHINE_REFUSALS[name]}; finished work is saved")
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -213,6 +214,50 @@ def append_jsonl(path: Path | str, row: Any) -> None:
         os.fsync(fh.fileno())
 
 
+LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """Strings with unpaired UTF-16 surrogates (a JSON `\\ud800` escape alone), which no UTF-8 file or terminal
+    can hold, with each one replaced by U+FFFD; paired escapes (an emoji) stay as the character they encode."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    return value
+
+
+def lock_for(path: Path | str, timeout: float = -1):
+    """The inter-process lock of a shared file (`<file>.lock` beside it, filelock): every read-modify-write of a
+    file several commands may rewrite (the problem store, a study's state, a site's manifest) holds it from the
+    read to the write. `timeout` -1 waits; 0 fails at once (filelock.Timeout)."""
+    from filelock import FileLock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path) + ".lock", timeout=timeout)
+
+
+def read_text(path: Path | str, what: str = "file") -> str:
+    """A text file the user gave (a config, a study file, a template, a record), or one DistillError naming it:
+    missing, a folder, unreadable, or not UTF-8 (with the byte offset), never a traceback later."""
+    from .errors import DistillError
+
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DistillError(f"{what} not found", path=path) from None
+    except IsADirectoryError:
+        raise DistillError(f"is a folder, not a {what}", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise DistillError(f"not UTF-8 text (byte {exc.start} cannot be decoded): not a {what}", path=path) from None
+    except OSError as exc:
+        raise DistillError(f"cannot read ({exc.strerror or exc})", path=path) from None
+
+
 def read_jsonl(path: Path | str, what: str = "a JSON object", *, log: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSONL file: the one reader of every JSONL file.
 
@@ -254,6 +299,8 @@ def read_jsonl(path: Path | str, what: str = "a JSON object", *, log: bool = Fal
                 raise DistillError(f"malformed JSON ({msg})", path=path, where=f"line {at['line']}") from None
             if not isinstance(row, dict):
                 raise DistillError(f"expected {what}, got {type(row).__name__}", path=path, where=f"line {at['line']}")
+            if b"\\u" in at["last"] and LONE_SURROGATE.search(at["last"].decode("utf-8")):
+                row = _replace_surrogates(row)  # stated policy: an unpaired \ud800 escape becomes U+FFFD
             yield at["line"], row
 
 
@@ -287,7 +334,9 @@ def read_record(path: Path | str, model: Any, what: str, redo: str) -> Any:
 
     path = Path(path)
     try:
-        return model.model_validate_json(path.read_text(encoding="utf-8"))
+        return model.model_validate_json(path.read_bytes())
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise DistillError(f"not {what} (unreadable bytes); {redo}", path=path) from None
     except FileNotFoundError:
         raise DistillError(f"no {path.name}: not {what}", path=path.parent) from None
     except ValidationError as exc:

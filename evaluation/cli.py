@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from distill.params import LevelType, OutPath
+
 from distill.config import ModelRole, Settings
 from distill.context import AppContext, FieldType, pass_app
 from distill.errors import DistillError, endpoint_exit
@@ -44,7 +46,7 @@ def make_judge(app: AppContext, prompts: str | None, concurrency: int):
 
 @eval_group.command("grade")
 @click.argument("in_path", metavar="IN.jsonl", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output JSONL (input fields + verdict).")
+@click.option("--out", "out_path", required=True, type=OutPath(dir_okay=False), help="Output JSONL (input fields + verdict).")
 @click.option("--gold-field", default="gold", show_default=True, help="Field holding the official key.")
 @click.option("--response-field", default="response", show_default=True, help="Field holding the model's response.")
 @click.option("--problem-field", default="problem", show_default=True, help="Field holding the problem text (shown to the judge).")
@@ -174,8 +176,8 @@ def parse_ks(pass_k: str, samples: int) -> list[int]:
 
 @eval_group.command("run")
 @_sampling_options
-@click.option("--level", default="R1", show_default=True, help="Length level this evaluation stands for (recorded).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Evaluation folder (resumable).")
+@click.option("--level", default="R1", show_default=True, type=LevelType(), help="Length level this evaluation stands for (recorded).")
+@click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="Evaluation folder (resumable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json.")
 @pass_app
@@ -223,7 +225,7 @@ def compare_cmd(app: AppContext, dirs: tuple[Path, ...], a_idx: int, b_idx: int,
 @click.option("--adapters", help="One adapter per level: R1=DIR,R2=DIR,... (trained on that level's export).")
 @click.option("--prompt-levels", is_flag=True, help="One model; ask for shorter answers by prompt at each level.")
 @click.option("--levels", "levels_spec", default="R1-R6", show_default=True, help="Levels to study.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for one evaluation per level and the table.")
+@click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="Folder for one evaluation per level and the table.")
 @click.option("--quiet", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -268,7 +270,7 @@ def length_cmd(app: AppContext, adapters: str | None, prompt_levels: bool, level
 @eval_group.command("report")
 @click.argument("dirs", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--length-study", "length_dir", type=click.Path(file_okay=False, path_type=Path), help="A length-study folder to include.")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Markdown file; plots go beside it.")
+@click.option("--out", "out_path", required=True, type=OutPath(dir_okay=False), help="Markdown file; plots go beside it.")
 @click.option("--title", default="distill evaluation report", show_default=True)
 @pass_app
 def report_cmd(app: AppContext, dirs: tuple[Path, ...], length_dir: Path | None, out_path: Path, title: str) -> None:

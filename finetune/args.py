@@ -90,6 +90,10 @@ class FinetuneArgs(BaseModel):
                 continue  # the CLI writes the prompt set into --out
             if not getattr(self, name):
                 raise DistillError(f"--{name} is required")
+        from distill.params import writable_problem
+
+        if why := writable_problem(Path(self.out), dir_wanted=True):
+            raise DistillError(f"--out: {why}")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -101,6 +105,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DistillError("config file not found", path=path) from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise DistillError("not a UTF-8 text file", path=path) from None
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(text)

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from distill.params import Count, OutPath
+
 from distill.context import AppContext, pass_app
 from distill.errors import DistillError
 
@@ -156,8 +158,8 @@ def with_prompt_set(app: AppContext, args: FinetuneArgs) -> FinetuneArgs:
 @click.option("--adapter", type=click.Path(file_okay=False, path_type=Path), help="Adapter folder (omit for the base model).")
 @click.option("--data", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder with test.jsonl.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "valid", "test"]))
-@click.option("--batch-size", type=int, default=4, show_default=True)
-@click.option("--max-seq-length", type=int, default=2048, show_default=True)
+@click.option("--batch-size", type=Count(1), default=4, show_default=True)
+@click.option("--max-seq-length", type=Count(1), default=2048, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def test_cmd(app: AppContext, model: str, adapter: Path | None, data: Path, split: str, batch_size: int, max_seq_length: int, as_json: bool) -> None:
@@ -180,7 +182,7 @@ def test_cmd(app: AppContext, model: str, adapter: Path | None, data: Path, spli
 @finetune_group.command("fuse")
 @click.option("--model", required=True, help="Base model path or id.")
 @click.option("--adapter", required=True, type=click.Path(file_okay=False, path_type=Path), help="Adapter folder.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the fused model.")
+@click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="Folder for the fused model.")
 @click.option("--check-prompt", "prompts", multiple=True, help="Prompts for the fused-vs-unfused check (default: three maths questions).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app

@@ -64,6 +64,9 @@ class Selector:
             if missing:
                 raise DistillError(f"unknown problem id(s): {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
             plist = [by_id[i] for i in self.ids]
+        if self.source and plist and not any(p.source == self.source for p in plist):
+            known = sorted({p.source for p in plist})
+            raise DistillError(f"unknown source {self.source!r}; the workspace holds {', '.join(known)}")
         return [p for p in plist if self.keeps(p)]
 
     def keeps(self, p: Problem) -> bool:

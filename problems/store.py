@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from distill.errors import DistillError
-from distill.io import atomic_write_jsonl, read_jsonl_records
+from distill.io import atomic_write_jsonl, lock_for, read_jsonl_records
 
 from .schema import Problem, normalise_text
 
@@ -46,7 +46,12 @@ class ProblemStore:
         return problems[problem_id]
 
     def merge(self, incoming: Iterable[Problem]) -> dict[str, int]:
-        """Add or replace by id (re-importing the same files changes nothing), relink twins, write once."""
+        """Add or replace by id (re-importing the same files changes nothing), relink twins, write once; the read
+        and the write hold the store's lock, so two imports at once into one workspace both keep their problems."""
+        with lock_for(self.path):
+            return self._merge(incoming)
+
+    def _merge(self, incoming: Iterable[Problem]) -> dict[str, int]:
         current = self.by_id()
         added = updated = unchanged = 0
         for prob in incoming:

@@ -89,7 +89,9 @@ def load_template(name: str, prompts_dir: Path | str | None = None) -> Template:
     candidates.append(bundled_dir() / f"{name}.md")
     for path in candidates:
         if path.exists():
-            return parse_template(name, path.read_text(encoding="utf-8"), str(path))
+            from distill.io import read_text
+
+            return parse_template(name, read_text(path, "prompt template"), str(path))
     raise DistillError(f"no prompt template named {name!r} (looked in {', '.join(str(c.parent) for c in candidates)})")
 
 

@@ -21,6 +21,7 @@ from pydantic import (
 
 from distill.config import ROLES, Settings, settings_from_data
 from distill.errors import DistillError
+from distill.io import read_text
 
 # The published design and its numbers, for the report's comparison column and banner.
 PUBLISHED = {"student": "Qwen2.5-7B-Instruct (4-bit)", "iters": 200, "runs": 5, "levels": ["R1", "R2", "R3", "R4", "R5", "R6"],
@@ -142,7 +143,7 @@ class StudyConfig(_Strict):
 
 def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(path, "study config"))
     except FileNotFoundError:
         raise DistillError("study config not found", path=path) from None
     except tomllib.TOMLDecodeError as exc:

@@ -19,7 +19,7 @@ from typing import Any
 
 from distill.config import Settings
 from distill.errors import DistillError, WorkFailed
-from distill.io import content_hash, read_record, write_record
+from distill.io import content_hash, lock_for, read_record, write_record
 from distill.workspace import Workspace
 
 from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
@@ -44,6 +44,10 @@ class Study:
         return read_record(self.state_path, StudyState, "a study state", "delete it to start the study over")
 
     def _record(self, key: str, fp: str, outputs: dict[str, Any], order: list[str] | None = None) -> None:
+        with lock_for(self.state_path):
+            self._record_locked(key, fp, outputs, order)
+
+    def _record_locked(self, key: str, fp: str, outputs: dict[str, Any], order: list[str] | None) -> None:
         st = self.state()
         st.steps[key] = StepRecord(fingerprint=fp, outputs=outputs, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         if order:  # in plan order, whichever step finished first
@@ -187,6 +191,20 @@ class Study:
                 raise DistillError(f"--only {only} needs the steps before it done with the current settings; not done: "
                                    f"{', '.join(before[:5])}{more} (run `distill study run --until {STEPS[STEPS.index(only) - 1]}` first)")
         self.dir.mkdir(parents=True, exist_ok=True)
+        from filelock import Timeout
+
+        running = lock_for(self.dir / "run", timeout=0)
+        try:
+            running.acquire()
+        except Timeout:
+            raise DistillError(f"study {self.cfg.name!r} is running in another process (its lock: {self.dir / 'run.lock'}); "
+                               "wait for it to finish, or stop it and run again") from None
+        try:
+            return self._run(plan, until, only, jobs)
+        finally:
+            running.release()
+
+    def _run(self, plan, until: str | None, only: str | None, jobs: int) -> dict[str, Any]:
         ran, skipped, todo = [], [], []
         stop_after = STEPS.index(until) if until else len(STEPS) - 1
         order = [k for _, k, _, _ in plan]

@@ -244,6 +244,7 @@ def test_hf_export_loads_with_datasets_offline(teacher, run_cli, tmp_path, monke
     assert json.loads((out / "manifest.json").read_text())["models"] == {"solver": ["recorded-r1"], "verifier": ["recorded-formatter"]}
 
 
+@pytest.mark.slow
 def test_status_export_and_run_after_a_grader_change(teacher, run_cli, workspace, tmp_path):
     """Issue 36: transcripts accepted by an older grader are re-checked with no model call. `corpus status` counts
     the ones the current grader rejects, an export leaves them out and records the grader version, and

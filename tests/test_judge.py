@@ -128,7 +128,7 @@ SURE = [("10", "Answer: 10 or 12"), ("C", "The answer is (C) or (D)."), ("7", "T
         ("12", r"\boxed{13}"), ("3", "Final answer: 3x"), ("12", r"\boxed{12}")]
 
 
-@pytest.mark.parametrize("audit", [False, True])
+@pytest.mark.parametrize("audit", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_a_judge_that_says_correct_to_everything_changes_no_sure_verdict(tmp_path, audit):
     seen = []
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from distill.params import OutPath
+
 from distill.context import AppContext, pass_app
 from distill.corpus.transcripts_cli import _stores, transcripts_group
 from distill.errors import DistillError
@@ -13,7 +15,7 @@ from distill.problems.select import parse_years
 
 
 @transcripts_group.command("html")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the site.")
+@click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="Folder for the site.")
 @click.option("--source", help="Only this source.")
 @click.option("--year", help="Year or range.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes rendering pages [default: every core].")

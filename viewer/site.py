@@ -18,7 +18,7 @@ from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict
 
-from distill.io import atomic_open, atomic_write_text, content_hash
+from distill.io import atomic_open, atomic_write_text, content_hash, lock_for
 from distill.problems.schema import Problem
 from distill.problems.store import StoredProblems, sorted_by_id
 
@@ -194,6 +194,12 @@ def build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, j
     read and rendered in `jobs` worker processes (default: every core); a page whose inputs have not
     changed is not rebuilt. The index and pages.jsonl are written as the pages come back, in problem
     order, so memory does not grow with the number of pages."""
+    (out / "p").mkdir(parents=True, exist_ok=True)
+    with lock_for(out / MANIFEST):  # two builds into one folder take turns: the manifest vouches for the pages of one
+        return _build_site(problems, store, out, jobs)
+
+
+def _build_site(problems: Sequence[Problem], store: TranscriptStore, out: Path, jobs: int | None) -> dict[str, Any]:
     (out / "p").mkdir(parents=True, exist_ok=True)
     assets = resources.files("distill.viewer") / "site_assets"
     for name in ("style.css", "index.js"):
