@@ -77,6 +77,14 @@ class BestAdapterCallback(TrainingCallback):
         it = info["iteration"] + self.offset
         if self.offset and it == self.offset == self.last_iter:
             return  # a resumed run re-measures the checkpoint it started from: already recorded, not a new evaluation
+        self._val(it, info)
+        if self.writes:
+            save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
+            write_record(self.out / "checkpoints" / "state.json", self.state())
+        self._maybe_stop()
+
+    def _val(self, it: int, info: dict[str, Any]) -> None:
+        """Record one validation at absolute iteration `it`: the best adapter, the metrics row."""
         val = self.score(info)
         improved = val < self.best_val
         if improved:
@@ -87,11 +95,10 @@ class BestAdapterCallback(TrainingCallback):
         elif it > (self.best_iter or 0):
             self.bad_evals += 1
         self.last_val, self.last_iter = val, it
-        if self.writes:
-            save_adapter(self.model, self.out / "checkpoints" / "last.safetensors")
-            write_record(self.out / "checkpoints" / "state.json", self.state())
         self._write({"kind": "val", "iteration": it, "val_loss": float(info["val_loss"]), "val_time": info["val_time"], "best": improved,
                      "time": time.time(), **_extras(info, "val_", ("val_loss", "val_time"))})
+
+    def _maybe_stop(self) -> None:
         if self.patience is not None and self.bad_evals >= self.patience:
             self.stopped_early = True
             raise EarlyStop(f"no new best validation loss in {self.patience} evaluations")

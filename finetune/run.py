@@ -72,10 +72,8 @@ def run_finetune(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None]
 
         return run_grpo(args, on_report)
     run = _prepare(args)
-    cb = BestAdapterCallback(run.model, run.out, offset=run.offset, patience=args.early_stop_patience, state=run.state, on_report=on_report,
-                             writes=run.main)
     t0 = time.perf_counter()
-    _train(args, run, cb)
+    cb = _train(args, run, on_report)
     wall = time.perf_counter() - t0
     test_loss = _test_loss(args, run, cb)
     if not run.main:
@@ -134,25 +132,48 @@ def _prepare(args: FinetuneArgs) -> Prepared:
     return run
 
 
-def _train(args: FinetuneArgs, run: Prepared, cb: BestAdapterCallback) -> None:
+def _train(args: FinetuneArgs, run: Prepared, on_report: Callable[[dict[str, Any]], None] | None) -> BestAdapterCallback:
+    """mlx-lm's `train` with exact resume (resume.py): seeded batches from the checkpoint's position, the optimizer's
+    moments and step and MLX's random key restored, validation and checkpoints on absolute iterations."""
     import mlx.optimizers as optim
     from mlx_lm.tuner import TrainingArgs, train
 
+    from .resume import ExactCallback, SeededBatches, load_optimizer
+
+    train_ds, val_ds, _ = _datasets(run.splits, run.tokenizer, args.mask_prompt)
+    optimizer = optim.Adam(learning_rate=args.learning_rate)
+    if run.state is not None and not load_optimizer(optimizer, run.out / "checkpoints" / "optimizer.safetensors"):
+        log.warning("note: this checkpoint predates exact resume (no optimizer.safetensors): the weights resume, Adam starts again")
+    batches = SeededBatches(args.seed, skip=run.offset)
+
+    def validate() -> float:
+        from mlx_lm.tuner import evaluate
+
+        loss = evaluate(model=run.model, dataset=val_ds, batch_size=args.batch_size, num_batches=args.val_batches,
+                        max_seq_length=args.max_seq_length, iterate_batches=batches)
+        run.model.train()
+        return float(loss)
+
+    cb = ExactCallback(run.model, run.out, optimizer=optimizer, validate=validate, iters=args.iters, steps_per_eval=args.steps_per_eval,
+                       steps_per_report=args.steps_per_report, save_every=args.save_every, offset=run.offset,
+                       patience=args.early_stop_patience, state=run.state, on_report=on_report, writes=run.main)
     remaining = args.iters - run.offset
     if remaining <= 0:
-        return
-    train_ds, val_ds, _ = _datasets(run.splits, run.tokenizer, args.mask_prompt)
-    targs = TrainingArgs(batch_size=args.batch_size, iters=remaining, val_batches=args.val_batches,
-                         steps_per_report=args.steps_per_report, steps_per_eval=args.steps_per_eval,
-                         steps_per_save=args.save_every, max_seq_length=args.max_seq_length,
+        return cb
+    # mlx-lm reports every iteration and validates never: the callback keeps the schedule on absolute iterations
+    targs = TrainingArgs(batch_size=args.batch_size, iters=remaining, val_batches=args.val_batches, steps_per_report=1,
+                         steps_per_eval=remaining + 1, steps_per_save=args.save_every, max_seq_length=args.max_seq_length,
                          adapter_file=str(run.out / "checkpoints" / "adapters.safetensors"), grad_checkpoint=args.grad_checkpoint)
     # mlx-lm prints its own progress UI; ours (or none, with --quiet) replaces it
     with contextlib.redirect_stdout(io.StringIO()):
         try:
-            train(model=run.model, optimizer=optim.Adam(learning_rate=args.learning_rate), train_dataset=train_ds,
-                  val_dataset=val_ds, args=targs, training_callback=cb)
+            if run.offset == 0:
+                cb.validate_now(0)  # the base model's validation loss (LoRA's zero-initialised B leaves it unchanged)
+            train(model=run.model, optimizer=optimizer, train_dataset=train_ds, val_dataset=None, args=targs,
+                  iterate_batches=batches, training_callback=cb)
         except EarlyStop:
             pass
+    return cb
 
 
 def _test_loss(args: FinetuneArgs, run: Prepared, cb: BestAdapterCallback) -> float | None:

@@ -96,11 +96,11 @@ def test_resume_continues_from_checkpoint(tiny_model, chat_data, tmp_path):
     first = run_finetune(args(tiny_model, chat_data, out, iters=15))
     state = read_checkpoint_state(out)  # the record --resume starts from
     assert json.loads((out / "checkpoints" / "state.json").read_text())["schema_version"] == 1
-    assert state.iteration == 14 and state.best_val_loss == pytest.approx(first.best_val_loss)
+    assert state.iteration == 15 and state.best_val_loss == pytest.approx(first.best_val_loss)  # the last iteration is a checkpoint
     resumed = run_finetune(args(tiny_model, chat_data, out, iters=30, resume=True))
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     its = [m["iteration"] for m in metrics if m["kind"] == "train"]
-    state_iteration = 14  # the last validation of a 15-iteration run measures the weights after 14 updates
+    state_iteration = 15  # the checkpoint of a 15-iteration run holds the weights after its 15 updates
     assert its == sorted(set(its)) and its[-1] == 30 and 10 in its  # rows before the checkpoint are kept...
     assert all(i <= state_iteration or i > state_iteration + 4 for i in its)  # ...and the resumed run starts after it
     assert resumed.iterations_run == 30 and resumed.best_val_loss <= first.best_val_loss
@@ -232,3 +232,29 @@ def test_the_two_host_launch_command_carries_everything_a_rank_needs(tmp_path):
     assert cmd[-3:-1] == ["-m", "distill.finetune.worker"] and FinetuneArgs(**json.loads(cmd[-1])) == a
     # nothing written to this machine's temp folder (the interpreter itself may live anywhere, a clone under /tmp too)
     assert not any(tempfile.gettempdir() in part for part in cmd[6:] if part != sys.executable)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fine_tune_type", ["lora", "full"])
+def test_a_resumed_run_ends_with_the_weights_of_one_that_ran_straight_through(tiny_model, chat_data, tmp_path, fine_tune_type):
+    """Issue 37: stopped at either of two checkpoints and resumed, the final weights equal an uninterrupted run's
+    (max |diff| <= 1e-5): the optimizer's moments and step, the data position and the random key come back."""
+    import mlx.core as mx
+
+    kw = dict(iters=12, save_every=4, steps_per_eval=3, steps_per_report=2, seed=3, fine_tune_type=fine_tune_type, lora_dropout=0.1
+              if fine_tune_type == "lora" else 0.0, learning_rate=5e-3)
+    straight = tmp_path / "straight"
+    run_finetune(args(tiny_model, chat_data, straight, **kw))
+    want = mx.load(str(straight / "checkpoints" / "last.safetensors"))
+    for stop in (4, 8):
+        out = tmp_path / f"stopped-{stop}"
+        run_finetune(args(tiny_model, chat_data, out, **{**kw, "iters": stop}))
+        assert read_checkpoint_state(out).iteration == stop and (out / "checkpoints" / "optimizer.safetensors").exists()
+        run_finetune(args(tiny_model, chat_data, out, **kw, resume=True))
+        got = mx.load(str(out / "checkpoints" / "last.safetensors"))
+        assert set(got) == set(want)
+        diff = max(float(mx.max(mx.abs(got[k] - want[k]))) for k in want)
+        assert diff <= 1e-5, (stop, diff)
+        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        vals = [m["iteration"] for m in rows if m["kind"] == "val"]
+        assert vals == sorted(set(vals)) and set(vals) >= {0, 3, 6, 9, 12}  # the schedule is on absolute iterations
