@@ -53,7 +53,7 @@ class Backend(Protocol):
         """Fail fast, before any generation, with a one-line error."""
 
     def generate(self, prompts: Sequence[Messages], sampling: Sampling, seed: int,
-                 on_batch: Callable[[int, list[Generation]], None] | None = None) -> list[Generation]: ...
+                 on_batch: Callable[[int, list[Generation]], None] | None = None, seeds: Sequence[int] | None = None) -> list[Generation]: ...
 
 
 class MlxBackend:
@@ -85,7 +85,9 @@ class MlxBackend:
         _, tok = self.load()
         return tok.apply_chat_template(messages, add_generation_prompt=True)
 
-    def generate(self, prompts, sampling, seed, on_batch=None):
+    def generate(self, prompts, sampling, seed, on_batch=None, seeds: Sequence[int] | None = None):
+        """The prompts in batches from one random key seeded by `seed` (batched sampling draws for the whole batch at
+        once, so a chunk of prompts, not one prompt, is what a seed reproduces; `seeds` is not used)."""
         import mlx.core as mx
         from mlx_lm import batch_generate
         from mlx_lm.sample_utils import make_sampler
@@ -204,7 +206,8 @@ class EndpointBackend:
             return thinking + ("\n</think>\n\n" + r.text if r.text else "")
         return as_text(thinking, r.text, still_thinking=r.finish_reason == "length" and not r.text)
 
-    def generate(self, prompts, sampling, seed, on_batch=None):
+    def generate(self, prompts, sampling, seed, on_batch=None, seeds: Sequence[int] | None = None):
+        """Each prompt with its own request `seed` (`seeds[i]`, else seed + i): a server that honours it repeats the reply."""
         from distill.agents.endpoint import ChatEndpoint
         from distill.errors import EndpointError
 
@@ -215,7 +218,7 @@ class EndpointBackend:
             async def one(i: int, messages: Messages) -> Generation:
                 async with sem:
                     try:
-                        gen = await self.complete(endpoint, messages, sampling, seed + i)
+                        gen = await self.complete(endpoint, messages, sampling, seeds[i] if seeds is not None else seed + i)
                     except EndpointError as exc:
                         if exc.fatal:
                             raise

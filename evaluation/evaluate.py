@@ -21,7 +21,7 @@ from distill.errors import DistillError
 from distill.io import append_jsonl, atomic_write_jsonl, content_hash, read_jsonl_records, read_record, write_record
 from distill.usage import Usage
 
-from .backends import Backend, Sampling
+from .backends import Backend, MlxBackend, Sampling
 from .metrics import sample_metrics
 from .records import EvalConfig, EvalSummary, ResponseRecord
 from .stats import summarise_records
@@ -88,13 +88,13 @@ def run_evaluation(
     _check_resume(out, config)
     resp_path = out / "responses.jsonl"
     done = _resume_records(resp_path)
-    todo = [(p, k, j) for k in range(runs) for p in problems for j in range(samples) if (p.id, k, j) not in done]
-    total, finished = len(problems) * runs * samples, len(done)
+    total = len(problems) * runs * samples
+    finished = sum((p.id, k, j) in done for k in range(runs) for p in problems for j in range(samples))
     t_all = time.perf_counter()
     ctx = Loop(backend, {p.id: student.messages(p, level) for p in problems}, sampling, seed, level, grader, judge, resp_path, chunk,
                asyncio.new_event_loop())  # one loop for every chunk: the judge's HTTP connections live in it
     try:
-        _generate_and_grade(ctx, todo, runs, lambda n: on_progress(finished + n, total) if on_progress else None)
+        _generate_and_grade(ctx, problems, runs, samples, done, lambda n: on_progress(finished + n, total) if on_progress else None)
     finally:
         ctx.loop.close()
     wall = time.perf_counter() - t_all
@@ -152,48 +152,66 @@ def split_thinking(text: str) -> tuple[int, int]:
     return len((thinking or "").split()), len(answer.split())
 
 
-def _grade_and_write(ctx: Loop, k: int, part, gens) -> None:
+def plan_seed(seed: int, run: int, index: int) -> int:
+    """The seed of item `index` of run `run` in the full plan (problems x samples, in order): fixed by the evaluation's
+    seed and the item's position, never by what is pending, so a resumed run draws what an uninterrupted one drew."""
+    return ((seed * 1_000_003 + run) * 1_000_003 + index) % 2**31
+
+
+def _grade_and_write(ctx: Loop, k: int, part, gens, seeds: Sequence[int]) -> None:
     t1 = time.perf_counter()
     verdicts = ctx.loop.run_until_complete(grade_records([p.answer for p, _ in part], [g.text for g in gens], ctx.grader, judge=ctx.judge,
                                                          problems=[p.text for p, _ in part], ids=[p.id for p, _ in part]))
     ctx.timing["grading_s"] += time.perf_counter() - t1
-    for (p, j), g, v in zip(part, gens, verdicts):
+    for (p, j), g, v, used in zip(part, gens, verdicts, seeds):
         thinking, answer = split_thinking(g.text)
-        rec = ResponseRecord(problem_id=p.id, run=k, sample=j, seed=ctx.seed + k, level=ctx.level, source=p.source,
+        rec = ResponseRecord(problem_id=p.id, run=k, sample=j, seed=used, level=ctx.level, source=p.source,
                              year=p.year, section=p.section, subject=p.subject, difficulty=p.level, key=p.answer, response=g.text,
                              words=len(g.text.split()), usage=Usage(completion_tokens=g.tokens), finish_reason=g.finish_reason,
                              forced=g.forced, thinking_words=thinking, answer_words=answer, endpoint=g.endpoint, verdict=v)
         append_jsonl(ctx.resp_path, rec.model_dump(mode="json"))
 
 
-def _generate_and_grade(ctx: Loop, todo, runs: int, progress: Callable[[int], None]) -> None:
-    """Generate chunk after chunk; grade each chunk in a helper thread while the next one generates.
-    Chunks are graded and written in order, so responses.jsonl grows run by run, problem by problem."""
+def _generate_and_grade(ctx: Loop, problems: Sequence[Problem], runs: int, samples: int, done: set, progress: Callable[[int], None]) -> None:
+    """Generate chunk after chunk; grade each chunk in a helper thread while the next one generates. Chunks are fixed
+    slices of each run's full plan (problems x samples), each with the seeds it always has (plan_seed): a chunk with
+    anything unanswered is generated whole again and its unanswered items are written, so a resumed evaluation
+    gives what an uninterrupted one gives. Chunks are graded and written in order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    done = 0
+    written = 0
 
-    def grade(k: int, part, gens) -> None:
-        nonlocal done
-        _grade_and_write(ctx, k, part, gens)
-        done += len(part)
-        progress(done)
+    def grade(k: int, part, gens, seeds) -> None:
+        nonlocal written
+        _grade_and_write(ctx, k, part, gens, seeds)
+        written += len(part)
+        progress(written)
 
     with ThreadPoolExecutor(1, thread_name_prefix="grading") as pool:
         grading = None
         try:
             for k in range(runs):
-                pending = [(p, j) for p, r, j in todo if r == k]
-                for start in range(0, len(pending), ctx.chunk):
-                    part = pending[start : start + ctx.chunk]
+                items = [(p, j) for p in problems for j in range(samples)]
+                for start in range(0, len(items), ctx.chunk):
+                    part = items[start : start + ctx.chunk]
+                    missing = [i for i, (p, j) in enumerate(part) if (p.id, k, j) not in done]
+                    if not missing:
+                        continue
+                    seeds = [plan_seed(ctx.seed, k, start + i) for i in range(len(part))]
+                    if isinstance(ctx.backend, MlxBackend):
+                        # mlx-lm's batches draw from one key for the whole chunk: the chunk is what a seed reproduces
+                        asked, used = list(range(len(part))), [seeds[0]] * len(part)
+                    else:  # an endpoint request carries each item's own seed: only what is missing is asked
+                        asked, used = missing, seeds
                     t0 = time.perf_counter()
-                    # each run has its own seed; chunks of a run draw from seeds derived from it
-                    gens = ctx.backend.generate([ctx.prompts[p.id] for p, _ in part], ctx.sampling, (ctx.seed + k) * 1000 + start // ctx.chunk)
+                    gens = ctx.backend.generate([ctx.prompts[part[i][0].id] for i in asked], ctx.sampling, used[asked[0]],
+                                                seeds=[used[i] for i in asked])
+                    by_item = dict(zip(asked, gens))
                     ctx.timing["generation_s"] += time.perf_counter() - t0
-                    ctx.timing["generated"] += len(part)
+                    ctx.timing["generated"] += len(asked)
                     if grading is not None:
                         grading.result()  # the previous chunk is written before this one
-                    grading = pool.submit(grade, k, part, gens)
+                    grading = pool.submit(grade, k, [part[i] for i in missing], [by_item[i] for i in missing], [used[i] for i in missing])
         finally:
             if grading is not None:
                 grading.result()

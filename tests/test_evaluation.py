@@ -45,7 +45,10 @@ def test_summary_recomputes_exactly_from_responses(samples, run_cli, tiny_model,
     # and by hand: accuracy of run 1 is its share of correct=true
     run1 = [r for r in records if r.run == 1]
     assert s["runs"][1]["accuracy"] == sum(r.correct is True for r in run1) / len(run1)
-    assert all(r.seed == r.run for r in records) and {r.finish_reason for r in records} <= {"stop", "length"}
+    from distill.evaluation.evaluate import plan_seed
+
+    assert {r.seed for r in records if r.run == 1} <= {plan_seed(0, 1, i) for i in range(16)}  # the seed used, from the plan
+    assert {r.finish_reason for r in records} <= {"stop", "length"}
     assert s["sampling"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 12, "thinking_budget": None} and s["backend"]["backend"] == "mlx"
     assert s["decoding"]["grader"] == s["grader"] and s["decoding"]["runs"] == 2 and s["decoding"]["samples"] == 1
 
@@ -64,15 +67,17 @@ def test_resume_generates_only_missing(samples, run_cli, tiny_model, workspace, 
     generated = []
     real = backends.MlxBackend.generate
 
-    def counting(self, prompts, sampling, seed, on_batch=None):
+    def counting(self, prompts, sampling, seed, on_batch=None, seeds=None):
         generated.extend(prompts)
-        return real(self, prompts, sampling, seed, on_batch)
+        return real(self, prompts, sampling, seed, on_batch, seeds)
 
     monkeypatch.setattr(backends.MlxBackend, "generate", counting)
     run_cli(*args)
-    assert len(generated) == 11
+    chunk = 2 * int(EVAL[EVAL.index("--batch-size") + 1]) if "--batch-size" in EVAL else 16
+    assert len(generated) == 16 - (5 // chunk) * chunk  # unfinished chunks only, each generated whole with its own seed
     records = read_records(out / "responses.jsonl")
     assert len(records) == 16 and len({(r.problem_id, r.run) for r in records}) == 16
+    assert [r.response for r in records] == [json.loads(line)["response"] for line in lines]  # what the first run wrote
 
 
 @pytest.mark.slow
@@ -248,3 +253,35 @@ def test_real_mlx_lm_server_sends_a_reasoning_models_thinking_in_a_field(samples
     rec, = read_records(out / "responses.jsonl")
     assert rec.response.startswith("<think>\n")  # the field's thinking, kept in the response (this random model thinks in newlines)
     assert rec.forced and "</think>" in rec.response  # cut while thinking: the block closed and an answer asked for
+
+
+@pytest.mark.slow
+def test_an_interrupted_sampled_evaluation_resumes_to_what_an_uninterrupted_one_gives(samples, run_cli, tiny_model, workspace, monkeypatch):
+    """Issue 37: at temperature 0.8 with several runs and samples, stopped after its first chunk and run again, every
+    (problem, run, sample) gets the response an uninterrupted evaluation gives, and each record carries its seed."""
+    from distill.evaluation import backends
+    from distill.evaluation.evaluate import plan_seed
+
+    common = ["eval", "run", "--model", str(tiny_model), "--problems", "sample:2001", "--runs", "3", "--samples", "4", "--batch-size", "4",
+              "--temperature", "0.8", "--top-p", "0.95", "--max-tokens", "16", "--no-judge", "--quiet"]
+    straight, stopped = workspace / "runs" / "straight", workspace / "runs" / "stopped"
+    run_cli(*common, "--out", str(straight))
+    real, calls = backends.MlxBackend.generate, []
+
+    def stop_after_first_chunk(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(backends.MlxBackend, "generate", stop_after_first_chunk)
+    assert run_cli(*common, "--out", str(stopped), ok=False).exit_code == 130
+    monkeypatch.setattr(backends.MlxBackend, "generate", real)
+    assert 0 < len(read_records(stopped / "responses.jsonl")) < 8 * 3 * 4
+    run_cli(*common, "--out", str(stopped))
+    a = {(r.problem_id, r.run, r.sample): r for r in read_records(straight / "responses.jsonl")}
+    b = {(r.problem_id, r.run, r.sample): r for r in read_records(stopped / "responses.jsonl")}
+    assert len(a) == len(b) == 8 * 3 * 4
+    assert sum(a[k].response != b[k].response for k in a) == 0
+    assert len({r.response for r in a.values()}) > 8  # sampled: the runs and samples differ from each other
+    assert all(a[k].seed == b[k].seed for k in a) and {r.seed for r in a.values()} <= {plan_seed(0, k, i) for k in range(3) for i in range(32)}
