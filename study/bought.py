@@ -34,29 +34,12 @@ class Bought(BaseModel):
 
 
 def spearman(xs: list[float], ys: list[float]) -> float | None:
-    """Rank correlation with average ranks for ties; None when either side is constant."""
-    def ranks(v: list[float]) -> list[float]:
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2
-            i = j + 1
-        return r
+    """Spearman's rank correlation (scipy.stats.spearmanr, average ranks for ties); None when either side is constant."""
+    if len(xs) < 2 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    from scipy.stats import spearmanr
 
-    if len(xs) < 2:
-        return None
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    sx = sum((a - mx) ** 2 for a in rx) ** 0.5
-    sy = sum((b - my) ** 2 for b in ry) ** 0.5
-    if sx == 0 or sy == 0:
-        return None
-    return round(sum((a - mx) * (b - my) for a, b in zip(rx, ry)) / (sx * sy), 4)
+    return round(float(spearmanr(xs, ys).statistic), 4)
 
 
 def _pct(x: float) -> str:
