@@ -108,7 +108,30 @@ def grade_cmd(app: AppContext, in_path: Path, out_path: Path, gold_field: str, r
         raise endpoint_exit(judge.failure, app.log_path, suffix=f"; every rule verdict is written, {summary['undecided']} lines left null")
 
 
+PROTOCOLS = {  # one word for a decoding protocol; options given on the command line still win
+    "deepseek": {"temperature": 0.6, "top_p": 0.95, "samples": 4},  # DeepSeek's guidance for R1-distilled students: sample, never greedy
+    "greedy": {"temperature": 0.0, "top_p": 1.0, "samples": 1},  # the published study's setting
+}
+
+
+def _apply_protocol(protocol: str | None, values: dict) -> dict:
+    """The preset's values for every sampling option not given on the command line."""
+    if not protocol:
+        return values
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    out = dict(values)
+    for name, value in PROTOCOLS[protocol].items():
+        if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+            out[name] = value
+    return out
+
+
 def _sampling_options(fn):
+    fn = click.option("--protocol", type=click.Choice(sorted(PROTOCOLS)),
+                      help="A decoding preset: deepseek (temperature 0.6, top_p 0.95, 4 samples: DeepSeek's guidance for R1-distilled "
+                           "students) or greedy (temperature 0, one sample: the study's setting). Options given explicitly win.")(fn)
     fn = click.option("--max-tokens", type=FieldType(ModelRole, "max_tokens"), default=1024, show_default=True, help="Generation limit per response.")(fn)
     fn = click.option("--top-p", type=FieldType(ModelRole, "top_p"), default=1.0, show_default=True, help="Nucleus sampling (1.0: off).")(fn)
     fn = click.option("--temperature", type=FieldType(ModelRole, "temperature"), default=0.0, show_default=True,
@@ -138,8 +161,13 @@ def _sampling_options(fn):
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
               temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False, samples: int = 1,
-              pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None):
+              pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None, protocol: str | None = None):
     """The command's options as an EvalRequest, run by the service with a progress bar."""
+    p = _apply_protocol(protocol, {"temperature": temperature, "top_p": top_p, "samples": samples})
+    temperature, top_p, samples = p["temperature"], p["top_p"], p["samples"]
+    if runs > 1 and temperature == 0:
+        app.console.print(f"note: --runs {runs} at temperature 0 repeats the first run {runs} times (greedy decoding is deterministic); "
+                          "--protocol deepseek samples instead")
     from distill.evaluation.backends import Sampling
     from distill.corpus.selection import resolve_spec
     from distill.evaluation.service import EvalRequest, ModelSpec, evaluate_stage
@@ -203,21 +231,69 @@ def run_cmd(app: AppContext, out_dir: Path, quiet: bool, as_json: bool, **opts) 
         app.out.print(f"[yellow]{100 * s['error_rate']:.1f}% of generations failed (counted wrong); run the same command again to retry them[/]")
 
 
+@eval_group.command("regrade")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--judge/--no-judge", default=False, show_default=True, help="Ask the evaluation agent about what the rules leave undecided.")
+@click.option("--workers", type=click.IntRange(min=1), help="Grader worker processes (default: config).")
+@click.option("--json", "as_json", is_flag=True, help="Print the regrade record as JSON.")
+@pass_app
+def regrade_cmd(app: AppContext, folder: Path, judge: bool, workers: int | None, as_json: bool) -> None:
+    """Grade an evaluation's stored responses again with the current grader: no generation call. New verdicts and
+    summary replace the old; regrades.jsonl records the grader version they replace and how many verdicts changed."""
+    from distill.evaluation.regrade import regrade
+    from distill.grading.pool import Grader
+    from distill.problems.store import ProblemStore
+
+    if not (folder / "responses.jsonl").exists():
+        raise DistillError("no responses.jsonl: not an evaluation folder", path=folder)
+    texts: dict[str, str] = {}
+    the_judge = None
+    if judge:
+        from distill.evaluation.service import make_judge
+
+        if app.workspace.problems_file.exists():
+            texts = {p.id: p.text for p in ProblemStore(app.workspace.problems_file).iter()}
+        the_judge = make_judge(app.workspace, app.settings, app.prompts_dir(None), app.settings.concurrency)
+        app.start_log()
+    with Grader(workers=workers or app.settings.grader_workers) as grader:
+        entry = regrade(folder, grader, judge=the_judge, problem_texts=texts)
+    if as_json:
+        click.echo(json.dumps(entry))
+        return
+    app.out.print(f"regraded {entry['records']} responses in {folder}: grader {entry['from']} -> {entry['to']}, "
+                  f"{entry['changed']} verdicts changed; no generation call")
+
+
 @eval_group.command("compare")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--a", "a_idx", type=int, default=0, show_default=True, help="Index of the baseline among DIRS for the paired test.")
 @click.option("--b", "b_idx", type=int, default=1, show_default=True, help="Index of the other evaluation.")
+@click.option("--allow-protocol-diff", is_flag=True, help="Compare evaluations made with different protocols (the differences are printed first).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def compare_cmd(app: AppContext, dirs: tuple[Path, ...], a_idx: int, b_idx: int, as_json: bool) -> None:
-    """Evaluations side by side, with the paired difference of two of them and its significance."""
+def compare_cmd(app: AppContext, dirs: tuple[Path, ...], a_idx: int, b_idx: int, allow_protocol_diff: bool, as_json: bool) -> None:
+    """Evaluations side by side, with the paired difference of two of them and its significance. Evaluations whose
+    protocol differs (prompt or chat template, sampling, max_tokens, grader) are refused unless --allow-protocol-diff."""
+    from distill.evaluation.card import protocol_differences, read_card
     from distill.evaluation.report import compare_evals, compare_markdown, load_eval
 
     evals = [load_eval(d) for d in dirs]
     if len(evals) > 1 and not (0 <= a_idx < len(evals) and 0 <= b_idx < len(evals) and a_idx != b_idx):
         raise DistillError(f"--a and --b must be two different indexes below {len(evals)}")
+    cards = [read_card(d) for d in dirs]
+    diffs = []
+    for d, card in zip(dirs[1:], cards[1:]):
+        if cards[0] is not None and card is not None and (what := protocol_differences(cards[0], card)):
+            diffs.append(f"{dirs[0].name} vs {d.name}: " + "; ".join(what))
+    if diffs and not allow_protocol_diff:
+        raise DistillError(f"protocols differ ({diffs[0]}); pass --allow-protocol-diff to compare anyway")
     cmp = compare_evals(evals, a_idx, b_idx)
-    click.echo(json.dumps(cmp) if as_json else compare_markdown(cmp))
+    if diffs:
+        cmp["protocol_differences"] = diffs
+    if as_json:
+        click.echo(json.dumps(cmp))
+        return
+    click.echo("".join(f"protocol differs: {line}\n" for line in diffs) + compare_markdown(cmp))
 
 
 @eval_group.command("length-study")

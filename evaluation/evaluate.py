@@ -23,7 +23,8 @@ from distill.usage import Usage
 
 from .backends import Backend, MlxBackend, Sampling
 from .metrics import sample_metrics
-from .records import EvalConfig, EvalSummary, ResponseRecord
+from .card import build_card, write_card
+from .records import REGRADE_KEYS, EvalConfig, EvalSummary, ResponseRecord
 from .stats import summarise_records
 
 
@@ -85,8 +86,16 @@ def run_evaluation(
                         samples=samples, runs=runs, seed=seed, level=level, prompt_levels=prompt_levels, templates=student.hashes,
                         grader=grader_version(),
                         judge={"role": judge.role, "templates": judge.template_hashes} if judge is not None else None)
-    _check_resume(out, config)
+    regrade_first = _check_resume(out, config)
     resp_path = out / "responses.jsonl"
+    write_card(out, build_card(config.backend, config.sampling, templates=student.hashes, seed=seed, runs=runs, samples=samples,
+                               grader=config.grader, judge=config.judge))
+    if regrade_first and resp_path.exists():  # only the grader (or the judge) changed: the stored responses are graded again
+        from .regrade import regrade
+
+        regrade(out, grader, judge=judge, problem_texts={p.id: p.text for p in problems}, loop=None)
+    if regrade_first:
+        write_record(out / "eval_config.json", config)
     done = _resume_records(resp_path)
     total = len(problems) * runs * samples
     finished = sum((p.id, k, j) in done for k in range(runs) for p in problems for j in range(samples))
@@ -114,14 +123,19 @@ def run_evaluation(
     return record
 
 
-def _check_resume(out: Path, config: EvalConfig) -> None:
+def _check_resume(out: Path, config: EvalConfig) -> bool:
+    """True when the folder's evaluation differs only in its grader or judge (its responses are regraded, not regenerated)."""
     cfg_path = out / "eval_config.json"
+    regrade = False
     if cfg_path.exists():
         old = read_record(cfg_path, EvalConfig, "an evaluation's settings", "choose another --out")
         changed = config.changed_from(old)
-        if changed:
+        if changed and not set(changed) <= set(REGRADE_KEYS):
             raise DistillError(f"holds an evaluation with other settings ({', '.join(changed)}); choose another --out", path=out)
-    write_record(cfg_path, config)
+        regrade = bool(changed)
+    if not regrade:
+        write_record(cfg_path, config)
+    return regrade
 
 
 def _resume_records(resp_path: Path) -> set[tuple[str, int, int]]:

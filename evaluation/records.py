@@ -14,6 +14,7 @@ from distill.io import read_record
 from distill.usage import Usage
 
 RESUME_KEYS = ("problems", "backend", "sampling", "samples", "seed", "level", "prompt_levels", "templates", "grader", "judge")
+REGRADE_KEYS = ("grader", "judge")  # a change of these alone regrades the stored responses: nothing is generated again
 
 
 class ResponseRecord(BaseModel):
@@ -63,7 +64,7 @@ class EvalConfig(BaseModel):
     level: str
     prompt_levels: bool = False
     templates: dict[str, str]
-    grader: str = Field(description="hash of the grading rules' source: another grader, other verdicts")
+    grader: str = Field(description="the grader's behaviour version: another grader, other verdicts (regraded, not regenerated)")
     judge: dict[str, Any] | None = None
 
     def changed_from(self, old: "EvalConfig") -> list[str]:

@@ -21,7 +21,7 @@ def _open(app: AppContext, config: Path):
 
 @click.group("study")
 def study_group() -> None:
-    """Run the whole study (import -> corpus -> levels -> rewrites -> export -> finetune -> evaluate -> report)."""
+    """Run the whole study (import -> corpus -> levels -> rewrites -> export -> finetune -> evaluate -> grade -> report)."""
 
 
 @study_group.command("run")

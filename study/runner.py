@@ -123,8 +123,10 @@ class Study:
             out.append(("finetune", f"finetune:{RL}", fp_ft[RL], {"level": RL}))
         ev = c.evaluation.model_dump()
         judge = {"role": describe_role(s.judge), "templates": self._templates(["judge_system", "judge"])} if c.evaluation.judge else None
-        fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": ev, "templates": student_t, "judge": judge,
-                                "grader": grader_version()}, 24)
+        # generation does not depend on the grader or the judge: a change of either regrades (the grade steps), never regenerates
+        fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": {k: v for k, v in ev.items() if k != "judge"},
+                                "templates": student_t}, 24)
+        first_eval = len(out)
         out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": c.finetune.model}, 24), {"kind": "base"}))
         for lv in [*c.levels.train, *([PREF] if c.preference is not None else []), *([RL] if c.rl is not None else [])]:
             out.append(("evaluate", f"evaluate:tuned:{lv}", content_hash({"t": fp_test, "ft": fp_ft[lv]}, 24), {"kind": "tuned", "level": lv}))
@@ -136,6 +138,10 @@ class Study:
             if "R1" in c.levels.train:
                 out.append(("evaluate", "evaluate:math500:tuned", content_hash({"t": fp_test, "m": "math500", "ft": fp_ft["R1"]}, 24),
                             {"kind": "tuned", "level": "R1", "math500": True}))
+        for step, key, fp, inputs in list(out[first_eval:]):
+            if step == "evaluate":  # the stored responses graded with the current grader (and judge): no generation
+                out.append(("grade", "grade:" + key.split(":", 1)[1], content_hash({"evaluate": fp, "grader": grader_version(), "judge": judge}, 24),
+                            {"of": key}))
         fp_report = content_hash([k + f for _, k, f, _ in out], 24)
         out.append(("report", "report", fp_report, {}))
         return out
@@ -174,6 +180,8 @@ class Study:
             return ("finetune:R1",)
         if key.startswith("evaluate:tuned:"):
             return (f"finetune:{key.split(':', 2)[2]}",)
+        if step == "grade":
+            return ("evaluate:" + rest,)
         return tuple(k for k in planned if k != "report")  # the report reads everything
 
     # ------------------------------------------------------------------ running
@@ -396,6 +404,26 @@ class Study:
         s = evaluate_stage(self.ws, self.settings, req)
         self.log(f"  {name}: {100 * s.mean:.2f} ± {100 * s.std:.2f} over {len(s.runs)} runs of {s.n_problems} problems")
         return {"dir": str(req.out), "name": name, "kind": kind, "level": level, "math500": math500, "mean": s.mean, "std": s.std}
+
+    def _step_grade(self, fp: str, of: str) -> dict[str, Any]:
+        """The evaluation's stored responses graded again when the grader (or the judge) that graded them is not the
+        current one; nothing is generated. An evaluation graded by the current grader is left as it is."""
+        from distill.corpus.service import open_grader
+        from distill.evaluation.records import EvalConfig
+        from distill.evaluation.regrade import regrade
+        from distill.evaluation.service import make_judge
+        from distill.grading.version import grader_version
+
+        folder = Path(self._output(of)["dir"])
+        cfg = read_record(folder / "eval_config.json", EvalConfig, "an evaluation's settings", f"run the {of} step again")
+        judge = make_judge(self.ws, self.settings, self.prompts_dir, self.cfg.corpus.concurrency) if self.cfg.evaluation.judge else None
+        wanted = {"role": judge.role, "templates": judge.template_hashes} if judge is not None else None
+        if cfg.grader == grader_version() and cfg.judge == wanted:
+            return {"dir": str(folder), "regraded": False, "changed": 0}
+        with open_grader(self.settings) as grader:
+            entry = regrade(folder, grader, judge=judge, problem_texts={p.id: p.text for p in self._problems()})
+        self.log(f"  {of}: regraded {entry['records']} responses ({entry['changed']} verdicts changed), no generation")
+        return {"dir": str(folder), "regraded": True, "changed": entry["changed"]}
 
     def _step_report(self, fp: str) -> dict[str, Any]:
         from distill.study.report import write_study_report

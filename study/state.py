@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from distill.io import content_hash
 
-STEPS = ("import", "corpus", "levels", "rewrites", "export", "finetune", "evaluate", "report")
+STEPS = ("import", "corpus", "levels", "rewrites", "export", "finetune", "evaluate", "grade", "report")
 
 
 def file_hash(paths: list[str]) -> str:

@@ -229,19 +229,20 @@ def _stale_after(tmp_path, tiny_model, change) -> set[str]:
     return {r.key for r in study.status() if r.status == "stale"}
 
 
-def test_editing_the_judge_template_marks_exactly_the_evaluations_and_the_report_stale(tmp_path, tiny_model):
+def test_editing_the_judge_template_marks_exactly_the_grade_steps_and_the_report_stale(tmp_path, tiny_model):
+    """Issue 37: the judge decides verdicts, not generations: the evaluations are regraded, never regenerated."""
     def edit(prompts):
         (prompts / "judge.md").write_text((prompts / "judge.md").read_text() + "\nBe strict about units.\n")
 
     stale = _stale_after(tmp_path, tiny_model, edit)
-    assert stale == {"evaluate:base", "evaluate:tuned:R1", "evaluate:tuned:R3", "report"}
+    assert stale == {"grade:base", "grade:tuned:R1", "grade:tuned:R3", "report"}
 
 
-def test_a_grader_code_change_marks_exactly_the_evaluations_and_the_report_stale(tmp_path, tiny_model, monkeypatch):
+def test_a_grader_code_change_marks_exactly_the_grade_steps_and_the_report_stale(tmp_path, tiny_model, monkeypatch):
     import distill.grading.version as version
 
     stale = _stale_after(tmp_path, tiny_model, lambda _: monkeypatch.setattr(version, "grader_version", lambda: "changed-rules"))
-    assert stale == {"evaluate:base", "evaluate:tuned:R1", "evaluate:tuned:R3", "report"}
+    assert stale == {"grade:base", "grade:tuned:R1", "grade:tuned:R3", "report"}
 
 
 def test_only_a_step_whose_inputs_are_missing_is_a_clear_error(tmp_path, run_cli, tiny_model):
@@ -251,7 +252,7 @@ def test_only_a_step_whose_inputs_are_missing_is_a_clear_error(tmp_path, run_cli
     r = run_cli("study", "run", "--config", str(cfg), "--only", "corpus", ok=False)
     assert r.exit_code == 2 and "not done: import" in r.output
     r = run_cli("study", "run", "--config", str(cfg), "--only", "report", ok=False)
-    assert r.exit_code == 2 and "--only report needs" in r.output and "and 6 more" in r.output
+    assert r.exit_code == 2 and "--only report needs" in r.output and "and 9 more" in r.output
     assert not (tmp_path / "ws" / "studies").exists()
 
 
@@ -303,7 +304,7 @@ def test_formatted_pairs_add_a_rewrites_step_and_leave_the_solver_plan_as_it_was
     assert order.index("corpus") < order.index("rewrites") < order.index("export:dpo")
     assert study.needs("export:dpo", order) == ("corpus", "rewrites") and study.needs("rewrites", order) == ("corpus",)
     changed = {k for k in formatted if formatted.get(k) != default.get(k)}
-    assert changed == {"rewrites", "export:dpo", "finetune:R1+dpo", "evaluate:tuned:R1+dpo", "report"}
+    assert changed == {"rewrites", "export:dpo", "finetune:R1+dpo", "evaluate:tuned:R1+dpo", "grade:tuned:R1+dpo", "report"}
 
 
 @pytest.mark.slow
