@@ -165,7 +165,7 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
     """The command's options as an EvalRequest, run by the service with a progress bar."""
     p = _apply_protocol(protocol, {"temperature": temperature, "top_p": top_p, "samples": samples})
     temperature, top_p, samples = p["temperature"], p["top_p"], p["samples"]
-    if runs > 1 and temperature == 0:
+    if runs > 1 and temperature == 0 and not quiet:
         app.console.print(f"note: --runs {runs} at temperature 0 repeats the first run {runs} times (greedy decoding is deterministic); "
                           "--protocol deepseek samples instead")
     from distill.evaluation.backends import Sampling

@@ -24,22 +24,11 @@ from distill.usage import Usage
 from .backends import Backend, MlxBackend, Sampling
 from .metrics import sample_metrics
 from .card import build_card, write_card
-from .records import REGRADE_KEYS, EvalConfig, EvalSummary, ResponseRecord
+from .records import REGRADE_KEYS, EvalConfig, EvalSummary, ResponseRecord, read_records
 from .stats import summarise_records
 
 
 # --------------------------------------------------------------------------- the loop
-
-def read_records(path: Path) -> list[ResponseRecord]:
-    """The records of responses.jsonl, the latest one per (problem, run): a response that failed to
-    generate is written again when the evaluation resumes, and the new line replaces the old."""
-    if not path.exists():
-        return []
-    latest: dict[tuple[str, int, int], ResponseRecord] = {}
-    for _, rec in read_jsonl_records(path, ResponseRecord, "a response record", "evaluate into a new --out folder", log=True):
-        latest[(rec.problem_id, rec.run, rec.sample)] = rec
-    return list(latest.values())
-
 
 @dataclass
 class Loop:

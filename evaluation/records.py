@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from distill.grading.grader import Verdict
-from distill.io import read_record
+from distill.io import read_jsonl_records, read_record
 from distill.usage import Usage
 
 RESUME_KEYS = ("problems", "backend", "sampling", "samples", "seed", "level", "prompt_levels", "templates", "grader", "judge")
@@ -177,4 +177,15 @@ def read_length_study(folder: Path) -> LengthStudy:
 
 
 __all__ = ["EvalConfig", "EvalSummary", "GroupAccuracy", "LengthStudy", "LevelRow", "RunAccuracy", "SessionTiming", "read_length_study",
-           "read_summary"]
+           "read_records", "read_summary"]
+
+
+def read_records(path: Path) -> list[ResponseRecord]:
+    """The records of responses.jsonl, the latest one per (problem, run): a response that failed to
+    generate is written again when the evaluation resumes, and the new line replaces the old."""
+    if not path.exists():
+        return []
+    latest: dict[tuple[str, int, int], ResponseRecord] = {}
+    for _, rec in read_jsonl_records(path, ResponseRecord, "a response record", "evaluate into a new --out folder", log=True):
+        latest[(rec.problem_id, rec.run, rec.sample)] = rec
+    return list(latest.values())

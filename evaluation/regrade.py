@@ -18,7 +18,7 @@ from distill.io import append_jsonl, atomic_write_jsonl, read_record, write_reco
 
 from .card import read_card, write_card
 from .metrics import sample_metrics
-from .records import EvalConfig, EvalSummary, ResponseRecord
+from .records import EvalConfig, EvalSummary, ResponseRecord, read_records
 from .stats import summarise_records
 
 
@@ -32,8 +32,6 @@ def summary_from(records: Sequence[ResponseRecord], base: dict[str, Any], *, sam
 def regrade(out: Path, grader: Grader, *, judge: Judge | None = None, problem_texts: dict[str, str] | None = None,
             loop: asyncio.AbstractEventLoop | None = None) -> dict[str, Any]:
     """Grade an evaluation folder's responses again; returns {from, to, records, changed}."""
-    from .evaluate import read_records
-
     out = Path(out)
     config = read_record(out / "eval_config.json", EvalConfig, "an evaluation's settings", "it cannot be regraded")
     records = read_records(out / "responses.jsonl")

@@ -87,7 +87,7 @@ def test_the_deepseek_protocol_in_one_word_and_the_greedy_runs_note(run_cli, mon
         run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--protocol", "deepseek", "--no-judge", "--quiet",
                 "--out", str(tmp_path / "ds"))
         assert {(r["temperature"], r["top_p"]) for r in srv.log.requests} == {(0.6, 0.95)} and srv.log.count == 4
-        r = run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--runs", "3", "--no-judge", "--quiet",
+        r = run_cli("eval", "run", "--endpoint", "student", "--problems", "sample-2001-fs-01", "--runs", "3", "--no-judge",
                     "--out", str(tmp_path / "greedy"))
         assert "at temperature 0 repeats the first run 3 times" in r.stderr
     card = json.loads((tmp_path / "ds" / "card.json").read_text())

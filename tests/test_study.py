@@ -169,9 +169,9 @@ def test_example_config_runs_resumes_and_redoes_only_what_a_template_change_touc
         r3.write_text(r3.read_text().replace("Merge small steps", "Merge the small steps"))
         cfg2 = small_config(tmp_path, srv.base_url, tiny_model, prompts_dir=prompts)
         status = {r["key"]: r["status"] for r in json.loads(run_cli("study", "status", "--config", str(cfg2), "--json").stdout)}
-        assert {k for k, v in status.items() if v == "stale"} == {"levels:R3", "export:R3", "finetune:R3", "evaluate:tuned:R3", "report"}
+        assert {k for k, v in status.items() if v == "stale"} == {"levels:R3", "export:R3", "finetune:R3", "evaluate:tuned:R3", "grade:tuned:R3", "report"}
         redo = json.loads(run_cli("study", "run", "--config", str(cfg2), "--json").stdout)
-    assert redo["ran"] == ["levels:R3", "export:R3", "finetune:R3", "evaluate:tuned:R3", "report"]
+    assert redo["ran"] == ["levels:R3", "export:R3", "finetune:R3", "evaluate:tuned:R3", "grade:tuned:R3", "report"]
 
 
 def test_study_config_errors_are_one_line(tmp_path, run_cli):
