@@ -31,6 +31,7 @@ from .samples import ProblemSamples, problem_samples
 from .transcripts import Transcript, TranscriptStore, WrongRewrite
 
 SPLITS = ("train", "valid", "test")
+EMPTY_WHY = {"valid": "no accepted transcripts in --valid-years (or none given)", "test": "no --test-years given"}
 ESTIMATE_NOTE = "estimated (4 characters a token; pass --tokenizer for exact counts)"
 
 
@@ -303,9 +304,17 @@ def _skip_reason(p: Problem, ps, chosen: list[Transcript], store: TranscriptStor
 
 def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: ContaminationCheck, level_words: dict[str, Any]) -> ExportManifest:
     out_dir.mkdir(parents=True, exist_ok=True)
+    empty: dict[str, str] = {}
     if o.fmt in ("mlx", "dpo"):
         for s in SPLITS:
-            atomic_write_lines(out_dir / f"{s}.jsonl", ex.rows[s].lines(ex.order(s)))
+            path = out_dir / f"{s}.jsonl"
+            if len(ex.rows[s]):
+                atomic_write_lines(path, ex.rows[s].lines(ex.order(s)))
+                continue
+            # mlx-lm reads every split file it finds and fails on an empty one: a split with no rows is not written
+            path.unlink(missing_ok=True)  # nor left over from an earlier export into this folder
+            empty[s] = EMPTY_WHY.get(s, "no rows") if s != "test" or not o.test_years else \
+                "held-out years have no transcripts (the corpus runs on training years): evaluate them with `distill eval run`"
     rates = ex.pass_rates
     tokens = ex.tokens
     record = ExportManifest(
@@ -323,7 +332,7 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
                                         training_problems=check.training_problems, flagged=check.flagged, excluded=not o.keep_contaminated),
         skipped=dict(ex.skipped), templates=ex.templates, transcripts=ex.sources,
         models={role: sorted(names) for role, names in sorted(ex.models.items())}, license=o.license,
-        grader_version=grader_version(),
+        grader_version=grader_version(), empty_splits=empty,
         format=o.fmt, pairs=dict(sorted(ex.pairs.items())) if o.fmt == "dpo" else None,
         pair_form=o.pair_form if o.fmt == "dpo" else None,
         pairs_dropped=dict(sorted(ex.pairs_dropped.items())) if o.fmt == "dpo" else None,

@@ -80,7 +80,11 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
         return
     c = m.counts
     what = "preference pairs" if m.pairs is not None else f"level {m.level}"
-    app.out.print(f"exported {what}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
+    written = ", ".join(f"{s}.jsonl {c[s]}" for s in ("train", "valid", "test") if c[s])
+    app.out.print(f"exported {what} -> {out_dir}: wrote {written} rows" if m.format != "hf" else
+                  f"exported {what}: train {c['train']}, valid {c['valid']}, test {c['test']} -> {out_dir}")
+    for split, why in m.empty_splits.items():
+        app.out.print(f"  {split}: not written, {why}")
     if m.pairs is not None:
         app.out.print(f"pairs by kind ({m.pair_form} form): " + ", ".join(f"{k} {v}" for k, v in m.pairs.items()))
         if m.pairs_dropped:

@@ -58,6 +58,7 @@ class ExportManifest(BaseModel):
     models: dict[str, list[str]] = Field(default_factory=dict, description="role -> the models whose transcripts were exported")
     license: str | None = Field(None, description="the license the user set for the data")
     grader_version: str | None = Field(None, description="the grader version every exported transcript was accepted by")
+    empty_splits: dict[str, str] = Field(default_factory=dict, description="split -> why it has no rows (its file is not written)")
     format: str = Field("mlx", description="mlx (chat rows), hf (parquet + card) or dpo (preference pairs)")
     pairs: dict[str, int] | None = Field(None, description="--format dpo: pairs of each kind (samples, rounds, shorter)")
     pair_form: str | None = Field(None, description="--format dpo: solver (both sides the Solver's replies) or formatted (both rewrites)")

@@ -112,6 +112,19 @@ def quiet_trainer():
     raise becomes one line (exit 2 for what they refuse, 1 for a diverged run). Its
     trainers set Metal's wired-memory limit from `mx.device_info()`, which on the CPU backend has no
     `max_recommended_working_set_size`: it reads 0 there (no limit to set), so they run on Linux too."""
+    try:
+        with cpu_device_info(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    except FloatingPointError as exc:  # the trainer refuses a non-finite update: the run failed, its checkpoints stay
+        raise WorkFailed(f"training diverged ({exc}); try a lower --learning-rate, or --resume from the last checkpoint") from None
+    except ValueError as exc:  # what mlx-lm-lora rejects in the data or settings (a prompt without a chat template, a batch size)
+        raise DistillError(f"mlx-lm-lora refused the run: {str(exc).splitlines()[0][:300]}") from None
+
+
+@contextlib.contextmanager
+def cpu_device_info():
+    """mlx-lm-lora's trainers set Metal's wired-memory limit from `mx.device_info()["max_recommended_working_set_size"]`,
+    a key the CPU backend does not report (KeyError on Linux): while inside, it reads 0 there (no limit to set)."""
     import mlx.core as mx
 
     original = mx.device_info
@@ -119,12 +132,7 @@ def quiet_trainer():
     if patched:
         mx.device_info = lambda: {**original(), "max_recommended_working_set_size": 0}
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
-    except FloatingPointError as exc:  # the trainer refuses a non-finite update: the run failed, its checkpoints stay
-        raise WorkFailed(f"training diverged ({exc}); try a lower --learning-rate, or --resume from the last checkpoint") from None
-    except ValueError as exc:  # what mlx-lm-lora rejects in the data or settings (a prompt without a chat template, a batch size)
-        raise DistillError(f"mlx-lm-lora refused the run: {str(exc).splitlines()[0][:300]}") from None
+        yield
     finally:
         if patched:
             mx.device_info = original

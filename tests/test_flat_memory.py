@@ -96,8 +96,9 @@ def test_export_and_the_site_from_a_selection_match_a_list(recorded_corpus, run_
     run_cli("corpus", "export", "--out", str(tmp_path / "cli"), "--valid-years", "2002")
     listed = ProblemStore(recorded_corpus / "problems" / "problems.jsonl").load()
     export_corpus(listed, TranscriptStore(recorded_corpus / "transcripts"), tmp_path / "list", ExportOptions(valid_years=[2002]))
-    for name in ("train.jsonl", "valid.jsonl", "test.jsonl", "manifest.json"):
+    for name in ("train.jsonl", "valid.jsonl", "manifest.json"):
         assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "list" / name).read_bytes(), name
+    assert not (tmp_path / "cli" / "test.jsonl").exists() and not (tmp_path / "list" / "test.jsonl").exists()  # no test years: no file
     assert (tmp_path / "cli" / "train.jsonl").read_text().count("\n") > 3
 
 
