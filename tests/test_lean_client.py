@@ -1,5 +1,5 @@
-"""Chat requests with plain JSON parameters skip the SDK's parameter walk: the same request reaches the
-endpoint either way, and anything else still takes the SDK's own path."""
+"""distill's OpenAI client sends exactly what the SDK sends (it takes the SDK's own public path; issue 40 removed
+the private lean path): same body, same headers, same reply type."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _send(client, kw):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_the_lean_path_sends_what_the_sdk_sends(case):
+def test_distills_client_sends_what_the_sdk_sends(case):
     from openai import AsyncOpenAI
 
     from distill.agents.endpoint import openai_client
@@ -43,24 +43,3 @@ def test_the_lean_path_sends_what_the_sdk_sends(case):
         h = [{k: v for k, v in hs.items() if k not in skip} for hs in srv.log.headers]
         assert h[0] == h[1] and h[0]["authorization"] == "Bearer sk-test"
     assert type(ours) is type(sdk) and ours.choices[0].message.content == sdk.choices[0].message.content == "ok"
-
-
-def test_a_parameter_that_is_not_plain_json_takes_the_sdks_path(monkeypatch):
-    import openai.resources.chat.completions.completions as sdk_module
-    from distill.agents.endpoint import openai_client
-
-    walked = []
-    original = sdk_module.async_maybe_transform
-
-    async def spy(data, expected):
-        walked.append(expected)
-        return await original(data, expected)
-
-    monkeypatch.setattr(sdk_module, "async_maybe_transform", spy)
-
-    with LoopbackServer(lambda body: Reply(content='{"value": 1}')) as srv:
-        _send(openai_client(ModelRole(base_url=srv.base_url, model="r1"), srv.base_url, None), dict(CASES["autogen-like"]))
-        assert walked == []  # plain data: no walk
-        _send(openai_client(ModelRole(base_url=srv.base_url, model="r1"), srv.base_url, None),
-              dict(model="r1", messages=[{"role": "user", "content": "hi"}], metadata={"k": ("not", "json")}))
-        assert len(walked) == 1  # a tuple is not plain JSON: the SDK serialises it its own way

@@ -145,7 +145,9 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
     run_cli("corpus", "export", "--out", str(out3), "--format", "dpo", "--level", "trace", "--source", "sample",
             "--valid-years", "2002", "--test-years", "2003")
     m3 = json.loads((out3 / "manifest.json").read_text())
-    rows3 = [json.loads(line) for split in ("train", "valid") for line in (out3 / f"{split}.jsonl").read_text().splitlines()]
+    rows3 = [json.loads(line) for split in ("train", "valid") if (out3 / f"{split}.jsonl").exists()  # an empty split is not written
+             for line in (out3 / f"{split}.jsonl").read_text().splitlines()]
+    assert all((out3 / f"{s}.jsonl").exists() == (m3["counts"][s] > 0) for s in ("train", "valid", "test"))
     assert rows3 and len(rows3) == sum(m3["pairs"].values())
     assert all(row[side].startswith("<think>\n") for row in rows3 for side in ("chosen", "rejected"))
     assert all(text_form(row["chosen"]) == text_form(row["rejected"]) for row in rows3)
