@@ -100,7 +100,7 @@ class Health:
     served: int = 0
     failed: int = 0  # every overload or connection failure, for the run's summary
     open_until: float = 0.0  # monotonic time the breaker stays open until (0: closed)
-    cool_down: float = COOL_DOWN_S
+    cool_down: float = field(default_factory=lambda: COOL_DOWN_S)
     probing: bool = False  # a half-open breaker's one probe call is out
     open_s: float = 0.0  # total time spent open
     opened_at: float | None = None

@@ -171,6 +171,9 @@ def _print_summary(app: AppContext, d: dict) -> None:
         f"{d['problems']} problems: [green]{d['accepted']} accepted[/], [yellow]{d['rejected']} rejected[/], [red]{d['failed']} failed[/]"
         f" ({d['skipped']} already done)\nmodel calls: {d['model_calls']} over the network, {d['cached']} from cache, "
         f"{d['retries']} retries; {d['tokens']:,} tokens; ${d['cost_usd']:.4f}; {d['seconds']:.1f}s", title="corpus run"))
+    for role, urls in (d.get("endpoints") or {}).items():
+        for url, e in urls.items():
+            app.out.print(f"  {role} {safe_text.markup(url)}: served {e['served']}, failures {e['failures']}, open {e['open_s']:.1f}s")
     if d.get("reopened"):
         app.out.print(f"  re-opened x{d['reopened']}: accepted by another grader version, rejected by the current one")
     for reason, n in d["rejected_reasons"].items():

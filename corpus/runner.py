@@ -94,6 +94,7 @@ class RunSummary:
     over_budget: int = 0  # left alone because --max-cost would have been passed
     cost_usd: float = 0.0  # spent in this run, at the roles' prices
     reopened: int = 0  # accepted by another grader version and rejected by the current one: run again
+    endpoints: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # role -> URL -> served, failures, open_s (several URLs)
     stopped_by: EndpointError | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -278,4 +279,7 @@ async def run_corpus(
 
     await asyncio.gather(*(worker(n) for n in range(max(1, min(concurrency, run.summary.samples)))))
     run.summary.seconds = round(time.perf_counter() - t_start, 3)
+    for role, client in (("solver", solver_client), ("verifier", formatter_client)):
+        if len(client.policy.pool.urls) > 1:
+            run.summary.endpoints[role] = client.policy.pool.report()
     return run.summary

@@ -193,7 +193,8 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if getattr(self, "_thread", None) is not None:  # shutdown() waits for serve_forever: only a started server has one
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def __enter__(self) -> "LoopbackServer":
