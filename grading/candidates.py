@@ -58,8 +58,24 @@ def single_value_key(shape: Shape) -> bool:
                 or re.match(r"^\s*[(\[].*,.*[)\]]\s*$", value) or re.search(r"\bor\b|\\lor|\\vee", value))
 
 
+NOTE_TAIL = re.compile(r"\s*\\(?:text|mbox|textrm|textit)\s*\{\s*\(?[^{}0-9]*\)?\s*\}\s*$|\s+\([^()0-9]*\)\s*$")
+
+
+def _words_note(note: str) -> bool:
+    """A note in words (`(double root)`, `\\text{ (in lowest terms)}`), not maths (`(pi)`, `\\text{ cm}` is a unit)."""
+    from .normalize import MATH_WORDS
+
+    words = re.findall(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", " ", note))
+    return bool(words) and not any(w.lower() in MATH_WORDS for w in words) and "(" in note
+
+
 def _strip_check(answer: str) -> str:
-    """`10. (Check: 12 - 2 = 10.)` -> `10`: a check after the value names nothing."""
+    """`10. (Check: 12 - 2 = 10.)` -> `10`: a check after the value names nothing; nor does a note in words after it,
+    `x = 2 \\text{ (double root)}`, `3 (in simplest form)`."""
+    note = NOTE_TAIL.search(answer)
+    if note and note.start() > 0 and VALUE_LIKE.search(answer[: note.start()]) and _words_note(note.group(0)) \
+            and not HEDGE_WORDS.search(note.group(0)):
+        answer = answer[: note.start()].rstrip()
     m = CHECK_TAIL.search(answer)
     if m and m.start() > 0 and VALUE_LIKE.search(answer[: m.start()]) and not HEDGE_WORDS.search(m.group(0)):
         return answer[: m.start()].strip()

@@ -165,7 +165,9 @@ def _same_value(a: str, b: str) -> bool:
     if ra is not None and rb is not None:
         return ra == rb
     try:
-        return scalar_equal(classify_key(a).parts[0], read_answer(b, classify_key(a)).parts[0])[0] is True
+        ka = classify_key(a)
+        rb = read_answer(b, ka)
+        return scalar_equal(ka.parts[0], rb.parts[0], ka, rb)[0] is True  # the shapes carry a percent sign
     except Exception:  # a value the rules cannot read is only itself
         return False
 

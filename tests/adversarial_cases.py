@@ -245,3 +245,16 @@ NEGATIVES["hedged_tails"] = [
     ("4", "Final answer: 4; alternatively 5"),
     ("33", "Final answer: 33, unless the first term is 0, then 34"),
 ]
+
+LOOK_ALIKES["notes_after_the_value"] = [
+    ("2", r"\boxed{x=2 \text{ (double root)}}"),
+    ("3", "Final answer: 3 (in simplest form)"),
+    ("5", r"\boxed{5 \text{ (approximately)}}"),
+    (r"\frac{1}{2}", r"\boxed{\frac{1}{2} \text{ or } 50\%}"),
+    (r"\frac{20000}{\pi}", r"\boxed{(20000)/(pi)}"),
+]
+NEGATIVES["hedges_in_notes"] = [
+    ("2", r"\boxed{2 \text{ (or 3)}}"),
+    ("3", "Final answer: 3 (maybe 4)"),
+    ("6", r"\boxed{6 \text{ (possibly 7)}}"),
+]
