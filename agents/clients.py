@@ -1,7 +1,7 @@
 """Model clients for the roles, behind one on-disk model-call cache.
 
 Cache key (documented, see `client_namespace`): sha256 over
-  namespace = canonical JSON of {role's base_url, model, family, temperature, top_p}
+  namespace = canonical JSON of {role's base_url (a loopback one without its port), model, family, temperature, top_p}
   + the sample index, for the 2nd, 3rd, ... independent sample of the same request
   + `call_key` = sha256 of the canonical JSON of the messages sent
     (the *rendered* prompts, so an edited template changes the key), tools, json_output and
@@ -57,9 +57,21 @@ def _reasoning_part(role: ModelRole) -> dict[str, str]:
     return {} if role.reasoning == "auto" else {"reasoning": role.reasoning}
 
 
+def endpoint_identity(url: str) -> str:
+    """What a base URL contributes to cache keys and fingerprints: a remote endpoint is its URL; a loopback one
+    (127.0.0.1, localhost, ::1) is `loopback` and its path, because its port is chosen at random and a moved or
+    copied workspace must find its calls cached (the served model and the request decide the reply)."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url.rstrip("/"))
+    if u.hostname in ("127.0.0.1", "localhost", "::1"):
+        return "loopback" + (u.path or "")
+    return url.rstrip("/")
+
+
 def client_namespace(role: ModelRole) -> str:
     """The part of every cache key that names the model and how it samples."""
-    return content_hash({"format": CACHE_FORMAT, "base_url": role.base_url.rstrip("/"), "model": role.model,
+    return content_hash({"format": CACHE_FORMAT, "base_url": endpoint_identity(role.base_url), "model": role.model,
                          "family": guess_family(role), "temperature": role.temperature, "top_p": role.top_p, **_reasoning_part(role)}, 32)
 
 
@@ -331,9 +343,10 @@ def build_role_clients(roles: Mapping[str, ModelRole], cache: diskcache.Cache) -
 
 
 def describe_role(role: ModelRole) -> dict[str, Any]:
-    """What transcripts and reports record about a model: never the key."""
+    """What transcripts, fingerprints and reports record about a model: never the key; a loopback endpoint without
+    its random port (endpoint_identity)."""
     return {
-        "base_url": role.base_url,
+        "base_url": endpoint_identity(role.base_url),
         "model": role.model,
         "family": str(guess_family(role)),
         "temperature": role.temperature,
@@ -343,4 +356,4 @@ def describe_role(role: ModelRole) -> dict[str, Any]:
     }
 
 
-__all__ = ["CachedClient", "CallGate", "CallStats", "OverBudget", "DiskCallStore", "build_client", "build_role_clients", "client_namespace", "describe_role", "open_cache"]
+__all__ = ["CachedClient", "CallGate", "CallStats", "OverBudget", "DiskCallStore", "build_client", "build_role_clients", "client_namespace", "describe_role", "endpoint_identity", "open_cache"]

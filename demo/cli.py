@@ -7,6 +7,8 @@ built on the spot (`distill.demo.world`), which learns only by training on the t
 
 from __future__ import annotations
 
+import os
+
 import time
 from pathlib import Path
 
@@ -79,8 +81,10 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed:
         text = DEMO_TOML.format(notes="", prompts="", problems=samples_dir(), source=SAMPLE_SOURCE, model=model, seed=seed, max_tokens=1024,
                                 finetune=_toml_table(finetune), roles=roles, **split)
     else:
-        text = DEMO_TOML.format(notes=f'notes = """{DEMO_NOTES}"""', prompts=f'prompts_dir = "{ws / "prompts"}"\n', problems=ws / "drills",
-                                source="drill", model=model, seed=seed, max_tokens=MAX_TOKENS, finetune=_toml_table(FINETUNE), roles=roles,
+        # paths relative to demo.toml (its folder is the workspace): a moved or copied demo finds everything in place
+        rel_model = os.path.relpath(model, ws) if Path(model).is_absolute() and Path(model).is_relative_to(ws) else model
+        text = DEMO_TOML.format(notes=f'notes = """{DEMO_NOTES}"""', prompts='prompts_dir = "prompts"\n', problems="drills",
+                                source="drill", model=rel_model, seed=seed, max_tokens=MAX_TOKENS, finetune=_toml_table(FINETUNE), roles=roles,
                                 **split_years())
     path = ws / "demo.toml"
     if not path.exists() or path.read_text() != text:

@@ -161,6 +161,9 @@ def load_study_config(path: Path) -> tuple[StudyConfig, Settings]:
         raise DistillError(_message(exc), path=path) from None
     if not cfg.finetune.model:
         raise DistillError("[finetune] model: required (a local model folder or a Hugging Face id)", path=path)
+    local = path.parent / os.path.expanduser(cfg.finetune.model)
+    if not Path(cfg.finetune.model).is_absolute() and (local / "config.json").exists():
+        cfg.finetune.model = str(local.resolve())  # a model folder named relative to the config file, like every other path
     _check_model(cfg.finetune.model, path)
     cfg.levels.train = parse_levels(",".join(cfg.levels.train))
     if cfg.preference is not None and cfg.preference.level not in cfg.levels.train:

@@ -27,7 +27,8 @@ from .schedule import WORKER_STEPS, Unit, run_parallel
 from .state import STEPS, StepRecord, StepState, StudyState, file_hash
 
 PREF = "R1+dpo"  # the key of the DPO step's adapter and evaluation (on top of [preference] level's SFT adapter)
-RL = "R1+grpo"  # the key of the GRPO step's adapter and evaluation (on top of [rl] level's SFT adapter)
+RL = "R1+grpo"
+WS_PREFIX = "@workspace/"  # an output path inside the workspace, recorded relative to it (the workspace can move)  # the key of the GRPO step's adapter and evaluation (on top of [rl] level's SFT adapter)
 
 
 class Study:
@@ -37,11 +38,40 @@ class Study:
         self.state_path = self.dir / "state.json"
         self.prompts_dir = cfg.prompts_dir
 
+    # ------------------------------------------------------------------ identity
+    def _model_identity(self) -> Any:
+        """The student model in fingerprints: a local folder by its content (weights and config), not its path, so a
+        moved or copied study is the same study; a hub id as itself."""
+        if getattr(self, "_model_id", None) is None:
+            from distill.evaluation.card import weights_hash
+
+            model = Path(self.cfg.finetune.model)
+            if model.is_dir():
+                cfg = model / "config.json"
+                self._model_id = {"weights": weights_hash(str(model)), "config": content_hash(cfg.read_bytes(), 32) if cfg.exists() else None}
+            else:
+                self._model_id = self.cfg.finetune.model
+        return self._model_id
+
+    def _finetune_identity(self) -> dict[str, Any]:
+        return {**self.cfg.finetune.model_dump(exclude={"data", "out", "resume", "title", "model"}), "model": self._model_identity()}
+
     # ------------------------------------------------------------------ state
     def state(self) -> StudyState:
         if not self.state_path.exists():
             return StudyState()
-        return read_record(self.state_path, StudyState, "a study state", "delete it to start the study over")
+        st = read_record(self.state_path, StudyState, "a study state", "delete it to start the study over")
+        for rec in st.steps.values():  # outputs name their folders relative to the workspace: it may have moved
+            rec.outputs = {k: self._here(v) for k, v in rec.outputs.items()}
+        return st
+
+    def _here(self, value: Any) -> Any:
+        return str(self.ws.root / value[len(WS_PREFIX):]) if isinstance(value, str) and value.startswith(WS_PREFIX) else value
+
+    def _portable(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("/") and Path(value).is_relative_to(self.ws.root):
+            return WS_PREFIX + str(Path(value).relative_to(self.ws.root))
+        return value
 
     def _record(self, key: str, fp: str, outputs: dict[str, Any], order: list[str] | None = None) -> None:
         with lock_for(self.state_path):
@@ -49,6 +79,9 @@ class Study:
 
     def _record_locked(self, key: str, fp: str, outputs: dict[str, Any], order: list[str] | None) -> None:
         st = self.state()
+        outputs = {k: self._portable(v) for k, v in outputs.items()}
+        for rec in st.steps.values():
+            rec.outputs = {k: self._portable(v) for k, v in rec.outputs.items()}
         st.steps[key] = StepRecord(fingerprint=fp, outputs=outputs, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         if order:  # in plan order, whichever step finished first
             rank = {k: i for i, k in enumerate(order)}
@@ -100,7 +133,7 @@ class Study:
             fp_exp = content_hash({"levels": fp_levels[lv], "split": c.split.model_dump(), "templates": student_t,
                                    "decontamination": "every problem not trained on"}, 24)
             out.append(("export", f"export:{lv}", fp_exp, {"level": lv}))
-            fp_ft[lv] = content_hash({"export": fp_exp, "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
+            fp_ft[lv] = content_hash({"export": fp_exp, "finetune": self._finetune_identity()}, 24)
             out.append(("finetune", f"finetune:{lv}", fp_ft[lv], {"level": lv}))
         if c.preference is not None:  # DPO on top of one level's SFT adapter
             pref = c.preference.model_dump(exclude={"pair_form"} if c.preference.pair_form == "solver" else set())
@@ -114,12 +147,12 @@ class Study:
                                     "prefer_shorter": c.preference.prefer_shorter, **formatted}, 24)
             out.append(("export", "export:dpo", fp_pexp, {"level": "dpo"}))
             fp_ft[PREF] = content_hash({"export": fp_pexp, "sft": fp_ft[c.preference.level], "preference": pref,
-                                        "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
+                                        "finetune": self._finetune_identity()}, 24)
             out.append(("finetune", f"finetune:{PREF}", fp_ft[PREF], {"level": PREF}))
         if c.rl is not None:  # GRPO on top of one level's SFT adapter, on the training years' problems
             fp_ft[RL] = content_hash({"import": fp_import, "split": c.split.model_dump(), "templates": student_t, "sft": fp_ft[c.rl.level],
                                       "rl": c.rl.model_dump(), "grader": grader_version(),
-                                      "finetune": c.finetune.model_dump(exclude={"data", "out", "resume", "title"})}, 24)
+                                      "finetune": self._finetune_identity()}, 24)
             out.append(("finetune", f"finetune:{RL}", fp_ft[RL], {"level": RL}))
         ev = c.evaluation.model_dump()
         judge = {"role": describe_role(s.judge), "templates": self._templates(["judge_system", "judge"])} if c.evaluation.judge else None
@@ -127,13 +160,13 @@ class Study:
         fp_test = content_hash({"import": fp_import, "test": c.split.test_years, "eval": {k: v for k, v in ev.items() if k != "judge"},
                                 "templates": student_t}, 24)
         first_eval = len(out)
-        out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": c.finetune.model}, 24), {"kind": "base"}))
+        out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": self._model_identity()}, 24), {"kind": "base"}))
         for lv in [*c.levels.train, *([PREF] if c.preference is not None else []), *([RL] if c.rl is not None else [])]:
             out.append(("evaluate", f"evaluate:tuned:{lv}", content_hash({"t": fp_test, "ft": fp_ft[lv]}, 24), {"kind": "tuned", "level": lv}))
         if c.evaluation.teacher:
             out.append(("evaluate", "evaluate:teacher", content_hash({"t": fp_test, "solver": describe_role(s.solver)}, 24), {"kind": "teacher"}))
         if c.evaluation.math500 and c.problems.math500:
-            out.append(("evaluate", "evaluate:math500:base", content_hash({"t": fp_test, "m": "math500", "model": c.finetune.model}, 24),
+            out.append(("evaluate", "evaluate:math500:base", content_hash({"t": fp_test, "m": "math500", "model": self._model_identity()}, 24),
                         {"kind": "base", "math500": True}))
             if "R1" in c.levels.train:
                 out.append(("evaluate", "evaluate:math500:tuned", content_hash({"t": fp_test, "m": "math500", "ft": fp_ft["R1"]}, 24),

@@ -16,8 +16,13 @@ STEPS = ("import", "corpus", "levels", "rewrites", "export", "finetune", "evalua
 def file_hash(paths: list[str]) -> str:
     from distill.problems.importers import expand_paths
 
-    files = expand_paths([Path(p) for p in paths]) if paths else []
-    return content_hash({str(f): content_hash(f.read_bytes(), 32) for f in files}, 32)
+    # by name within each given path, not by absolute path: a moved or copied study hashes the same
+    out: dict[str, str] = {}
+    for p in map(Path, paths or []):
+        for f in expand_paths([p]):
+            name = str(f.relative_to(p)) if p.is_dir() else f.name
+            out[f"{p.name}/{name}"] = content_hash(f.read_bytes(), 32)
+    return content_hash(out, 32)
 
 
 class StepRecord(BaseModel):

@@ -344,3 +344,33 @@ def test_preference_and_rl_steps_train_on_the_sft_adapter_and_are_compared_in_th
     years = {json.loads(x)["id"].split("-")[1] for x in (rl_dir / "prompts" / "valid.jsonl").read_text().splitlines()}
     assert years == {"2003"}
     assert "tuned-R1+grpo" in report and ("tuned-R1", "tuned-R1+grpo") in [(x["a"], x["b"]) for x in result["significance"]]
+
+
+@pytest.mark.slow
+def test_a_copied_demo_redoes_nothing_and_finds_its_calls_cached(interrupted_demo, tmp_path):
+    """Issue 44: a finished demo copied to another folder reruns 0 steps with 0 model calls, and its status shows every
+    step done; with the corpus step's record removed, the corpus runs again from the model-call cache alone (the
+    loopback teacher's random port is not in the cache key)."""
+    import json
+    import shutil
+
+    from .procs import env_for, run
+
+    demo = interrupted_demo[0]
+    copy = tmp_path / "moved" / "demo"
+    shutil.copytree(demo, copy)
+    env = env_for(tmp_path / "unused")
+    again = run(["demo", "--dir", str(copy)], env)
+    assert "0 steps ran" in again.stdout, again.stdout
+    status = run(["-w", str(copy), "study", "status", "--config", str(copy / "demo.toml"), "--json"], env)
+    rows = json.loads(status.stdout)
+    assert rows and all(r["status"] == "done" for r in rows)
+    state_path = copy / "studies" / "demo" / "state.json"
+    state = json.loads(state_path.read_text())
+    assert all(str(demo) not in json.dumps(rec["outputs"]) for rec in state["steps"].values())  # no path of the old folder
+    del state["steps"]["corpus"]
+    state_path.write_text(json.dumps(state))
+    shutil.rmtree(copy / "transcripts")
+    run(["demo", "--dir", str(copy)], env)
+    corpus = json.loads(state_path.read_text())["steps"]["corpus"]["outputs"]
+    assert corpus["model_calls"] == 0 and corpus["cached"] > 0
