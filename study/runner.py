@@ -27,8 +27,7 @@ from .schedule import WORKER_STEPS, Unit, run_parallel
 from .state import STEPS, StepRecord, StepState, StudyState, file_hash
 
 PREF = "R1+dpo"  # the key of the DPO step's adapter and evaluation (on top of [preference] level's SFT adapter)
-RL = "R1+grpo"
-WS_PREFIX = "@workspace/"  # an output path inside the workspace, recorded relative to it (the workspace can move)  # the key of the GRPO step's adapter and evaluation (on top of [rl] level's SFT adapter)
+RL = "R1+grpo"  # the key of the GRPO step's adapter and evaluation (on top of [rl] level's SFT adapter)
 
 
 class Study:
@@ -61,16 +60,14 @@ class Study:
         if not self.state_path.exists():
             return StudyState()
         st = read_record(self.state_path, StudyState, "a study state", "delete it to start the study over")
-        for rec in st.steps.values():  # outputs name their folders relative to the workspace: it may have moved
-            rec.outputs = {k: self._here(v) for k, v in rec.outputs.items()}
+        if st.workspace and st.workspace != str(self.ws.root):  # moved or copied: the outputs live under the workspace's new place
+            for rec in st.steps.values():
+                rec.outputs = {k: self._moved(v, st.workspace) for k, v in rec.outputs.items()}
         return st
 
-    def _here(self, value: Any) -> Any:
-        return str(self.ws.root / value[len(WS_PREFIX):]) if isinstance(value, str) and value.startswith(WS_PREFIX) else value
-
-    def _portable(self, value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("/") and Path(value).is_relative_to(self.ws.root):
-            return WS_PREFIX + str(Path(value).relative_to(self.ws.root))
+    def _moved(self, value: Any, old_root: str) -> Any:
+        if isinstance(value, str) and (value == old_root or value.startswith(old_root.rstrip("/") + "/")):
+            return str(self.ws.root) + value[len(old_root.rstrip("/")):]
         return value
 
     def _record(self, key: str, fp: str, outputs: dict[str, Any], order: list[str] | None = None) -> None:
@@ -78,10 +75,8 @@ class Study:
             self._record_locked(key, fp, outputs, order)
 
     def _record_locked(self, key: str, fp: str, outputs: dict[str, Any], order: list[str] | None) -> None:
-        st = self.state()
-        outputs = {k: self._portable(v) for k, v in outputs.items()}
-        for rec in st.steps.values():
-            rec.outputs = {k: self._portable(v) for k, v in rec.outputs.items()}
+        st = self.state()  # read with its paths under the workspace's current place, and written so
+        st.workspace = str(self.ws.root)
         st.steps[key] = StepRecord(fingerprint=fp, outputs=outputs, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
         if order:  # in plan order, whichever step finished first
             rank = {k: i for i, k in enumerate(order)}

@@ -40,6 +40,8 @@ class StudyState(BaseModel):
 
     schema_version: Literal[1] = 1
     steps: dict[str, StepRecord] = Field(default_factory=dict)
+    workspace: str | None = Field(None, description="the workspace folder the outputs' paths were written under: when the "
+                                                    "workspace has moved, they are read relative to where it is now")
 
 
 @dataclass

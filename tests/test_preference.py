@@ -115,7 +115,9 @@ def test_dpo_export_writes_pairs_of_each_kind_with_counts(run_cli, monkeypatch, 
     with LoopbackServer(OneStubbornSample()) as srv:
         for role, values in role_settings(srv.base_url).items():
             monkeypatch.setenv(f"DISTILL_{role.upper()}__BASE_URL", values["base_url"])
-        kept = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)  # another Formatter: all redone
+        # another Formatter (its sampling differs; a loopback port alone is not another endpoint): all redone
+        monkeypatch.setenv("DISTILL_VERIFIER__TEMPERATURE", "0.3")
+        kept = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)
         again = json.loads(run_cli("corpus", "rewrite-wrong", "--source", "sample", "--json").stdout)
         edited = tmp_path / "prompts"
         edited.mkdir()
