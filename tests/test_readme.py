@@ -1,4 +1,4 @@
-"""The README's commands hold: every `distill ...` it shows names a real command with real options, and
+"""The README's and the guide's commands hold: every `distill ...` it shows names a real command with real options, and
 the examples that can run offline do run (in a temporary workspace, against the bundled samples).
 Examples that need a DeepSeek key or a Mac are listed below by name and only checked for their options."""
 
@@ -14,7 +14,10 @@ import pytest
 
 from distill.demo.samples import samples_dir
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+FRONT = (ROOT / "README.md").read_text(encoding="utf-8")
+# the README and the guide (docs/): every command either shows is checked, and the offline examples run
+README = "\n\n".join([FRONT, *(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").rglob("*.md")))])
 
 # Shown but not run here: what each needs.
 NOT_RUN = {
@@ -105,3 +108,25 @@ def test_the_problems_examples_run_offline(run_cli, workspace, tmp_path):
         words = shlex.split(line)[1:]
         run_cli(*[subst.get(w, w) for w in words])
     assert "obryan-2024-fs-03" in run_cli("problems", "show", "obryan-2024-fs-03").output
+
+
+def test_the_readme_is_a_front_door():
+    """Issue 44: the two commands within the first 30 lines, about 200 lines at most, and a link to every guide page."""
+    head = FRONT.splitlines()[:30]
+    assert any("make demo" in line for line in head) and any("make test" in line for line in head)
+    assert len(FRONT.splitlines()) <= 210
+    pages = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md") if p.name != "index.md")
+    assert all(f"]({page})" in FRONT for page in pages), [p for p in pages if f"]({p})" not in FRONT]
+
+
+@pytest.mark.slow
+def test_the_guide_builds_strictly(tmp_path):
+    """MkDocs (Material theme) with --strict: every link and anchor of the guide resolves."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+                       capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "site" / "index.html").exists() and (tmp_path / "site" / "grading-and-evaluation" / "index.html").exists()
