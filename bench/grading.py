@@ -63,14 +63,19 @@ def _mv_reply(args: tuple[str, str]) -> bool | None:
         return None
 
 
+def both_graders(pairs: list[tuple[str, str]], baseline, workers: int) -> tuple[list, list]:
+    """distill's verdicts (its worker pool) and the baseline's (a process pool) on the same (gold, reply) pairs."""
+    with Grader(workers=workers) as grader:
+        ours = grader.grade_many(pairs)
+    with ProcessPoolExecutor(workers) as ex:
+        return ours, list(ex.map(baseline, pairs))
+
+
 def agreement(tables: dict, baseline, workers: int) -> dict:
     """Per table of (gold, reply, expected) cases: how often distill and math-verify alone (`baseline`, run
     in a process pool) give the expected verdict, and how often distill abstains."""
     rows = [(name, g, r, e) for name, table in tables.items() for g, r, e in table]
-    with Grader(workers=workers) as grader:
-        ours = grader.grade_many([(g, r) for _, g, r, _ in rows])
-    with ProcessPoolExecutor(workers) as ex:
-        mv = list(ex.map(baseline, [(g, r) for _, g, r, _ in rows]))
+    ours, mv = both_graders([(g, r) for _, g, r, _ in rows], baseline, workers)
     out: dict = {}
     for (name, _, _, e), v, m in zip(rows, ours, mv):
         c = out.setdefault(name, {"cases": 0, "distill": 0, "math_verify": 0, "abstained": 0})
@@ -112,10 +117,7 @@ def adversarial(workers: int) -> dict:
     from tests.adversarial_cases import LOOK_ALIKES, NEGATIVES
 
     rows = [("neg", c, k, r) for c, t in NEGATIVES.items() for k, r in t] + [("pos", c, k, r) for c, t in LOOK_ALIKES.items() for k, r in t]
-    with Grader(workers=workers) as grader:
-        ours = grader.grade_many([(k, r) for _, _, k, r in rows])
-    with ProcessPoolExecutor(workers) as ex:
-        mv = list(ex.map(_mv_reply, [(k, r) for _, _, k, r in rows]))
+    ours, mv = both_graders([(k, r) for _, _, k, r in rows], _mv_reply, workers)
     out: dict = {}
     for (side, cat, _, _), v, m in zip(rows, ours, mv):
         c = out.setdefault(f"{side}:{cat}", {"side": side, "cases": 0, "distill_errors": 0, "math_verify_errors": 0})
