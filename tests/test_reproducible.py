@@ -31,6 +31,7 @@ def evaluated(run_cli, monkeypatch, tmp_path):
     srv.stop()
 
 
+@pytest.mark.slow
 def test_every_evaluation_has_a_card_and_sends_each_samples_seed(evaluated):
     srv, out = evaluated
     card = json.loads((out / "card.json").read_text())
@@ -52,6 +53,7 @@ def test_regrade_makes_no_generation_call_and_reproduces_the_verdicts(evaluated,
     assert [json.loads(line)["to"] for line in (out / "regrades.jsonl").read_text().splitlines()] == [entry["to"]]
 
 
+@pytest.mark.slow
 def test_regrade_applies_a_changed_grader_to_stored_answers(evaluated, run_cli):
     """As if these answers were graded by a grader that accepted hedges: regrade fixes them and says how many changed."""
     srv, out = evaluated
@@ -69,6 +71,7 @@ def test_regrade_applies_a_changed_grader_to_stored_answers(evaluated, run_cli):
     assert s["grader"] == entry["to"] and s["mean"] == pytest.approx(1 - hedged / 6)
 
 
+@pytest.mark.slow
 def test_compare_refuses_a_different_protocol_in_one_line(evaluated, run_cli, tmp_path):
     srv, out = evaluated
     other = tmp_path / "cold"
@@ -80,6 +83,7 @@ def test_compare_refuses_a_different_protocol_in_one_line(evaluated, run_cli, tm
     assert r.output.startswith("protocol differs:") and "temperature 0.8 vs 0.2" in r.output.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_the_deepseek_protocol_in_one_word_and_the_greedy_runs_note(run_cli, monkeypatch, tmp_path):
     run_cli("problems", "import", "--source", "sample", str(sample_files()[0]))
     with LoopbackServer(student) as srv:
