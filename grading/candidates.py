@@ -35,7 +35,9 @@ CHECK_TAIL = re.compile(
     r"i\.e\.?|that\s+is|which\s+(?:is|gives|matches)|this\s+(?:is|gives|matches)|confirm(?:ed|ing)?|proof|reason)\b.*$"
 )
 HEDGE_WORDS = re.compile(r"(?i)\b(?:or|maybe|possibly|perhaps|might|could|also|alternatively|either|unless|otherwise)\b")
-SEPARATORS = (";", " or ", " and ", r"\text{ or }", r"\text{ and }", r"\quad", r"\qquad", r"\text{or}", r"\text{and}", " & ", "/ ")
+# `or` in a few languages too (a hedge reads the same in French, German, Spanish, Russian, Chinese); never `/` (`x / 2` is one value)
+SEPARATORS = (";", " or ", " and ", r"\text{ or }", r"\text{ and }", r"\quad", r"\qquad", r"\text{or}", r"\text{and}", " & ",
+              " ou ", " oder ", " o ", " или ", "或")
 VALUE_LIKE = re.compile(r"\d|\\pi|\\sqrt|\\frac|\\infty|π|√|∞")
 
 

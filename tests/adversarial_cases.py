@@ -258,3 +258,15 @@ NEGATIVES["hedges_in_notes"] = [
     ("3", "Final answer: 3 (maybe 4)"),
     ("6", r"\boxed{6 \text{ (possibly 7)}}"),
 ]
+
+NEGATIVES["hedges_in_other_languages"] = [
+    ("10", "Final answer: 10 ou 12"),
+    ("10", "Antwort: 10 oder 12"),
+    ("10", "Respuesta: 10 o 12"),
+    ("10", "Ответ: 10 или 12"),
+]
+LOOK_ALIKES["division_written_with_spaces"] = [
+    ("x/2", "Final answer: x / 2"),
+    ("1/2", "Final answer: 1 / 2"),
+    (r"\frac{a}{b}", r"\boxed{a / b}"),
+]
