@@ -114,10 +114,6 @@ class Health:
         st = self.state(now)
         return st == "closed" or (st == "half-open" and not self.probing)
 
-    @property
-    def up(self) -> bool:  # the breaker is not open now
-        return self.state(_now()) != "open"
-
     def failure(self, now: float, retry_after_s: float | None = None) -> None:
         self.failures += 1
         self.failed += 1

@@ -292,7 +292,6 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
         with Grader(workers=app.settings.grader_workers) as grader:
             refused = recheck_many([t for _, t in stale], grader)
         for key, t in stale:
-            rows[key]["stale"] += 1
             rows[key]["now_rejected"] += (t.problem_id, t.sample) in refused
     data = {k: {**{c: v[c] for c in ("accepted", "rejected", "failed", "not_run", "tokens", "now_rejected")},
                 "pass_rate": round(v["rate_sum"] / v["rated"], 3) if v["rated"] else None, "cost_usd": round(cost[k], 4),

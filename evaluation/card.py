@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from distill.io import read_record, write_record
 
 WEIGHTS_HASH_LIMIT = 1 << 30
-PROTOCOL_KEYS = ("student_templates", "chat_template_sha256", "sampling", "grader_version")  # a difference refuses a comparison
 
 
 class EvalCard(BaseModel):

@@ -71,6 +71,20 @@ class EvalConfig(BaseModel):
         return [k for k in RESUME_KEYS if getattr(old, k) != getattr(self, k)]
 
 
+class RegradeRecord(BaseModel):
+    """One line of regrades.jsonl: an evaluation graded again, the grader version it replaced and what changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    from_: str = Field(alias="from", description="the grader version whose verdicts were replaced")
+    to: str = Field(description="the grader version that graded them again")
+    records: int
+    changed: int = Field(description="verdicts whose correct/wrong/undecided changed")
+    judge: bool
+    at: str
+
+
 class RunAccuracy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -176,7 +190,7 @@ def read_length_study(folder: Path) -> LengthStudy:
     return read_record(Path(folder) / "length_study.json", LengthStudy, "a length study", "run `distill eval length-study` again into it")
 
 
-__all__ = ["EvalConfig", "EvalSummary", "GroupAccuracy", "LengthStudy", "LevelRow", "RunAccuracy", "SessionTiming", "read_length_study",
+__all__ = ["EvalConfig", "EvalSummary", "GroupAccuracy", "LengthStudy", "LevelRow", "RegradeRecord", "RunAccuracy", "SessionTiming", "read_length_study",
            "read_records", "read_summary"]
 
 

@@ -18,7 +18,7 @@ from distill.io import append_jsonl, atomic_write_jsonl, read_record, write_reco
 
 from .card import read_card, write_card
 from .metrics import sample_metrics
-from .records import EvalConfig, EvalSummary, ResponseRecord, read_records
+from .records import EvalConfig, EvalSummary, RegradeRecord, ResponseRecord, read_records
 from .stats import summarise_records
 
 
@@ -56,7 +56,8 @@ def regrade(out: Path, grader: Grader, *, judge: Judge | None = None, problem_te
     write_record(out / "eval_config.json", config.model_copy(update={"grader": now, "judge": judge_desc}))
     if (card := read_card(out)) is not None:
         write_card(out, card.model_copy(update={"grader_version": now, "judge": judge_desc}))
-    entry = {"schema_version": 1, "from": config.grader, "to": now, "records": len(new), "changed": changed,
-             "judge": judge_desc is not None, "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    append_jsonl(out / "regrades.jsonl", entry)
-    return entry
+    entry = RegradeRecord.model_validate({"from": config.grader, "to": now, "records": len(new), "changed": changed,
+                                          "judge": judge_desc is not None, "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    row = entry.model_dump(mode="json", by_alias=True)
+    append_jsonl(out / "regrades.jsonl", row)
+    return row

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .latex import split_top, to_latex, unwrap_text_commands
+from .latex import prose_words, split_top, to_latex, unwrap_text_commands
 from .normalize import LHS, THOUSANDS, Shape, number_word
 
 # Words that make one number a range of them. "about"/"approximately" are not here: a rounded value is one value.
@@ -34,6 +34,8 @@ CHECK_TAIL = re.compile(
     r"(?is)(?:\s*[.;,]\s*|\s+)(?:\(|\[)?\s*(?:check(?:ing)?|verif(?:y|ied|ication)|since|because|indeed|note|"
     r"i\.e\.?|that\s+is|which\s+(?:is|gives|matches)|this\s+(?:is|gives|matches)|confirm(?:ed|ing)?|proof|reason)\b.*$"
 )
+# a sentence that says any of these names more than one answer: no number is picked out of it
+SENTENCE_HEDGE = re.compile(r"(?i)\b(?:or|ou|oder|o|maybe|perhaps|probably|possibly|either)\b")
 HEDGE_WORDS = re.compile(r"(?i)\b(?:or|maybe|possibly|perhaps|might|could|also|alternatively|either|unless|otherwise)\b")
 # `or` in a few languages too (a hedge reads the same in French, German, Spanish, Russian, Chinese); never `/` (`x / 2` is one value)
 SEPARATORS = (";", " or ", " and ", r"\text{ or }", r"\text{ and }", r"\quad", r"\qquad", r"\text{or}", r"\text{and}", " & ",
@@ -67,7 +69,7 @@ def _words_note(note: str) -> bool:
     """A note in words (`(double root)`, `\\text{ (in lowest terms)}`), not maths (`(pi)`, `\\text{ cm}` is a unit)."""
     from .normalize import MATH_WORDS
 
-    words = re.findall(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", " ", note))
+    words = prose_words(note)
     return bool(words) and not any(w.lower() in MATH_WORDS for w in words) and "(" in note
 
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .latex import prose_words
+
 Source = Literal["boxed", "final_answer", "answer_line", "answer_is", "bare", "none"]
 
 BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -17,7 +19,6 @@ ANSWER_IS = re.compile(rf"(?is)\b{ANSWER_WORD}\s+(?:is|est|es|ist|è|=|should\s+
 BARE_MAX_CHARS = 80
 MAX_REPLY_CHARS = 400_000  # ~100k tokens: past this a reply is not read at all ("could not decide: reply too long")
 MATH_SPAN = re.compile(r"\$\$(.{1,600}?)\$\$|\$([^$]{1,600})\$|\\\((.{1,600}?)\\\)")
-PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ UNIT_WORDS = {"units", "unit", "square", "cubic", "inches", "inch", "feet", "foo
 
 def _prose(answer: str) -> bool:
     """An answer that is a sentence (two words of three letters or more that are not units or maths)."""
-    words = [w for w in PROSE_WORD.findall(re.sub(r"\\[A-Za-z]+", " ", answer)) if w.lower() not in UNIT_WORDS]
+    words = [w for w in prose_words(answer) if w.lower() not in UNIT_WORDS]
     return len(words) >= 2 and bool(re.search(r"\d", answer))
 
 

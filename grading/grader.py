@@ -13,10 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .candidates import INEQUALITY, read_candidates, single_value_key
+from .candidates import INEQUALITY, SENTENCE_HEDGE, read_candidates, single_value_key
 from .equality import NUMBER_LITERAL, _rational, scalar_equal
 from .extract import Extraction, boxed_group, clean_answer, extract_answer
-from .latex import to_latex, unicode_to_latex, unwrap_text_commands
+from .latex import prose_words, to_latex, unwrap_text_commands
 from .normalize import CHOICE_IN_ANSWER, Shape, choice_letter, classify_key, is_wordy, read_answer
 
 VERDICT_SCHEMA_VERSION = 1
@@ -198,8 +198,7 @@ def _signature(text: str) -> str:
 def _prose_words(text: str) -> bool:
     from .normalize import MATH_WORDS
 
-    words = re.findall(r"(?<![\\A-Za-z])[A-Za-z]{3,}", re.sub(r"\\(?:begin|end)\{[a-z]+\*?\}|\\[A-Za-z]+", " ", text))
-    return any(w.lower() not in MATH_WORDS for w in words)
+    return any(w.lower() not in MATH_WORDS for w in prose_words(text))
 
 
 def _covers(parsed: list, answer_latex: str) -> bool:
@@ -314,13 +313,14 @@ def _worth_parsing(answer: str | None) -> bool:
 
 def _rules(key: str, ext: Extraction) -> Verdict:
     """distill's own rules on an extraction; an answer picked out of a sentence is never a confident False."""
-    kind = classify_key(key).kind
-    if kind == "choice" and ext.text and (hedge := read_candidates(ext.text, classify_key(key), _same_value)).hedge:
-        return Verdict(correct=False, extracted=ext.text, method="hedged", key_normalised=classify_key(key).render(),
+    key_shape = classify_key(key)
+    kind = key_shape.kind
+    if kind == "choice" and ext.text and (hedge := read_candidates(ext.text, key_shape, _same_value)).hedge:
+        return Verdict(correct=False, extracted=ext.text, method="hedged", key_normalised=key_shape.render(),
                        answer_normalised=" | ".join(hedge.values), reason=hedge.hedge)
     if kind == "choice" and ext.source != "boxed" and ext.region and not (ext.text and CHOICE_IN_ANSWER.match(ext.text)):
         # the option a reply names after its `answer is`, or leads with, is read from the whole answer part
-        letter, sure = choice_letter(ext.region, classify_key(key).parts[0])
+        letter, sure = choice_letter(ext.region, key_shape.parts[0])
         if letter is not None:
             ext = Extraction(letter, ext.source if ext.text else "bare", sure=sure, note=ext.note, region=ext.region)
     if ext.text is None:
@@ -330,14 +330,14 @@ def _rules(key: str, ext: Extraction) -> Verdict:
     if v.correct is not True and not ext.sure and kind == "scalar" and v.method != "hedged":
         # `Answer: Janeth still owes 220 $ in 12 months`: the first number an answer sentence states, the last of a bare one
         numbers = NUMBER_IN_TEXT.findall(ext.text)
-        hedged = re.search(r"\b(?:or|ou|oder|o)\b", ext.text)  # `$42$ or $43$` names two answers, not one
+        hedged = SENTENCE_HEDGE.search(ext.text)  # `$42$ or $43$` names two answers, not one
         pick = (numbers[0] if ext.source != "bare" else numbers[-1]) if numbers and not hedged else None
         if pick and pick != ext.text and (w := grade_answer(key, pick)).correct:
             return w.model_copy(update={"extracted": ext.text, "reason": f"the number the answer sentence states ({pick}) is the key's"})
-    if v.correct is not True and not ext.sure and kind == "scalar" and v.method != "hedged" and single_value_key(classify_key(key)):
+    if v.correct is not True and not ext.sure and kind == "scalar" and v.method != "hedged" and single_value_key(key_shape):
         # `There are 15 pens in a box`: a sentence that states one number states that number (sure either way)
         numbers = {n.replace(",", "") for n in NUMBER_IN_TEXT.findall(ext.text)}
-        if len(numbers) == 1 and not re.search(r"\b(?:or|ou|oder|o|maybe|perhaps|probably|either)\b", ext.text, re.I):
+        if len(numbers) == 1 and not SENTENCE_HEDGE.search(ext.text):
             w = grade_answer(key, numbers.pop())
             if w.correct is not None:
                 return w.model_copy(update={"extracted": ext.text, "reason": f"{w.reason} (the one number the answer sentence states)"})

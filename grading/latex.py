@@ -24,6 +24,12 @@ def unwrap_text_commands(s: str) -> str:
     return s
 
 
+def prose_words(text: str) -> list[str]:
+    """The words of three letters or more a text holds outside LaTeX command and environment names (`\\frac`,
+    `\\begin{pmatrix}`): what it says in prose. Callers leave out the words they count as maths or units."""
+    return re.findall(r"(?<![\\A-Za-z])[A-Za-z]{3,}", re.sub(r"\\(?:begin|end)\{[a-z]+\*?\}|\\[A-Za-z]+", " ", text))
+
+
 def _sqrt_unicode(s: str) -> str:
     """`20√21` -> `20\\sqrt{21}`, `√(x+1)` -> `\\sqrt{x+1}`, `b√a` -> `b\\sqrt{a}`."""
     out, i = [], 0

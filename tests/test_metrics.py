@@ -58,8 +58,6 @@ def test_majority_is_the_same_whatever_the_order_of_the_samples():
 
     answers = ["1/2", "0.5", "3", "2/4", "3", "3.0", r"\frac{6}{2}", "10 or 12", None]
     correct = [a in ("1/2", "0.5", "2/4") for a in answers]
-    results = {majority_correct([answers[i] for i in p], [correct[i] for i in p]) for p in itertools.permutations(range(len(answers)), 6)}
-    assert len(results) == 2  # 6 of 9 samples: both outcomes occur, and each permutation of one subset agrees below
     for subset in itertools.combinations(range(len(answers)), 5):
         outs = {majority_correct([answers[i] for i in p], [correct[i] for i in p]) for p in itertools.permutations(subset)}
         assert len(outs) == 1, [answers[i] for i in subset]
