@@ -81,11 +81,12 @@ def selection_options(f):
               help="Independent Solver samples per problem, each verified and stored (pass rate = verified / samples).")
 @click.option("--prompts", type=click.Path(file_okay=False), help="Folder of prompt templates overriding the bundled ones.")
 @click.option("--dry-run", is_flag=True, help="Show what would run and how much is already done.")
+@click.option("--plan", "plan_only", is_flag=True, help="Print the calls, tokens, cost and time still to spend; call nothing.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @pass_app
-def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, max_cost, samples, prompts, dry_run, quiet,
-            as_json) -> None:
+def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, retry_rejected, max_cost, samples, prompts, dry_run, plan_only,
+            quiet, as_json) -> None:
     """Run Solver/Verifier conversations for the chosen problems (resumable; reruns are free)."""
     from distill.corpus.service import CorpusRequest, run_corpus_stage
 
@@ -96,6 +97,15 @@ def run_cmd(app: AppContext, year, years, ids, source, concurrency, max_rounds, 
                         retry_rejected=retry_rejected, max_cost=max_cost, prompts_dir=app.prompts_dir(prompts))
     if dry_run:
         return _dry_run(app, req, as_json)
+    if plan_only:
+        from distill.agents.team import Templates
+        from distill.plan.record import render
+
+        from .plan import plan_corpus
+
+        plan = plan_corpus(_stores(app), s, req, Templates.load(req.prompts_dir))
+        click.echo(plan.model_dump_json()) if as_json else render(plan, app.out)
+        return
     if max_cost is not None:
         from distill.corpus.runner import worst_sample_cost
 

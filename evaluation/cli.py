@@ -161,8 +161,10 @@ def _sampling_options(fn):
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
               temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False, samples: int = 1,
-              pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None, protocol: str | None = None):
-    """The command's options as an EvalRequest, run by the service with a progress bar."""
+              pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None, protocol: str | None = None,
+              plan_only: bool = False, probe: bool = False, force: bool = False):
+    """The command's options as an EvalRequest, run by the service with a progress bar (with `plan_only`,
+    the request's plan instead; a local model whose plan does not fit is refused unless `force`)."""
     p = _apply_protocol(protocol, {"temperature": temperature, "top_p": top_p, "samples": samples})
     temperature, top_p, samples = p["temperature"], p["top_p"], p["samples"]
     if runs > 1 and temperature == 0 and not quiet:
@@ -181,10 +183,21 @@ def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_
     dropped = [k for k in ks if k > samples]
     if samples > 1 and dropped:
         app.console.print(f"note: pass@{', pass@'.join(map(str, dropped))} need(s) at least that many --samples; not reported")
-    app.start_log()
     req = EvalRequest(problems, out, who, Sampling(temperature, top_p, max_tokens, thinking_budget), runs=runs, seed=seed, level=level,
                       samples=samples, ks=ks, judge=not no_judge, concurrency=concurrency, batch_size=batch_size,
                       prompts_dir=app.prompts_dir(prompts), prompt_levels=prompt_levels, spec=spec)
+    if plan_only or (model and not force):
+        from distill.evaluation.plan import plan_evaluation
+
+        if plan_only:
+            return plan_evaluation(req, app.settings, probe=probe)
+        try:
+            plan = plan_evaluation(req, app.settings)
+        except DistillError:
+            plan = None  # no config.json at hand (an id not yet downloaded): no estimate, the run goes ahead
+        if plan is not None and not plan.fits:
+            raise DistillError(plan.refusal())
+    app.start_log()
     progress = Progress(TextColumn(f"[bold]eval {out.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=app.console, disable=quiet)
     with progress:
         task = progress.add_task("eval", total=len(problems) * runs * samples)
@@ -207,11 +220,25 @@ def parse_ks(pass_k: str, samples: int) -> list[int]:
 @click.option("--level", default="R1", show_default=True, type=LevelType(), help="Length level this evaluation stands for (recorded).")
 @click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="Evaluation folder (resumable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print summary.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json (with --plan: the plan as JSON).")
+@click.option("--plan", "plan_only", is_flag=True, help="Print the memory, tokens and (with --probe) time this evaluation needs; generate nothing.")
+@click.option("--probe", is_flag=True, help="With --plan: time one real batch (or one round of endpoint requests).")
+@click.option("--force", is_flag=True, help="Run even when the plan's peak memory exceeds the machine's.")
 @pass_app
-def run_cmd(app: AppContext, out_dir: Path, quiet: bool, as_json: bool, **opts) -> None:
-    """Generate and grade student answers over N runs; write responses.jsonl and summary.json."""
-    rec = _evaluate(app, out=out_dir, quiet=quiet or as_json, **opts)
+def run_cmd(app: AppContext, out_dir: Path, quiet: bool, as_json: bool, plan_only: bool, probe: bool, force: bool, **opts) -> None:
+    """Generate and grade student answers over N runs; write responses.jsonl and summary.json.
+
+    A local model's weights and KV cache (batch x (prompt + max tokens)) are estimated from its
+    config.json first; an evaluation that does not fit is refused (exit 2) with the largest
+    --batch-size that does, unless --force. --plan prints that estimate and stops."""
+    if probe and not plan_only:
+        raise DistillError("--probe goes with --plan")
+    rec = _evaluate(app, out=out_dir, quiet=quiet or as_json, plan_only=plan_only, probe=probe, force=force, **opts)
+    if plan_only:
+        from distill.plan.record import render
+
+        click.echo(rec.model_dump_json()) if as_json else render(rec, app.out)
+        return
     if as_json:
         click.echo(rec.model_dump_json())
         return

@@ -50,11 +50,19 @@ def resolve_args(config_file: Path | None, given: dict[str, Any]) -> FinetuneArg
 @click.option("--hosts", "hostfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Data-parallel over the machines of an mlx.launch hosts file (see README: several Macs).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print summary.json when done.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json when done (with --plan: the plan as JSON).")
+@click.option("--plan", "plan_only", is_flag=True, help="Print the memory (and, with --probe, the time) this run needs; train nothing.")
+@click.option("--probe", is_flag=True, help="With --plan: time a few real steps on the longest batch.")
+@click.option("--force", is_flag=True, help="Train even when the plan's peak memory exceeds the machine's.")
 @_args_options
 @pass_app
-def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfile: Path | None, quiet: bool, as_json: bool, **given: Any) -> None:
-    """Train a LoRA adapter; keep the one with the lowest validation loss."""
+def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfile: Path | None, quiet: bool, as_json: bool, plan_only: bool,
+            probe: bool, force: bool, **given: Any) -> None:
+    """Train a LoRA adapter; keep the one with the lowest validation loss.
+
+    Before loading the model, the run's peak memory is estimated from the model's config.json and the
+    export's token lengths; a run that does not fit this machine is refused (exit 2) with the cheapest
+    change that fits, unless --force. --plan prints that estimate and stops."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -66,6 +74,22 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
     from .run import run_finetune
 
     args = resolve_args(config_file, given)
+    if probe and not plan_only:
+        raise DistillError("--probe goes with --plan")
+    if plan_only or (args.method == "sft" and not force):
+        from distill.plan.record import render
+
+        from .plan import plan_finetune, plan_or_none
+
+        plan = plan_finetune(args, probe=probe) if plan_only else plan_or_none(args)
+        if plan_only:
+            if as_json:
+                click.echo(plan.model_dump_json())
+            else:
+                render(plan, app.out)
+            return
+        if plan is not None and not plan.fits:
+            raise DistillError(plan.refusal())
     if args.method == "grpo":
         if ranks or hostfile:
             raise DistillError("--method grpo runs in one process; drop --launch/--hosts")

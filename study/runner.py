@@ -274,7 +274,21 @@ class Study:
     def _problems(self):
         from distill.problems.store import ProblemStore
 
+        if getattr(self, "preview", None) is not None:
+            return self.preview
         return ProblemStore(self.ws.problems_file).load()
+
+    def _read_problems(self):
+        from distill.problems.importers import import_paths
+
+        probs = import_paths([Path(p) for p in self.cfg.problems.paths], self.cfg.problems.format, source=self.cfg.problems.source)
+        if self.cfg.problems.math500:
+            probs += import_paths([Path(self.cfg.problems.math500)], "math500")
+        return probs
+
+    def preview_import(self) -> None:
+        """Read the problem files without importing them, so later steps can be planned before the import step ran."""
+        self.preview = self._read_problems()
 
     def _years(self, spec: str) -> set[int]:
         from distill.problems.select import parse_years
@@ -282,12 +296,9 @@ class Study:
         return set(parse_years(spec)) if spec else set()
 
     def _step_import(self, fp: str) -> dict[str, Any]:
-        from distill.problems.importers import import_paths
         from distill.problems.store import ProblemStore
 
-        probs = import_paths([Path(p) for p in self.cfg.problems.paths], self.cfg.problems.format, source=self.cfg.problems.source)
-        if self.cfg.problems.math500:
-            probs += import_paths([Path(self.cfg.problems.math500)], "math500")
+        probs = self._read_problems()
         result = ProblemStore(self.ws.ensure().problems_file).merge(probs)
         self.log(f"  imported {len(probs)} problems ({result['added']} new)")
         return {"imported": len(probs), **result}
