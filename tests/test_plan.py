@@ -212,3 +212,24 @@ def test_the_estimate_is_within_25_percent_of_mlx_peak_memory(tmp_path):
     results = [run_case(tmp_path, c) for c in test_cases()]
     bad = [(r["case"], round(r["ratio"], 3)) for r in results if not 0.75 <= r["ratio"] <= 1.25]
     assert not bad, bad
+
+
+def test_the_guides_7b_figures_are_the_estimators():
+    """docs/planning.md and the README quote the plan of the 7B student: each figure is what the estimator gives."""
+    from dataclasses import replace
+
+    from distill.plan.machine import human
+
+    guide = (Path(__file__).parents[1] / "docs" / "planning.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    s = ModelShape.read(QWEN7B)
+    for seq in (1024, 8192, 16384):
+        t = TrainingSetting(batch=4, seq=seq, num_layers=16)
+        row = next(line for line in guide.splitlines() if line.startswith(f"| {seq:,} tokens"))
+        for setting in (t, replace(t, grad_checkpoint=True), replace(t, batch=1, grad_checkpoint=True)):
+            assert f"| {human(training_memory(s, setting)['peak'])} |" in row, (seq, setting)
+    t = TrainingSetting(batch=4, seq=1024, num_layers=16)
+    for setting in (t, replace(t, grad_checkpoint=True), replace(t, batch=1, grad_checkpoint=True)):
+        assert f"~{human(training_memory(s, setting)['peak'])}" in readme
+    for layers in (16, 4):
+        assert f"{human(training_memory(s, TrainingSetting(batch=1, seq=7500, num_layers=layers))['peak'])} with" in guide
