@@ -44,6 +44,8 @@ class FinetuneArgs(BaseModel):
     reward: Literal["correct", "correct+format", "format"] = Field("correct", description="GRPO reward: correct (the grader: 1 right, 0 "
                                                                     "wrong, --abstain-reward undecided), format (a final `\\boxed{}` "
                                                                     "answer line), or both.")
+    stop_when_flat: int | None = Field(None, gt=0, description="GRPO: stop after N steps in a row in which every group's rewards were "
+                                       "all equal (zero variance: no gradient).")
     abstain_reward: float = Field(0.0, description="GRPO: reward when the grader cannot decide.")
     format_weight: float = Field(0.2, ge=0, description="GRPO: weight of the format reward beside correctness (1).")
     fine_tune_type: Literal["lora", "full"] = Field("lora", description="lora: low-rank adapters (the study's); full: every weight "

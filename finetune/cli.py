@@ -136,7 +136,10 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
         app.out.print(f"best adapter: iteration {record.best_iteration}; mean validation reward {_num(r.valid_before)} before, "
                       f"{_num(r.valid_best)} kept; training reward {_num(curve[0] if curve else None)} -> {_num(curve[-1] if curve else None)} "
                       f"over {record.iterations_run} iterations")
-        app.out.print(f"outputs in {args.out}: adapters.safetensors, metrics.jsonl, summary.json, reward.png, loss.png")
+        if r.zero_variance_share is not None:
+            app.out.print(f"zero-variance groups (no gradient): {100 * r.zero_variance_share:.0f}% of all groups"
+                          + (f"; [yellow]stopped after {r.flat_steps_at_end} flat steps in a row (--stop-when-flat)[/]" if r.stopped_flat else ""))
+        app.out.print(f"outputs in {args.out}: adapters.safetensors, metrics.jsonl, summary.json, reward.png, groups.png, loss.png")
         return
     summary = record.model_dump(mode="json")
     trunc = sum(summary["truncated_examples"].values())

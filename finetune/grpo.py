@@ -19,6 +19,7 @@ from .args import FinetuneArgs
 from .callbacks import BestAdapterCallback, EarlyStop, read_metrics
 from .data import load_rows, train_and_valid
 from .policy import prepare_policy, quiet_trainer, trainer_import_error
+from .group_watch import FlatStop, GroupWatch
 from .records import FinetuneSummary, RewardReport
 from .rewards import reward_functions
 
@@ -74,14 +75,21 @@ class RewardCallback(BestAdapterCallback):
 
 
 @contextlib.contextmanager
-def _reported_validation(cb: RewardCallback):
-    """mlx-lm-lora hands its callback only the validation loss: keep the rewards its evaluation measured too."""
+def _reported_validation(cb: RewardCallback, watch: GroupWatch | None = None):
+    """mlx-lm-lora hands its callback only the validation loss: keep the rewards its evaluation measured too
+    (and tell the group watch that these rewards are not a training step)."""
     from mlx_lm_lora.trainer import grpo_trainer
 
     original = grpo_trainer.evaluate_grpo
 
     def evaluate(*a: Any, **kw: Any):
-        loss, ntokens, metrics = original(*a, **kw)
+        if watch is not None:
+            watch.validating = True
+        try:
+            loss, ntokens, metrics = original(*a, **kw)
+        finally:
+            if watch is not None:
+                watch.validating = False
         cb.val_metrics = dict(metrics)
         return loss, ntokens, metrics
 
@@ -119,11 +127,16 @@ def run_grpo(args: FinetuneArgs, on_report: Callable[[dict[str, Any]], None] | N
     try:
         funcs, weights = reward_functions(args.reward, grader, args.abstain_reward, args.format_weight)
         targs.reward_weights = weights
+        watch = GroupWatch(funcs, weights, group_size=args.group_size, max_tokens=args.max_completion_length, out=pol.out, offset=pol.offset,
+                           count_tokens=lambda text: len(pol.tokenizer.encode(text, add_special_tokens=False)), stop_after=args.stop_when_flat)
         if targs.iters > 0:
-            with quiet_trainer(), _reported_validation(cb), contextlib.suppress(EarlyStop):
-                train_grpo(model=pol.model, ref_model=pol.ref, tokenizer=pol.tokenizer, optimizer=optim.Adam(learning_rate=args.learning_rate),
-                           train_dataset=_dataset(train_rows, pol.tokenizer), val_dataset=_dataset(valid_rows, pol.tokenizer),
-                           reward_funcs=funcs, args=targs, training_callback=cb, end_answer_token="")
+            try:
+                with quiet_trainer(), _reported_validation(cb, watch), contextlib.suppress(EarlyStop):
+                    train_grpo(model=pol.model, ref_model=pol.ref, tokenizer=pol.tokenizer, optimizer=optim.Adam(learning_rate=args.learning_rate),
+                               train_dataset=_dataset(train_rows, pol.tokenizer), val_dataset=_dataset(valid_rows, pol.tokenizer),
+                               reward_funcs=watch.wrapped(), args=targs, training_callback=cb, end_answer_token="")
+            except FlatStop:  # raised inside the reward: mlx-lm-lora's wrapper may re-raise it as itself
+                pass
     finally:
         if own:
             grader.close()
@@ -139,17 +152,28 @@ def _summary(args: FinetuneArgs, out: Path, cb: RewardCallback, n_train: int, n_
     best = next((m for m in vals if m["iteration"] == cb.best_iter), None)
     curve = [{"iteration": m["iteration"], "mean": m.get("train_total_rewards_mean"), "std": m.get("train_total_rewards_std"),
               **{n: m.get(f"train_{n}_mean") for n in names}} for m in trains]
+    steps = [m for m in metrics if m["kind"] == "step"]
+    flat_end = 0
+    for m in reversed(steps):
+        if m["zero_variance_share"] < 1.0:
+            break
+        flat_end += 1
     report = RewardReport(rewards=names, valid_before=vals[0].get("val_total_rewards_mean") if vals else None,
-                          valid_best=best.get("val_total_rewards_mean") if best else None, train_curve=curve)
+                          valid_best=best.get("val_total_rewards_mean") if best else None, train_curve=curve,
+                          zero_variance_share=sum(m["zero_variance_share"] for m in steps) / len(steps) if steps else None,
+                          flat_steps_at_end=flat_end, stopped_flat=bool(args.stop_when_flat and flat_end >= args.stop_when_flat))
     record = FinetuneSummary(
         best_iteration=cb.best_iter, best_val_loss=best["val_loss"] if best else None, final_val_loss=vals[-1]["val_loss"] if vals else None,
         base_val_loss=vals[0]["val_loss"] if vals else None, iterations_run=max([m["iteration"] for m in metrics] + [0]),
-        iterations_planned=args.iters, stopped_early=cb.stopped_early, train_examples=n_train, valid_examples=n_valid, test_examples=0,
+        iterations_planned=args.iters, stopped_early=cb.stopped_early or report.stopped_flat, train_examples=n_train, valid_examples=n_valid, test_examples=0,
         truncated_examples={}, wall_seconds=round(wall, 3), tokens_per_second=None, peak_memory_gb=None,
         adapter=str(out / "adapters.safetensors"), method="grpo", reward=report,
     )
     write_record(out / "summary.json", record)
     title = f"{args.title or 'GRPO'} on {Path(args.model).name}: best iteration {cb.best_iter}"
     plot_rewards(metrics, out / "reward.png", cb.best_iter, title=title)
+    from .plot import plot_groups
+
+    plot_groups(metrics, out / "groups.png", title=title)
     plot_losses(metrics, out / "loss.png", cb.best_iter, title=title)
     return record

@@ -49,3 +49,36 @@ def _plot(metrics: list[dict[str, Any]], out: Path, best_iteration: int | None, 
     plt.close(fig)
     tmp.replace(out)
     return out
+
+
+def plot_groups(metrics: list[dict[str, Any]], out: Path, title: str = "GRPO") -> Path | None:
+    """Per step: the share of zero-variance groups (no gradient), the share cut at the length limit, the mean
+    reward, and the mean completion length on a second axis."""
+    steps = [m for m in metrics if m["kind"] == "step"]
+    if not steps:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [m["iteration"] for m in steps]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    ax.plot(xs, [m["zero_variance_share"] for m in steps], label="zero-variance groups (no gradient)", color="#C44E52")
+    ax.plot(xs, [m["truncated_share"] for m in steps], label="cut at the length limit", color="#8172B2", linestyle="--")
+    ax.plot(xs, [m["reward_mean"] for m in steps], label="mean reward", color="#4C72B0")
+    ax.set_ylim(-0.05, max(1.05, max(m["reward_mean"] for m in steps) + 0.05))
+    ax.set_xlabel("step")
+    ax.set_ylabel("share / reward")
+    ax2 = ax.twinx()
+    ax2.plot(xs, [m["completion_tokens_mean"] for m in steps], label="mean completion tokens", color="#55A868", alpha=0.7)
+    ax2.set_ylabel("tokens")
+    lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper right")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -62,6 +62,9 @@ class RewardReport(BaseModel):
     valid_before: float | None
     valid_best: float | None = Field(description="at the kept (best mean validation reward) adapter")
     train_curve: list[dict[str, float | int | None]] = Field(description="per training report: iteration, mean, std, and each reward's mean")
+    zero_variance_share: float | None = Field(None, description="share of groups whose rewards were all equal (no gradient), over every step")
+    flat_steps_at_end: int = Field(0, description="steps in a row at the end of the run in which every group was zero-variance")
+    stopped_flat: bool = Field(False, description="stopped by --stop-when-flat")
 
 
 class FinetuneSummary(BaseModel):

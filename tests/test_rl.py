@@ -187,3 +187,24 @@ def test_a_hedged_completion_earns_no_reward(completion):
     with Grader(workers=1) as grader:
         assert correctness_reward(grader, abstain=0.5)([""], [completion], ["43"]) == [0.0]
         assert correctness_reward(grader, abstain=0.5)([""], ["Final answer: \\boxed{43}"], ["43"]) == [1.0]
+
+
+@pytest.mark.slow
+def test_grpo_with_a_constant_reward_logs_zero_variance_and_stops_when_flat(tiny_model, tmp_path, run_cli, workspace):
+    """The untrained tiny model never writes a box, so the format reward is 0 for every completion: every group
+    is zero-variance (no gradient), every step says so, and --stop-when-flat 3 ends the run at step 3 of 20."""
+    run_cli("problems", "import", str(sums_jsonl(tmp_path / "sums.jsonl", n=20)), "--format", "jsonl", "--source", "sums")
+    out = tmp_path / "flat"
+    s = json.loads(run_cli("finetune", "run", "--method", "grpo", "--model", str(tiny_model), "--problems", "sums", "--out", str(out),
+                           "--reward", "format", "--iters", "20", "--batch-size", "2", "--group-size", "2", "--max-completion-length", "8",
+                           "--steps-per-eval", "10", "--steps-per-report", "1", "--val-batches", "1", "--stop-when-flat", "3",
+                           "--json", "--quiet").stdout)
+    steps = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if '"kind": "step"' in line]
+    assert [m["iteration"] for m in steps] == [1, 2, 3]
+    assert all(m["zero_variance_share"] == 1.0 and m["reward_mean"] == 0.0 for m in steps)
+    assert all(0 < m["completion_tokens_mean"] <= 8 and 0.0 <= m["truncated_share"] <= 1.0 for m in steps)
+    r = s["reward"]
+    assert r["zero_variance_share"] == 1.0 and r["flat_steps_at_end"] == 3 and r["stopped_flat"] and s["stopped_early"]
+    assert s["iterations_run"] < 20 and (out / "groups.png").stat().st_size > 1000
+    log = (workspace / "logs").glob("*.log")
+    assert any("every group's rewards have been equal for 3 steps" in p.read_text() for p in log)
