@@ -97,7 +97,7 @@ def seven_b() -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="The slow tier's 19 cases instead of the full sweep.")
+    ap.add_argument("--quick", action="store_true", help="The slow tier's 11 cases instead of the full sweep.")
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS / "plan.json")
     a = ap.parse_args()

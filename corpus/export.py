@@ -155,6 +155,10 @@ class Examples:
     train_order: list[int] | None = None  # the shuffle: train rows are written in this order
     keep_meta: bool = False  # per-row metadata is written only by --format hf
 
+    by_level: dict[str, dict[str, int]] = field(default_factory=lambda: {s: defaultdict(int) for s in SPLITS})
+    level_word_sums: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    assigned: dict[str, int] | None = None  # a mix: problems drawn for each level, before any was left out
+
     def add(self, split: str, row: dict[str, Any], meta: dict[str, Any], words: int, tokens: int) -> None:
         self.rows[split].add(row)
         self.sources[split].append(meta["problem_id"])
@@ -226,20 +230,39 @@ def _note_used(ex: Examples, p: Problem, split: str, transcripts: Sequence[Trans
 
 def _build_examples(problems: Sequence[Problem], store: TranscriptStore, o: ExportOptions, contaminated: set[str],
                     split_of: dict[str, str]) -> Examples:
+    from .level_mix import assign_levels, parse_level_spec
+
+    spec = parse_level_spec(o.level)
     count_tokens, _ = token_counter(o.tokenizer)
-    student = StudentPrompt.load(o.prompts_dir)
+    student = StudentPrompt.load(o.prompts_dir, level_instruction=spec.conditioned)
     ex, seen_groups = Examples(keep_meta=o.fmt == "hf"), set()
-    for p, ps, chosen, split in _candidates(problems, store, o, contaminated, split_of, ex, seen_groups):
-        texts = _level_texts(store, p.id, o.level, chosen, ex.skipped, ex.templates)
-        if not texts:
+    candidates = list(_candidates(problems, store, o, contaminated, split_of, ex, seen_groups))
+    assigned: dict[str, str] = {}
+    if spec.kind == "mix":  # each split drawn by the shares on its own, so valid mixes like train does
+        for split in SPLITS:
+            assigned.update(assign_levels([p.id for p, _, _, sp in candidates if sp == split], spec, o.seed))
+    for p, ps, chosen, split in candidates:
+        if p.group_key in seen_groups:
+            ex.skipped["twin already exported"] += 1
+            continue
+        levels = spec.levels if spec.kind == "all" else (assigned[p.id],) if spec.kind == "mix" else spec.levels
+        used = False
+        for level in levels:
+            texts = _level_texts(store, p.id, level, chosen, ex.skipped, ex.templates)
+            for text in texts:
+                ex.add(split, student.example(p, text, level), {"problem_id": p.id, "year": p.year, "level": level, "pass_rate": ps.pass_rate},
+                       len(text.split()), count_tokens(text))
+                ex.by_level[split][level] += 1
+                ex.level_word_sums[level] += len(text.split())
+                used = True
+        if not used:
             continue
         seen_groups.add(p.group_key)
-        for text in texts:
-            ex.add(split, student.example(p, text), {"problem_id": p.id, "year": p.year, "level": o.level, "pass_rate": ps.pass_rate},
-                   len(text.split()), count_tokens(text))
         ex.templates.update(chosen[0].templates)
         _note_used(ex, p, split, chosen)
     ex.templates.update(student.hashes)
+    if spec.kind == "mix":
+        ex.assigned = {lv: sum(1 for x in assigned.values() if x == lv) for lv in spec.levels}
     return ex
 
 
@@ -336,6 +359,7 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
         format=o.fmt, pairs=dict(sorted(ex.pairs.items())) if o.fmt == "dpo" else None,
         pair_form=o.pair_form if o.fmt == "dpo" else None,
         pairs_dropped=dict(sorted(ex.pairs_dropped.items())) if o.fmt == "dpo" else None,
+        **_level_fields(ex, o),
     )
     write_record(out_dir / "manifest.json", record)
     if o.fmt == "hf":
@@ -346,10 +370,24 @@ def _write_export(out_dir: Path, ex: Examples, o: ExportOptions, check: Contamin
     return record
 
 
+def _level_fields(ex: Examples, o: ExportOptions) -> dict[str, Any]:
+    """A conditioned (`all`) or mixed export: rows and mean words per level, the mix's shares and draw."""
+    if o.fmt == "dpo" or not (o.level == "all" or o.level.startswith("mix:")):
+        return {}
+    from .level_mix import parse_level_spec
+
+    spec = parse_level_spec(o.level)
+    rows = {s: dict(sorted(ex.by_level[s].items())) for s in SPLITS if ex.by_level[s]}
+    totals = {lv: sum(r.get(lv, 0) for r in rows.values()) for lv in spec.levels}
+    words = {lv: round(ex.level_word_sums[lv] / n, 1) for lv, n in totals.items() if n}
+    return {"level_rows": rows, "level_mean_words": words, "conditioned": spec.conditioned,
+            "mix": dict(zip(spec.levels, spec.shares)) if spec.kind == "mix" else None, "mix_assigned": ex.assigned}
+
+
 def _level_words(store: TranscriptStore, problems: Sequence[Problem], level: str, skipped: dict[str, int]) -> dict[str, Any]:
     """Target vs achieved words for a restated level, and how many texts missed their band."""
-    if level in ("R1", "trace"):
-        return {"target": None, "off_target": 0}
+    if level in ("R1", "trace") or level == "all" or level.startswith("mix:"):
+        return {"target": None, "off_target": skipped.get("off target", 0) if level not in ("R1", "trace") else 0}
     ok, target = [], None  # the texts are read one at a time
     for p in problems:
         lt = store.get_level(p.id, level)

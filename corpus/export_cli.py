@@ -22,7 +22,9 @@ from .samples import PICKS
 @click.command("export")
 @click.option("--out", "out_dir", required=True, type=OutPath(file_okay=False), help="Folder for train/valid/test.jsonl.")
 @click.option("--level", default="R1", show_default=True,
-              help="Length level of the assistant turns: R1..R6, or trace (the Solver's reasoning in <think>, then the stepwise solution).")
+              help="Length level of the assistant turns: R1..R6, or trace (the Solver's reasoning in <think>, then the stepwise solution); "
+                   "all: every problem at every level, each asked for by its level's instruction (one length-conditioned student); "
+                   "mix:R1=0.5,R6=0.5: each problem at one level, drawn by these shares with --seed.")
 @click.option("--pick", type=click.Choice(PICKS), default="first", show_default=True,
               help="Which verified sample(s) of a problem to train on (R1 and trace).")
 @click.option("--min-pass-rate", type=click.FloatRange(0, 1), help="Only problems the teacher verified at least this often.")
@@ -56,9 +58,14 @@ def export_cmd(app: AppContext, out_dir, level, pick, min_pass_rate, max_pass_ra
     from distill.corpus.levels import parse_levels
     from distill.corpus.service import ExportRequest, export_stage
 
-    lv = ["trace"] if level.strip().lower() == "trace" else parse_levels(level)
+    from distill.corpus.level_mix import parse_level_spec
+
+    spec = parse_level_spec(level) if level.strip().lower() == "all" or level.strip().lower().startswith("mix:") else None
+    lv = [spec.text] if spec else ["trace"] if level.strip().lower() == "trace" else parse_levels(level)
     if len(lv) != 1:
-        raise DistillError("--level takes one level, e.g. R3 or trace")
+        raise DistillError("--level takes one level, e.g. R3 or trace (or all, or mix:R1=0.5,R6=0.5)")
+    if spec and fmt == "dpo":
+        raise DistillError(f"--level {level} exports chat rows; --format dpo pairs the R1 replies")
     if fmt != "dpo":  # options that mean something only with --format dpo say so when used alone
         for flag, given in (("--prefer", prefer is not None), ("--pair-form", pair_form != "solver")):
             if given:

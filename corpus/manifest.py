@@ -63,6 +63,11 @@ class ExportManifest(BaseModel):
     pairs: dict[str, int] | None = Field(None, description="--format dpo: pairs of each kind (samples, rounds, shorter)")
     pair_form: str | None = Field(None, description="--format dpo: solver (both sides the Solver's replies) or formatted (both rewrites)")
     pairs_dropped: dict[str, int] | None = Field(None, description="--format dpo: candidate pairs left out, by why (forms differ, ...)")
+    conditioned: bool = Field(False, description="--level all: every level's instruction is in the student prompt (one length-conditioned student)")
+    mix: dict[str, float] | None = Field(None, description="--level mix:...: each level's share of the problems")
+    mix_assigned: dict[str, int] | None = Field(None, description="a mix: problems drawn for each level with the seed, before any was left out")
+    level_rows: dict[str, dict[str, int]] | None = Field(None, description="--level all or mix: rows per split and level")
+    level_mean_words: dict[str, float] | None = Field(None, description="--level all or mix: mean words of each level's rows")
 
     @classmethod
     def read(cls, path: Path) -> "ExportManifest":

@@ -47,6 +47,7 @@ class StudentPrompt:
             text = text + "\n\n" + self.level.render(level=level, words=level_words(level, self.prompts_dir)).strip()
         return [{"role": "system", "content": self.system.render().strip()}, {"role": "user", "content": text}]
 
-    def example(self, problem: Problem, assistant: str) -> dict[str, Any]:
-        """An mlx-lm chat training example: the prompt, then the target answer."""
-        return {"messages": [*self.messages(problem), {"role": "assistant", "content": assistant}]}
+    def example(self, problem: Problem, assistant: str, level: str = "R1") -> dict[str, Any]:
+        """An mlx-lm chat training example: the prompt (asking for `level` when the prompt carries the level
+        instruction), then the target answer."""
+        return {"messages": [*self.messages(problem, level), {"role": "assistant", "content": assistant}]}

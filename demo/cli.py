@@ -37,7 +37,9 @@ max_rounds = 3
 concurrency = 8
 
 [levels]
-train = ["R1", "R2", "R3", "R4", "R5", "R6"]
+train = ["R1", "R3", "R6"]
+conditioned = true
+conditioned_finetune = {conditioned}
 
 [finetune]
 model = "{model}"
@@ -67,7 +69,7 @@ DEMO_NOTES = (
 def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed: int = 0) -> Path:
     """demo.toml: the drills world offline; the bundled sample problems and the study's LoRA settings with --live."""
     from .drills import split_years
-    from .world import FINETUNE, MAX_TOKENS
+    from .world import CONDITIONED_FINETUNE, FINETUNE, MAX_TOKENS
 
     roles = ""
     if base_url:  # the recorded teacher answers for every DeepSeek role
@@ -79,12 +81,14 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed:
         finetune = {"iters": 200, "batch_size": 4, "learning_rate": 1e-5, "steps_per_eval": 20, "steps_per_report": 20, "save_every": 50,
                     "num_layers": -1, "max_seq_length": 1024}
         text = DEMO_TOML.format(notes="", prompts="", problems=samples_dir(), source=SAMPLE_SOURCE, model=model, seed=seed, max_tokens=1024,
+                                conditioned="{}",
                                 finetune=_toml_table(finetune), roles=roles, **split)
     else:
         # paths relative to demo.toml (its folder is the workspace): a moved or copied demo finds everything in place
         rel_model = os.path.relpath(model, ws) if Path(model).is_absolute() and Path(model).is_relative_to(ws) else model
         text = DEMO_TOML.format(notes=f'notes = """{DEMO_NOTES}"""', prompts='prompts_dir = "prompts"\n', problems="drills",
                                 source="drill", model=rel_model, seed=seed, max_tokens=MAX_TOKENS, finetune=_toml_table(FINETUNE), roles=roles,
+                                conditioned="{ " + ", ".join(f"{k} = {v!r}" for k, v in CONDITIONED_FINETUNE.items()) + " }",
                                 **split_years())
     path = ws / "demo.toml"
     if not path.exists() or path.read_text() != text:

@@ -21,6 +21,10 @@ from .drills import YEARS, drill_years, level_words, parse_drill, write_drills
 STUDENT = {"layers": 2, "hidden": 32}
 FINETUNE = {"fine_tune_type": "full", "iters": 100, "batch_size": 8, "learning_rate": 5e-3, "steps_per_eval": 20, "steps_per_report": 20,
             "val_batches": -1, "max_seq_length": 512, "num_layers": -1, "save_every": 50}
+# The length-conditioned student reads six times the rows (every level of every problem, each asked for):
+# it needs about as many epochs as a per-level student, so more iterations; its validation set is six times
+# larger too, so a few batches of it.
+CONDITIONED_FINETUNE = {"iters": 500, "val_batches": 4, "steps_per_eval": 100}
 # Above the longest level (R1, ~100 tokens with the fitted tokenizer), so no tuned answer is cut short.
 MAX_TOKENS = 160
 
@@ -47,7 +51,11 @@ def tokenizer_corpus(prompts_dir: Path) -> list[str]:
     the training years' problems and their solutions at every level."""
     system = load_template("student_system", prompts_dir).render()
     first, count, _ = YEARS["train"]
-    texts = []
+    # the length-conditioned student reads each level's instruction: a few tokens each, as a real tokenizer would make them
+    from distill.corpus.prompt import level_words as template_words
+
+    asked = load_template("student_level", prompts_dir)
+    texts = [asked.render(level=f"R{k}", words=template_words(f"R{k}", prompts_dir)) for k in range(1, 7)]
     for year, doc in drill_years().items():
         if first <= year < first + count:
             for q in (q for section in doc.values() for q in section.values()):

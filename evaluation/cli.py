@@ -156,15 +156,36 @@ def _sampling_options(fn):
                                      "and a failed endpoint's share goes to the others.")(fn)
     fn = click.option("--adapter", type=click.Path(file_okay=False, path_type=Path), help="LoRA adapter folder for --model.")(fn)
     fn = click.option("--model", help="Local model path or id (mlx-lm).")(fn)
+    fn = click.option("--ask-level/--no-ask-level", "ask_level", default=None,
+                      help="Ask for --level in the prompt, with the level's instruction (default: on for an adapter trained on a "
+                           "`corpus export --level all` export, the length-conditioned student; off otherwise).")(fn)
     return fn
+
+
+def conditioned_adapter(adapter: Path | None) -> bool:
+    """Whether an adapter was trained on a length-conditioned export (`--level all`): its finetune_config.json
+    names the data folder, whose manifest says so."""
+    if adapter is None:
+        return False
+    try:
+        args = json.loads((Path(adapter) / "finetune_config.json").read_text(encoding="utf-8"))["args"]
+        manifest = json.loads((Path(args["data"]) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+    return bool(manifest.get("conditioned"))
 
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,
               temperature, top_p, max_tokens, level: str, out: Path, prompt_levels: bool = False, quiet: bool = False, samples: int = 1,
               pass_k: str = "1,4,8,16", thinking_budget: int | None = None, urls: str | None = None, protocol: str | None = None,
-              plan_only: bool = False, probe: bool = False, force: bool = False):
+              plan_only: bool = False, probe: bool = False, force: bool = False, ask_level: bool | None = None):
     """The command's options as an EvalRequest, run by the service with a progress bar (with `plan_only`,
     the request's plan instead; a local model whose plan does not fit is refused unless `force`)."""
+    if ask_level is None:
+        ask_level = conditioned_adapter(adapter)
+        if ask_level and not quiet:
+            app.console.print(f"note: {adapter} was trained on a length-conditioned export: the prompt asks for {level} (--no-ask-level: not)")
+    prompt_levels = prompt_levels or ask_level
     p = _apply_protocol(protocol, {"temperature": temperature, "top_p": top_p, "samples": samples})
     temperature, top_p, samples = p["temperature"], p["top_p"], p["samples"]
     if runs > 1 and temperature == 0 and not quiet:

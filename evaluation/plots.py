@@ -162,16 +162,28 @@ def plot_val_loss(curves: dict[str, list[tuple[int, float]]], base: dict[str, fl
     return save(fig, path)
 
 
-def plot_distillation(rows: Sequence[dict[str, Any]], base: dict[str, Any] | None, path: Path, model: str) -> Path:
+def plot_distillation(rows: Sequence[dict[str, Any]], base: dict[str, Any] | None, path: Path, model: str,
+                      conditioned: Sequence[dict[str, Any]] = ()) -> Path:
     """What training bought, per level: response words (bars: tuned; dots: the texts trained on) and
-    answer-format rate (bars: tuned), the untrained base dashed on both."""
+    answer-format rate (bars: tuned), the untrained base dashed on both; with `conditioned`, the one
+    length-conditioned student asked for each level as a second bar beside each level's own student."""
     plt = _plt()
     fig, (words_ax, fmt_ax) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110)
-    levels = [r["level"] for r in rows]
+    levels = [r["level"] for r in rows] or [r["level"] for r in conditioned]
     xs = list(range(len(levels)))
-    words_ax.bar(xs, [r["response_words"] for r in rows], 0.6, color="#4C72B0", label="tuned student: response words")
+    dial = {r["level"]: r for r in conditioned}
+    w = 0.38 if dial and rows else 0.6
+    shift = w / 2 if dial and rows else 0.0
+    if rows:
+        words_ax.bar([x - shift for x in xs], [r["response_words"] for r in rows], w, color="#4C72B0", label="per-level student: response words")
+        fmt_ax.bar([x - shift for x in xs], [100 * r["answer_format_rate"] for r in rows], w, color="#55A868", label="per-level student")
+    if dial:
+        words_ax.bar([x + shift for x, lv in zip(xs, levels) if lv in dial], [dial[lv]["response_words"] for lv in levels if lv in dial], w,
+                     color="#8172B2", label="one student asked for the level")
+        fmt_ax.bar([x + shift for x, lv in zip(xs, levels) if lv in dial], [100 * dial[lv]["answer_format_rate"] for lv in levels if lv in dial], w,
+                   color="#CCB974", label="one student asked for the level")
+    rows = list(rows) or list(conditioned)
     words_ax.scatter(xs, [r["training_words"] for r in rows], color="black", zorder=5, label="training texts: words")
-    fmt_ax.bar(xs, [100 * r["answer_format_rate"] for r in rows], 0.6, color="#55A868", label="tuned student")
     if base:
         words_ax.axhline(base["mean_words"], color="#C44E52", linestyle="--", label=f"base: {base['mean_words']:.0f} words")
         fmt_ax.axhline(100 * base["answer_format_rate"], color="#C44E52", linestyle="--",
@@ -181,11 +193,34 @@ def plot_distillation(rows: Sequence[dict[str, Any]], base: dict[str, Any] | Non
         ax.set_xlabel("length level trained on")
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
-    top = max([r["response_words"] for r in rows] + [r["training_words"] for r in rows] + [base["mean_words"] if base else 0] + [1])
+    top = max([r["response_words"] for r in [*rows, *conditioned]] + [r["training_words"] for r in rows] + [base["mean_words"] if base else 0] + [1])
     words_ax.set_ylim(0, top * 1.35)
     fmt_ax.set_ylim(0, 118)
     words_ax.set_ylabel("mean words per response")
     fmt_ax.set_ylabel("answer format (% of responses)")
     words_ax.set_title("Response words per level: tuned students and their training texts", fontsize=10)
     fmt_ax.set_title(f"Answer-format rate per level ({model})", fontsize=10)
+    return save(fig, path)
+
+
+def plot_frontier(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
+    """Accuracy against mean completion tokens for every student; the frontier joined, dominated students hollow."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4.6), dpi=110)
+    front = sorted((r for r in rows if not r["dominated"]), key=lambda r: r["mean_tokens"])
+    if front:
+        ax.plot([r["mean_tokens"] for r in front], [100 * r["accuracy"] for r in front], color="#4C72B0", linewidth=1.2, zorder=2,
+                label="frontier (not dominated)")
+    for r in rows:
+        colour = "#8172B2" if r["name"].startswith("conditioned") else "#C44E52" if r["name"] in ("base", "teacher") else "#4C72B0"
+        ax.scatter([r["mean_tokens"]], [100 * r["accuracy"]], s=46, zorder=3, edgecolors=colour, linewidths=1.5,
+                   facecolors="none" if r["dominated"] else colour)
+        ax.annotate(r["name"].replace("conditioned, asked ", "cond. "), (r["mean_tokens"], 100 * r["accuracy"]), fontsize=7,
+                    xytext=(4, 3), textcoords="offset points")
+    ax.scatter([], [], s=46, facecolors="none", edgecolors="#555555", label="dominated (hollow)")
+    ax.set_xlabel("mean completion tokens per response")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
     return save(fig, path)

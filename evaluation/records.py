@@ -134,6 +134,8 @@ class EvalSummary(BaseModel):
     by_difficulty: dict[str, GroupAccuracy]
     mean_words: float
     mean_tokens: float
+    tokens_per_correct: float | None = Field(None, description="completion tokens of every response over the correct ones (None: none correct)")
+    accuracy_at_budget: dict[str, float] = Field(default_factory=dict, description="budget N -> share of responses correct within N completion tokens")
     truncated_rate: float
     error_rate: float
     undecided_rate: float

@@ -140,9 +140,26 @@ def summarise_records(records: Sequence[ResponseRecord]) -> dict[str, Any]:
         "answer_format_rate": sum(r.verdict.source in ("boxed", "final_answer") for r in records) / n,
         "mean_thinking_words": statistics.fmean(r.thinking_words for r in records) if records else 0.0,
         "mean_answer_words": statistics.fmean(r.answer_words for r in records) if records else 0.0,
+        **cost_of_accuracy(records),
         "accuracy_note": "undecided verdicts (correct = null) and generation errors count as wrong; std is the sample std over runs (ddof=1); "
                          "ci95 is a two-level percentile bootstrap that resamples problems and runs; rerun the evaluation to retry errors",
     }
+
+
+BUDGETS = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+
+
+def cost_of_accuracy(records: Sequence[ResponseRecord]) -> dict[str, Any]:
+    """What the accuracy cost in tokens: completion tokens per correct answer (None with none correct) and,
+    at each budget N up to the longest response, the share of responses correct within N completion tokens."""
+    if not records:
+        return {"tokens_per_correct": None, "accuracy_at_budget": {}}
+    tokens = [r.usage.completion_tokens for r in records]
+    correct = sum(r.correct is True for r in records)
+    longest = max(tokens)
+    budgets = [b for b in BUDGETS if b < longest] + [next((b for b in BUDGETS if b >= longest), longest)]
+    at = {str(b): sum(r.correct is True and t <= b for r, t in zip(records, tokens)) / len(records) for b in budgets}
+    return {"tokens_per_correct": sum(tokens) / correct if correct else None, "accuracy_at_budget": at}
 
 
 # --------------------------------------------------------------------------- paired comparison

@@ -63,33 +63,13 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
     Before loading the model, the run's peak memory is estimated from the model's config.json and the
     export's token lengths; a run that does not fit this machine is refused (exit 2) with the cheapest
     change that fits, unless --force. --plan prints that estimate and stops."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .run import run_finetune
 
     args = resolve_args(config_file, given)
-    if probe and not plan_only:
-        raise DistillError("--probe goes with --plan")
-    if plan_only or (args.method == "sft" and not force):
-        from distill.plan.record import render
-
-        from .plan import plan_finetune, plan_or_none
-
-        plan = plan_finetune(args, probe=probe) if plan_only else plan_or_none(args)
-        if plan_only:
-            if as_json:
-                click.echo(plan.model_dump_json())
-            else:
-                render(plan, app.out)
-            return
-        if plan is not None and not plan.fits:
-            raise DistillError(plan.refusal())
+    if _planned(app, args, plan_only, probe, force, as_json):
+        return
     if args.method == "grpo":
         if ranks or hostfile:
             raise DistillError("--method grpo runs in one process; drop --launch/--hosts")
@@ -153,6 +133,26 @@ def run_cmd(app: AppContext, config_file: Path | None, ranks: int | None, hostfi
     if trunc:
         app.out.print(f"[yellow]{trunc} examples were longer than --max-seq-length and were truncated[/]")
     app.out.print(f"outputs in {args.out}: adapters.safetensors, metrics.jsonl, summary.json, loss.png")
+
+
+def _planned(app: AppContext, args: FinetuneArgs, plan_only: bool, probe: bool, force: bool, as_json: bool) -> bool:
+    """--plan: print the plan (True: nothing else to do). Otherwise a supervised run that does not fit this
+    machine is refused here, before any model load, unless --force."""
+    if probe and not plan_only:
+        raise DistillError("--probe goes with --plan")
+    if not plan_only and (args.method != "sft" or force):
+        return False
+    from distill.plan.record import render
+
+    from .plan import plan_finetune, plan_or_none
+
+    plan = plan_finetune(args, probe=probe) if plan_only else plan_or_none(args)
+    if plan_only:
+        click.echo(plan.model_dump_json()) if as_json else render(plan, app.out)
+        return True
+    if plan is not None and not plan.fits:
+        raise DistillError(plan.refusal())
+    return False
 
 
 def _num(x: float | None) -> str:

@@ -31,6 +31,50 @@ class Bought(BaseModel):
     tuned_format_min: float
     length_spearman: float | None  # tuned response words against training words, across levels
     sentences: list[str]
+    conditioned: list[LevelRow] = []  # one length-conditioned student, asked for each level
+    conditioned_spearman: float | None = None  # its response words against the asked level's training words
+
+
+class CostRow(BaseModel):
+    """One student on the accuracy-per-token frontier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    mean_tokens: float
+    accuracy: float
+    tokens_per_correct: float | None
+    dominated: bool  # another student is as accurate for no more tokens, and better on one of the two
+
+
+def frontier(evaluations: dict[str, dict[str, Any]]) -> list[CostRow]:
+    """Every evaluated student (base, per-level, mixes, the conditioned student at each level, teacher) by
+    tokens per correct answer (students with none correct last), each marked dominated or on the frontier."""
+    pts = []
+    for key, s in evaluations.items():
+        if key.startswith("evaluate:math500"):
+            continue
+        name = key.removeprefix("evaluate:").replace("tuned:", "tuned ").replace("conditioned:", "conditioned, asked ")
+        pts.append((name, float(s.get("mean_tokens", 0.0)), float(s["mean"]), s.get("tokens_per_correct")))
+    rows = []
+    for name, t, a, tpc in pts:
+        dom = any((t2 <= t and a2 >= a) and (t2 < t or a2 > a) for n2, t2, a2, _ in pts if n2 != name)
+        rows.append(CostRow(name=name, mean_tokens=round(t, 1), accuracy=a, tokens_per_correct=round(tpc, 1) if tpc else None, dominated=dom))
+    return sorted(rows, key=lambda r: (r.tokens_per_correct is None, r.tokens_per_correct or 0.0, r.name))
+
+
+def frontier_markdown(rows: list[CostRow], plot_name: str | None) -> list[str]:
+    lines = ["## Accuracy per token", "",
+             "Every student by completion tokens per correct answer (all tokens generated over the correct answers); "
+             "*dominated*: another student is at least as accurate for no more tokens.", "",
+             "| student | mean completion tokens | accuracy % | tokens per correct | frontier |", "|---|---|---|---|---|"]
+    for r in rows:
+        tpc = f"{r.tokens_per_correct:.0f}" if r.tokens_per_correct else "– (none correct)"
+        lines.append(f"| {r.name} | {r.mean_tokens:.1f} | {100 * r.accuracy:.1f} | {tpc} | {'dominated' if r.dominated else '**on the frontier**'} |")
+    lines.append("")
+    if plot_name:
+        lines += [f"![accuracy against mean completion tokens]({plot_name})", ""]
+    return lines
 
 
 def spearman(xs: list[float], ys: list[float]) -> float | None:
@@ -46,19 +90,29 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def what_it_bought(levels: list[str], evaluations: dict[str, dict[str, Any]], level_words: dict[str, dict[str, Any]],
-                   significance: list[dict[str, Any]]) -> Bought | None:
-    """The table and its reading, from the evaluation summaries; None before any tuned level is evaluated."""
+def _rows(levels: list[str], evaluations: dict[str, dict[str, Any]], prefix: str, words: dict[str, float]) -> list[LevelRow]:
     rows = []
     for lv in levels:
-        s = evaluations.get(f"evaluate:tuned:{lv}")
+        s = evaluations.get(f"{prefix}{lv}")
         if s is None:
             continue
-        rows.append(LevelRow(level=lv, training_words=float(level_words.get(lv, {}).get("mean_words", 0.0)), response_words=s["mean_words"],
+        rows.append(LevelRow(level=lv, training_words=float(words.get(lv, 0.0)), response_words=s["mean_words"],
                              answer_format_rate=s.get("answer_format_rate", 0.0), truncated_rate=s["truncated_rate"], accuracy=s["mean"],
                              ci95=list(s.get("ci95", [s["mean"], s["mean"]]))))
-    if not rows:
+    return rows
+
+
+def what_it_bought(levels: list[str], evaluations: dict[str, dict[str, Any]], level_words: dict[str, dict[str, Any]],
+                   significance: list[dict[str, Any]], conditioned_words: dict[str, float] | None = None) -> Bought | None:
+    """The table and its reading, from the evaluation summaries; None before any tuned level is evaluated.
+    `conditioned_words`: the conditioned student's training words per level (its export's), when there is one."""
+    words = {lv: float(level_words.get(lv, {}).get("mean_words", 0.0)) for lv in levels}
+    rows = _rows(levels, evaluations, "evaluate:tuned:", words)
+    dial = _rows(["R1", "R2", "R3", "R4", "R5", "R6"], evaluations, "evaluate:conditioned:", conditioned_words or {}) if conditioned_words else []
+    if not rows and not dial:
         return None
+    if not rows:
+        rows = dial  # only the conditioned student was trained: its rows are the table
     b = evaluations.get("evaluate:base")
     base = None if b is None else {"response_words": b["mean_words"], "answer_format_rate": b.get("answer_format_rate", 0.0),
                                    "truncated_rate": b["truncated_rate"], "accuracy": b["mean"]}
@@ -75,8 +129,18 @@ def what_it_bought(levels: list[str], evaluations: dict[str, dict[str, Any]], le
                     + (f"; the base writes {base['response_words']:.0f} word(s) a response, cut at the token limit in "
                        f"{_pct(base['truncated_rate'])} of responses." if base else "."))
     said.append(_accuracy_sentence(rows, base, significance))
+    dial_rho = spearman([r.training_words for r in dial], [r.response_words for r in dial]) if dial else None
+    if dial:
+        worst = min(dial, key=lambda r: r.answer_format_rate)
+        off = max(dial, key=lambda r: abs(r.response_words - r.training_words) / max(r.training_words, 1))
+        said.append(f"**The dial.** One student trained on every level and asked for each: its response length follows the asked level"
+                    f" with Spearman {dial_rho:+.2f} ({dial[0].level} asked: {dial[0].response_words:.0f} words, {dial[-1].level}: "
+                    f"{dial[-1].response_words:.0f}); the farthest from its level's training words is {off.level} "
+                    f"({off.response_words:.0f} against {off.training_words:.0f}); answer format at least {_pct(worst.answer_format_rate)} "
+                    f"at every level ({worst.level} lowest)." if dial_rho is not None else
+                    "**The dial.** The conditioned student writes the same length whatever level it is asked for.")
     return Bought(levels=rows, base=base, tuned_format_mean=round(sum(fmt) / len(fmt), 4), tuned_format_min=min(fmt), length_spearman=rho,
-                  sentences=said)
+                  sentences=said, conditioned=dial, conditioned_spearman=dial_rho)
 
 
 def _accuracy_sentence(rows: list[LevelRow], base: dict[str, float] | None, significance: list[dict[str, Any]]) -> str:
@@ -103,9 +167,10 @@ def markdown(bought: Bought, plot_name: str | None) -> list[str]:
         b = bought.base
         lines.append(f"| base (untrained) | – | {b['response_words']:.1f} | {_pct(b['answer_format_rate'])} | {_pct(b['truncated_rate'])} | "
                      f"{100 * b['accuracy']:.1f} |")
-    for r in bought.levels:
-        lines.append(f"| tuned on {r.level} | {r.training_words:.1f} | {r.response_words:.1f} | {_pct(r.answer_format_rate)} | "
-                     f"{_pct(r.truncated_rate)} | {100 * r.accuracy:.1f} ({100 * r.ci95[0]:.1f}–{100 * r.ci95[1]:.1f}) |")
+    for who, rows in (("tuned on", bought.levels if bought.levels is not bought.conditioned else []), ("one student asked for", bought.conditioned)):
+        for r in rows:
+            lines.append(f"| {who} {r.level} | {r.training_words:.1f} | {r.response_words:.1f} | {_pct(r.answer_format_rate)} | "
+                         f"{_pct(r.truncated_rate)} | {100 * r.accuracy:.1f} ({100 * r.ci95[0]:.1f}–{100 * r.ci95[1]:.1f}) |")
     lines += ["", *(f"- {s}" for s in bought.sentences), ""]
     if plot_name:
         lines += [f"![response words and answer format per level]({plot_name})", ""]

@@ -70,6 +70,47 @@ class CorpusCfg(_Strict):
 class LevelsCfg(_Strict):
     train: list[str] = Field(default_factory=lambda: ["R1"], description="levels to export, train and evaluate")
     band: tuple[float, float] = Field((0.5, 1.5), description="word band as shares of each level template's target")
+    conditioned: bool = Field(False, description="also train one length-conditioned student on every level (each asked for in the prompt) "
+                                                 "and evaluate it at every level")
+    conditioned_finetune: dict[str, Any] = Field(default_factory=dict, description="[finetune] settings that differ for the conditioned "
+                                                 "student, e.g. {iters = 400}: it reads every level of every problem")
+    mixes: list[str] = Field(default_factory=list, description="level mixes trained as extra students, e.g. [\"R1=0.5,R6=0.5\"]: "
+                                                               "each problem at one level, drawn by these shares")
+
+    @field_validator("conditioned_finetune")
+    @classmethod
+    def _overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from distill.finetune.args import FinetuneArgs
+
+        unknown = sorted(set(v) - set(FinetuneArgs.model_fields))
+        if unknown:
+            raise ValueError(f"unknown [finetune] setting(s) {', '.join(unknown)}")
+        FinetuneArgs.build(dict(v), table="levels.conditioned_finetune")  # each value checked as [finetune] checks it
+        return v
+
+    @field_validator("mixes")
+    @classmethod
+    def _mixes(cls, v: list[str]) -> list[str]:
+        from distill.corpus.level_mix import parse_level_spec
+
+        out = []
+        for m in v:
+            try:
+                out.append(parse_level_spec(m if m.startswith("mix:") else "mix:" + m).text)
+            except Exception as exc:
+                raise ValueError(str(exc).replace("--level ", "")) from None
+        return out
+
+    def needed(self) -> list[str]:
+        """Levels whose restated texts the students need: the trained levels, every level for the
+        conditioned student, and each mix's levels; in R1..R6 order."""
+        from distill.corpus.level_mix import parse_level_spec
+        from distill.corpus.levels import LEVELS
+
+        want = set(self.train) | (set(LEVELS) if self.conditioned else set())
+        for m in self.mixes:
+            want |= set(parse_level_spec(m).levels)
+        return [lv for lv in LEVELS if lv in want]
 
     @field_validator("band")
     @classmethod
@@ -77,6 +118,17 @@ class LevelsCfg(_Strict):
         if not 0 <= v[0] < v[1]:
             raise ValueError("expected [LOW, HIGH] with 0 <= LOW < HIGH, e.g. [0.5, 1.5]")
         return v
+
+
+def mix_name(spec: str) -> str:
+    """A mix as a step and folder name: mix:R1=0.5,R6=0.5 -> mix-R1_50-R6_50."""
+    from distill.corpus.level_mix import parse_level_spec
+
+    s = parse_level_spec(spec)
+    return "mix-" + "-".join(f"{lv}_{round(100 * x)}" for lv, x in zip(s.levels, s.shares))
+
+
+CONDITIONED = "conditioned"
 
 
 class EvalCfg(_Strict):

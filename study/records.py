@@ -8,7 +8,7 @@ from distill.evaluation.records import EvalSummary
 from distill.finetune.records import FinetuneSummary
 from pydantic import BaseModel, ConfigDict, Field
 
-from .bought import Bought
+from .bought import Bought, CostRow
 
 
 class CorpusTotals(BaseModel):
@@ -56,6 +56,7 @@ class StudyResult(BaseModel):
     corpus: CorpusTotals
     levels: dict[str, dict[str, Any]]
     distillation: Bought | None = Field(None, description="the report's first table: base against tuned per level, and its reading")
+    cost: list[CostRow] = Field(default_factory=list, description="every student by tokens per correct answer, on the frontier or dominated")
 
 
 __all__ = ["Comparison", "CorpusTotals", "FinetuneStep", "StudyResult"]

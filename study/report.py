@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 import shutil
 from collections import Counter
@@ -15,7 +16,8 @@ from distill.finetune.records import read_finetune_summary
 
 from distill.io import atomic_write_text, write_record
 
-from .bought import markdown, what_it_bought
+from .bought import frontier, frontier_markdown, markdown, what_it_bought
+from .config import CONDITIONED
 from .records import StudyResult
 
 
@@ -125,11 +127,19 @@ def write_study_report(study) -> Path:
     if c.rl is not None:
         pairs.append((f"tuned-{c.rl.level}", "tuned-R1+grpo"))
     sig_lines, sig = _significance(loaded, pairs)
-    bought = what_it_bought(c.levels.train, data["evaluations"], data["levels"], sig)
-    if bought is not None:  # the first screen: base against tuned, per level
-        plot = plot_distillation([r.model_dump() for r in bought.levels], data["evaluations"].get("evaluate:base"),
-                                 out_dir / "distillation.png", Path(c.finetune.model).name)
+    bought = what_it_bought(c.levels.train, data["evaluations"], data["levels"], sig, conditioned_words=_conditioned_words(data))
+    if bought is not None:  # the first screen: base against tuned, per level (and the one conditioned student at each level)
+        plot = plot_distillation([r.model_dump() for r in bought.levels if r not in bought.conditioned] if c.levels.train else [],
+                                 data["evaluations"].get("evaluate:base"), out_dir / "distillation.png", Path(c.finetune.model).name,
+                                 conditioned=[r.model_dump() for r in bought.conditioned])
         lines += markdown(bought, plot.name)
+    cost = frontier(data["evaluations"])
+    if len(cost) > 1:
+        from distill.evaluation.plots import plot_frontier
+
+        fplot = plot_frontier([r.model_dump() for r in cost], out_dir / "frontier.png",
+                              f"Accuracy against tokens: every student of the study ({Path(c.finetune.model).name})")
+        lines += frontier_markdown(cost, fplot.name)
     lines += _headline(c, data["evaluations"])
     if sig:
         lines += ["## Significance", "", *sig_lines, "", "Paired over the problems both evaluated; McNemar on per-problem majority votes.", ""]
@@ -139,8 +149,22 @@ def write_study_report(study) -> Path:
     atomic_write_text(report, "\n".join(lines) + "\n")
     write_html(study, report, lines)
     write_record(out_dir / "study.json", StudyResult.model_validate({"name": c.name, "differences_from_published": notes, "significance": sig,
-                                                                    "distillation": bought, **data}))
+                                                                    "distillation": bought, "cost": cost, **data}))
     return report
+
+
+def _conditioned_words(data: dict[str, Any]) -> dict[str, float] | None:
+    """The conditioned student's training words per level, from its export's manifest (None without one)."""
+    from distill.corpus.manifest import ExportManifest
+
+    ft = data["finetune"].get(CONDITIONED)
+    if not ft:
+        return None
+    try:
+        export = json.loads((Path(ft["dir"]) / "finetune_config.json").read_text(encoding="utf-8"))["args"]["data"]
+        return ExportManifest.read(Path(export) / "manifest.json").level_mean_words or {}
+    except (OSError, KeyError, ValueError):
+        return {}
 
 
 def _headline(c, ev: dict[str, Any]) -> list[str]:

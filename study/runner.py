@@ -22,7 +22,9 @@ from distill.errors import DistillError, WorkFailed
 from distill.io import content_hash, lock_for, read_record, write_record
 from distill.workspace import Workspace
 
-from .config import StudyConfig, load_study_config  # noqa: F401  (re-exported for callers)
+from .config import CONDITIONED, StudyConfig, load_study_config, mix_name  # noqa: F401  (re-exported for callers)
+from distill.corpus.levels import LEVELS
+
 from .schedule import WORKER_STEPS, Unit, run_parallel
 from .state import STEPS, StepRecord, StepState, StudyState, file_hash
 
@@ -117,13 +119,14 @@ class Study:
                                   "templates": self._templates(list(TEMPLATE_NAMES))}, 24)
         out.append(("corpus", "corpus", fp_corpus, {}))
         fp_levels = {}
-        for lv in c.levels.train:
+        for lv in (c.levels.needed() if c.levels.conditioned or c.levels.mixes else c.levels.train):
             extra = {} if lv == "R1" else {"template": self._templates([f"levels/{lv.lower()}", "formatter_system", "levels/feedback"]),
                                            "verifier": describe_role(s.verifier), "band": list(c.levels.band)}
             fp_levels[lv] = content_hash({"corpus": fp_corpus, "level": lv, **extra}, 24)
             out.append(("levels", f"levels:{lv}", fp_levels[lv], {"level": lv}))
         student_t = self._templates(["student_system", "student_user"])
         fp_ft = {}
+        self._plan_extra_students(out, fp_levels, student_t, fp_ft)
         for lv in c.levels.train:
             fp_exp = content_hash({"levels": fp_levels[lv], "split": c.split.model_dump(), "templates": student_t,
                                    "decontamination": "every problem not trained on"}, 24)
@@ -156,8 +159,10 @@ class Study:
                                 "templates": student_t}, 24)
         first_eval = len(out)
         out.append(("evaluate", "evaluate:base", content_hash({"t": fp_test, "model": self._model_identity()}, 24), {"kind": "base"}))
-        for lv in [*c.levels.train, *([PREF] if c.preference is not None else []), *([RL] if c.rl is not None else [])]:
+        mixes = [n for n in self.extra_students() if n != CONDITIONED]
+        for lv in [*c.levels.train, *mixes, *([PREF] if c.preference is not None else []), *([RL] if c.rl is not None else [])]:
             out.append(("evaluate", f"evaluate:tuned:{lv}", content_hash({"t": fp_test, "ft": fp_ft[lv]}, 24), {"kind": "tuned", "level": lv}))
+        self._plan_conditioned_evaluations(out, fp_test, fp_ft)
         if c.evaluation.teacher:
             out.append(("evaluate", "evaluate:teacher", content_hash({"t": fp_test, "solver": describe_role(s.solver)}, 24), {"kind": "teacher"}))
         if c.evaluation.math500 and c.problems.math500:
@@ -173,6 +178,37 @@ class Study:
         fp_report = content_hash([k + f for _, k, f, _ in out], 24)
         out.append(("report", "report", fp_report, {}))
         return out
+
+    def _plan_extra_students(self, out: list, fp_levels: dict[str, str], student_t: dict[str, str], fp_ft: dict[str, str]) -> None:
+        """The export and fine-tune steps of the length-conditioned student and the level mixes. They come before the
+        per-level students': the conditioned student is the longest fine-tune, and with --jobs the workers take ready
+        steps in plan order."""
+        from distill.corpus.level_mix import parse_level_spec
+
+        c = self.cfg
+        for name, spec in self.extra_students().items():
+            used = parse_level_spec(spec).levels
+            extra_t = self._templates(["student_level"]) if name == CONDITIONED else {}
+            fp_exp = content_hash({"levels": {lv: fp_levels[lv] for lv in used}, "split": c.split.model_dump(), "templates": {**student_t, **extra_t},
+                                   "level": spec, "seed": c.evaluation.seed, "decontamination": "every problem not trained on"}, 24)
+            out.append(("export", f"export:{name}", fp_exp, {"level": name}))
+            extra = c.levels.conditioned_finetune if name == CONDITIONED else {}
+            fp_ft[name] = content_hash({"export": fp_exp, "finetune": self._finetune_identity(), **({"overrides": extra} if extra else {})}, 24)
+            out.append(("finetune", f"finetune:{name}", fp_ft[name], {"level": name}))
+
+    def _plan_conditioned_evaluations(self, out: list, fp_test: str, fp_ft: dict[str, str]) -> None:
+        """One student asked for each level by the level's instruction."""
+        if not self.cfg.levels.conditioned:
+            return
+        asked = self._templates(["student_level"])
+        for lv in LEVELS:
+            out.append(("evaluate", f"evaluate:{CONDITIONED}:{lv}", content_hash({"t": fp_test, "ft": fp_ft[CONDITIONED], "level": lv,
+                                                                                  "asked": asked}, 24), {"kind": CONDITIONED, "level": lv}))
+
+    def extra_students(self) -> dict[str, str]:
+        """Students beside the per-level ones: name -> the export's --level (all, or a mix)."""
+        lv = self.cfg.levels
+        return {**({CONDITIONED: "all"} if lv.conditioned else {}), **{mix_name(m): m for m in lv.mixes}}
 
     def status(self) -> list[StepState]:
         st = self.state().steps
@@ -194,6 +230,12 @@ class Study:
             return ("corpus",)
         if key == "export:dpo":
             return ("corpus", "rewrites")  # rewrites only with pair_form = "formatted" (a need not planned is no need)
+        if step == "export" and rest in self.extra_students():
+            from distill.corpus.level_mix import parse_level_spec
+
+            return tuple(f"levels:{lv}" for lv in parse_level_spec(self.extra_students()[rest]).levels)
+        if key.startswith(f"evaluate:{CONDITIONED}:"):
+            return (f"finetune:{CONDITIONED}",)
         if step == "export":
             return (f"levels:{rest}",)
         if key == f"finetune:{PREF}":
@@ -357,6 +399,7 @@ class Study:
 
         c = self.cfg
         dpo = level == "dpo"
+        level = self.extra_students().get(level, level)  # the conditioned student's `all`, a mix's spec
         return ExportRequest(out, ExportOptions(level="R1" if dpo else level, valid_years=sorted(self._years(c.split.valid_years)),
                                                 test_years=sorted(self._years(c.split.test_years)), seed=c.evaluation.seed,
                                                 prompts_dir=self.prompts_dir, fmt="dpo" if dpo else "mlx",
@@ -390,7 +433,8 @@ class Study:
                 "method": "dpo", "adapter": self._output(f"finetune:{p.level}")["dir"], "beta": p.beta, "iters": p.iters,
                 "learning_rate": p.learning_rate, "batch_size": p.batch_size})
         else:
-            args = self.cfg.finetune.model_copy(update={"data": self._output(f"export:{level}")["dir"], "out": str(out), "resume": resume,
+            extra = self.cfg.levels.conditioned_finetune if level == CONDITIONED else {}
+            args = self.cfg.finetune.model_copy(update={**extra, "data": self._output(f"export:{level}")["dir"], "out": str(out), "resume": resume,
                                                         "title": f"{level} student"})
         s = run_finetune(args)
         assert s is not None  # the study trains in this process, rank 0
@@ -427,14 +471,15 @@ class Study:
             problems = [p for p in self._problems() if p.source == self.cfg.problems.source and p.year in test and p.usable]
         if not problems:
             raise DistillError("no test problems for the evaluation step (check [split] test_years)")
-        name = ("math500-" if math500 else "") + (f"{kind}-{level}" if kind == "tuned" else kind)
+        name = ("math500-" if math500 else "") + (f"{kind}-{level}" if kind in ("tuned", CONDITIONED) else kind)
         if kind == "teacher":
             who = ModelSpec(endpoint="solver")
         else:
-            who = ModelSpec(model=self.cfg.finetune.model, adapter=Path(self._output(f"finetune:{level}")["dir"]) if kind == "tuned" else None)
+            trained = {"tuned": level, CONDITIONED: CONDITIONED}.get(kind)
+            who = ModelSpec(model=self.cfg.finetune.model, adapter=Path(self._output(f"finetune:{trained}")["dir"]) if trained else None)
         return name, EvalRequest(problems, self.dir / "evaluations" / f"{name}-{fp[:8]}", who, Sampling(e.temperature, e.top_p, e.max_tokens),
                                  runs=e.runs, seed=e.seed, level=level or "R1", judge=e.judge, concurrency=self.cfg.corpus.concurrency,
-                                 batch_size=e.batch_size, prompts_dir=self.prompts_dir, spec=name)
+                                 batch_size=e.batch_size, prompts_dir=self.prompts_dir, spec=name, prompt_levels=kind == CONDITIONED)
 
     def _step_evaluate(self, fp: str, kind: str, level: str | None = None, math500: bool = False) -> dict[str, Any]:
         from distill.evaluation.service import evaluate_stage
