@@ -38,7 +38,7 @@ concurrency = 8
 
 [levels]
 train = ["R1", "R3", "R6"]
-conditioned = true
+conditioned = {dial}
 conditioned_finetune = {conditioned}
 
 [finetune]
@@ -61,12 +61,13 @@ DEMO_NOTES = (
     "**The demo's setup.** The teacher is a recorded DeepSeek-R1 stand-in served over HTTP (it slips on about one drill in seven "
     "and is corrected by the Verifier); the problems are drills written for this project, sums of three one-digit numbers, whose "
     "long levels spell out the partial sum and whose short levels skip it. The student is a tiny random Qwen2 (2 layers, 32 wide) "
-    "with a tokenizer fitted to the drills, fully fine-tuned for 100 iterations per level: it can learn the teacher's form and each "
-    "level's length in that time; whether it learns the arithmetic is what the tables below measure."
+    "with a tokenizer fitted to the drills, fully fine-tuned for 100 iterations at each of R1, R3 and R6, and (unless --no-dial) once "
+    "for 500 iterations on every level with the level asked for in the prompt, the length-conditioned student: it can learn the "
+    "teacher's form and each level's length in that time; whether it learns the arithmetic is what the tables below measure."
 )
 
 
-def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed: int = 0) -> Path:
+def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed: int = 0, dial: bool = True) -> Path:
     """demo.toml: the drills world offline; the bundled sample problems and the study's LoRA settings with --live."""
     from .drills import split_years
     from .world import CONDITIONED_FINETUNE, FINETUNE, MAX_TOKENS
@@ -81,14 +82,14 @@ def demo_config(ws: Path, *, model: str, base_url: str | None, live: bool, seed:
         finetune = {"iters": 200, "batch_size": 4, "learning_rate": 1e-5, "steps_per_eval": 20, "steps_per_report": 20, "save_every": 50,
                     "num_layers": -1, "max_seq_length": 1024}
         text = DEMO_TOML.format(notes="", prompts="", problems=samples_dir(), source=SAMPLE_SOURCE, model=model, seed=seed, max_tokens=1024,
-                                conditioned="{}",
+                                conditioned="{}", dial=str(dial).lower(),
                                 finetune=_toml_table(finetune), roles=roles, **split)
     else:
         # paths relative to demo.toml (its folder is the workspace): a moved or copied demo finds everything in place
         rel_model = os.path.relpath(model, ws) if Path(model).is_absolute() and Path(model).is_relative_to(ws) else model
         text = DEMO_TOML.format(notes=f'notes = """{DEMO_NOTES}"""', prompts='prompts_dir = "prompts"\n', problems="drills",
                                 source="drill", model=rel_model, seed=seed, max_tokens=MAX_TOKENS, finetune=_toml_table(FINETUNE), roles=roles,
-                                conditioned="{ " + ", ".join(f"{k} = {v!r}" for k, v in CONDITIONED_FINETUNE.items()) + " }",
+                                conditioned="{ " + ", ".join(f"{k} = {v!r}" for k, v in CONDITIONED_FINETUNE.items()) + " }", dial=str(dial).lower(),
                                 **split_years())
     path = ws / "demo.toml"
     if not path.exists() or path.read_text() != text:
@@ -121,10 +122,12 @@ def _start_teacher(root: Path):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the tiny student, its training and its evaluation.")
 @click.option("--live", is_flag=True, help="Use the configured endpoints (DeepSeek) and a real student model instead of the recorded teacher.")
 @click.option("--model", default="mlx-community/Qwen2.5-7B-Instruct-4bit", show_default=True, help="Student model for --live.")
+@click.option("--no-dial", "no_dial", is_flag=True,
+              help="Leave out the length-conditioned student (its 500 iterations are most of the demo's time).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Fine-tunes and evaluations side by side in this many processes (default: the cores on a CPU backend, 1 on a GPU).")
 @pass_app
-def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str, jobs: int | None) -> None:
+def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str, jobs: int | None, no_dial: bool) -> None:
     """Run the whole study offline on drills written for it: a tiny student learns from a recorded teacher (no keys, no GPU)."""
     from distill.study.runner import Study, load_study_config
     from distill.study.schedule import default_jobs
@@ -146,7 +149,7 @@ def demo_cmd(app: AppContext, demo_dir: Path, seed: int, live: bool, model: str,
         model = str(world["model"])
         out.print(f"drill years in {world['problems']}; tiny random Qwen2 student at {model}")
     try:
-        config = demo_config(ws.root, model=model, base_url=server.base_url if server else None, live=live, seed=seed)
+        config = demo_config(ws.root, model=model, base_url=server.base_url if server else None, live=live, seed=seed, dial=not no_dial)
         cfg, settings = load_study_config(config)
         study = Study(cfg, settings, ws, log=out.print)
         result = study.run(jobs=jobs or default_jobs())

@@ -169,21 +169,22 @@ def plot_distillation(rows: Sequence[dict[str, Any]], base: dict[str, Any] | Non
     length-conditioned student asked for each level as a second bar beside each level's own student."""
     plt = _plt()
     fig, (words_ax, fmt_ax) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110)
-    levels = [r["level"] for r in rows] or [r["level"] for r in conditioned]
-    xs = list(range(len(levels)))
+    own = {r["level"]: r for r in rows}
     dial = {r["level"]: r for r in conditioned}
-    w = 0.38 if dial and rows else 0.6
-    shift = w / 2 if dial and rows else 0.0
-    if rows:
-        words_ax.bar([x - shift for x in xs], [r["response_words"] for r in rows], w, color="#4C72B0", label="per-level student: response words")
-        fmt_ax.bar([x - shift for x in xs], [100 * r["answer_format_rate"] for r in rows], w, color="#55A868", label="per-level student")
-    if dial:
-        words_ax.bar([x + shift for x, lv in zip(xs, levels) if lv in dial], [dial[lv]["response_words"] for lv in levels if lv in dial], w,
-                     color="#8172B2", label="one student asked for the level")
-        fmt_ax.bar([x + shift for x, lv in zip(xs, levels) if lv in dial], [100 * dial[lv]["answer_format_rate"] for lv in levels if lv in dial], w,
-                   color="#CCB974", label="one student asked for the level")
-    rows = list(rows) or list(conditioned)
-    words_ax.scatter(xs, [r["training_words"] for r in rows], color="black", zorder=5, label="training texts: words")
+    levels = sorted(set(own) | set(dial), key=lambda lv: (len(lv), lv))
+    xs = list(range(len(levels)))
+    both = bool(own) and bool(dial)
+    w, shift = (0.38, 0.19) if both else (0.6, 0.0)
+    for table, dx, colours, label in ((own, -shift, ("#4C72B0", "#55A868"), "per-level student"),
+                                      (dial, shift, ("#8172B2", "#CCB974"), "one student asked for the level")):
+        at = [(x, table[lv]) for x, lv in zip(xs, levels) if lv in table]
+        if not at:
+            continue
+        words_ax.bar([x + dx for x, _ in at], [r["response_words"] for _, r in at], w, color=colours[0], label=f"{label}: response words")
+        fmt_ax.bar([x + dx for x, _ in at], [100 * r["answer_format_rate"] for _, r in at], w, color=colours[1], label=label)
+    trained = {**dial, **own}
+    words_ax.scatter(xs, [trained[lv]["training_words"] for lv in levels], color="black", zorder=5, label="training texts: words")
+    rows = list(trained.values())
     if base:
         words_ax.axhline(base["mean_words"], color="#C44E52", linestyle="--", label=f"base: {base['mean_words']:.0f} words")
         fmt_ax.axhline(100 * base["answer_format_rate"], color="#C44E52", linestyle="--",
@@ -193,7 +194,7 @@ def plot_distillation(rows: Sequence[dict[str, Any]], base: dict[str, Any] | Non
         ax.set_xlabel("length level trained on")
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
-    top = max([r["response_words"] for r in [*rows, *conditioned]] + [r["training_words"] for r in rows] + [base["mean_words"] if base else 0] + [1])
+    top = max([r["response_words"] for r in [*own.values(), *dial.values()]] + [r["training_words"] for r in rows] + [base["mean_words"] if base else 0] + [1])
     words_ax.set_ylim(0, top * 1.35)
     fmt_ax.set_ylim(0, 118)
     words_ax.set_ylabel("mean words per response")

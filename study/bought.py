@@ -111,24 +111,23 @@ def what_it_bought(levels: list[str], evaluations: dict[str, dict[str, Any]], le
     dial = _rows(["R1", "R2", "R3", "R4", "R5", "R6"], evaluations, "evaluate:conditioned:", conditioned_words or {}) if conditioned_words else []
     if not rows and not dial:
         return None
-    if not rows:
-        rows = dial  # only the conditioned student was trained: its rows are the table
+    shown = rows or dial  # only the conditioned student trained: its rows carry the form and length sentences
     b = evaluations.get("evaluate:base")
     base = None if b is None else {"response_words": b["mean_words"], "answer_format_rate": b.get("answer_format_rate", 0.0),
                                    "truncated_rate": b["truncated_rate"], "accuracy": b["mean"]}
-    fmt = [r.answer_format_rate for r in rows]
-    rho = spearman([r.training_words for r in rows], [r.response_words for r in rows])
-    weakest = min(rows, key=lambda r: r.answer_format_rate)
+    fmt = [r.answer_format_rate for r in shown]
+    rho = spearman([r.training_words for r in shown], [r.response_words for r in shown])
+    weakest = min(shown, key=lambda r: r.answer_format_rate)
     said = [f"**Form.** The tuned students end their answers in the taught form (`Final answer: \\boxed{{...}}`) in {_pct(sum(fmt) / len(fmt))} "
-            f"of responses on average over {rows[0].level}..{rows[-1].level} (lowest: {weakest.level}, {_pct(weakest.answer_format_rate)})"
+            f"of responses on average over {', '.join(r.level for r in shown)} (lowest: {weakest.level}, {_pct(weakest.answer_format_rate)})"
             + (f"; the untrained base in {_pct(base['answer_format_rate'])}." if base else ".")]
     if rho is not None:
         said.append(f"**Length.** Their response length follows the texts they were trained on: Spearman {rho:+.2f} across levels "
-                    f"({rows[0].level} {rows[0].training_words:.0f} training words -> {rows[0].response_words:.0f} in answers; "
-                    f"{rows[-1].level} {rows[-1].training_words:.0f} -> {rows[-1].response_words:.0f})"
+                    f"({shown[0].level} {shown[0].training_words:.0f} training words -> {shown[0].response_words:.0f} in answers; "
+                    f"{shown[-1].level} {shown[-1].training_words:.0f} -> {shown[-1].response_words:.0f})"
                     + (f"; the base writes {base['response_words']:.0f} word(s) a response, cut at the token limit in "
                        f"{_pct(base['truncated_rate'])} of responses." if base else "."))
-    said.append(_accuracy_sentence(rows, base, significance))
+    said.append(_accuracy_sentence(shown, base, significance))
     dial_rho = spearman([r.training_words for r in dial], [r.response_words for r in dial]) if dial else None
     if dial:
         worst = min(dial, key=lambda r: r.answer_format_rate)
@@ -167,7 +166,7 @@ def markdown(bought: Bought, plot_name: str | None) -> list[str]:
         b = bought.base
         lines.append(f"| base (untrained) | – | {b['response_words']:.1f} | {_pct(b['answer_format_rate'])} | {_pct(b['truncated_rate'])} | "
                      f"{100 * b['accuracy']:.1f} |")
-    for who, rows in (("tuned on", bought.levels if bought.levels is not bought.conditioned else []), ("one student asked for", bought.conditioned)):
+    for who, rows in (("tuned on", bought.levels), ("one student asked for", bought.conditioned)):
         for r in rows:
             lines.append(f"| {who} {r.level} | {r.training_words:.1f} | {r.response_words:.1f} | {_pct(r.answer_format_rate)} | "
                          f"{_pct(r.truncated_rate)} | {100 * r.accuracy:.1f} ({100 * r.ci95[0]:.1f}–{100 * r.ci95[1]:.1f}) |")

@@ -129,8 +129,8 @@ def write_study_report(study) -> Path:
     sig_lines, sig = _significance(loaded, pairs)
     bought = what_it_bought(c.levels.train, data["evaluations"], data["levels"], sig, conditioned_words=_conditioned_words(data))
     if bought is not None:  # the first screen: base against tuned, per level (and the one conditioned student at each level)
-        plot = plot_distillation([r.model_dump() for r in bought.levels if r not in bought.conditioned] if c.levels.train else [],
-                                 data["evaluations"].get("evaluate:base"), out_dir / "distillation.png", Path(c.finetune.model).name,
+        plot = plot_distillation([r.model_dump() for r in bought.levels], data["evaluations"].get("evaluate:base"), out_dir / "distillation.png",
+                                 Path(c.finetune.model).name,
                                  conditioned=[r.model_dump() for r in bought.conditioned])
         lines += markdown(bought, plot.name)
     cost = frontier(data["evaluations"])

@@ -59,14 +59,12 @@ def cases(full: bool = True) -> list[Case]:
 def test_cases() -> list[Case]:
     """The slow tier's share of the sweep: each factor at both ends somewhere (four shapes, LoRA and full, batch 1
     and 8, sequence 64 and 512, checkpointing on and off, 16-bit and 4-bit bases, LoRA on the top layers only),
-    in 11 cases that train in seconds each (16-bit and 4-bit bases are slow on the CPU backend: small shapes only)."""
+    in 8 cases that train in seconds each (16-bit and 4-bit bases are slow on the CPU backend: small shapes only)."""
     a, b, c, d = SHAPES
-    return [Case(*a, 1, 64, "lora", False), Case(*a, 8, 512, "full", True),
-            Case(*b, 8, 512, "lora", True), Case(*b, 4, 256, "full", False),
-            Case(*c, 4, 256, "lora", True), Case(*c, 1, 64, "full", False),
-            Case(*d, 8, 256, "lora", False), Case(*d, 2, 128, "full", True),
+    return [Case(*a, 1, 64, "lora", False), Case(*a, 8, 512, "full", True), Case(*b, 4, 256, "lora", True),
+            Case(*c, 2, 128, "full", False), Case(*d, 2, 256, "lora", False),
             Case(*b, 2, 128, "lora", False, dtype="bfloat16"), Case(*b, 2, 128, "lora", True, dtype="q4"),
-            Case(*b, 2, 256, "lora", False, num_layers=2)]
+            Case(*b, 2, 128, "lora", False, num_layers=2)]
 
 
 def build_model(folder: Path, c: Case) -> Path:

@@ -28,7 +28,7 @@ def test_demo_end_to_end_artefacts_are_consistent(interrupted_demo, run_cli):
     assert state["schema_version"] == 1
     state = state["steps"]
     assert list(state)[0] == "import" and list(state)[-1] == "report"  # recorded in plan order, whichever worker finished first
-    assert {"import", "corpus", "report"} <= set(state) and all(f"finetune:R{k}" in state for k in range(1, 7))
+    assert {"import", "corpus", "report", "finetune:conditioned"} <= set(state) and all(f"finetune:R{k}" in state for k in (1, 3, 6))
     report = (study / "report" / "report.md").read_text()
     for name in ("evaluate:base", "evaluate:teacher", "evaluate:tuned:R1"):
         summary = json.loads((Path(state[name]["outputs"]["dir"]) / "summary.json").read_text())
@@ -39,29 +39,37 @@ def test_demo_end_to_end_artefacts_are_consistent(interrupted_demo, run_cli):
     corpus = state["corpus"]["outputs"]
     assert corpus["accepted"] >= 200 and corpus["rejected"] >= 1 and corpus["model_calls"] > 0
     assert "differs from the published setup" in report
-    for png in ("distillation.png", "length_vs_accuracy.png", "accuracy_by_year.png", "per_run_spread.png", "loss_R1.png"):
+    for png in ("distillation.png", "frontier.png", "length_vs_accuracy.png", "accuracy_by_year.png", "per_run_spread.png", "loss_R1.png"):
         assert (study / "report" / png).stat().st_size > 1000, png
     data = json.loads((study / "report" / "study.json").read_text())
     from distill.study.records import StudyResult
 
     result = StudyResult.model_validate(data)
     assert result.evaluations["evaluate:teacher"].mean == teacher["mean"]  # read back as its record
-    assert [f"{x['a']} vs {x['b']}" for x in data["significance"]][-1] == "tuned-R6 vs tuned-R1" and len(data["significance"]) == 8
+    assert [f"{x['a']} vs {x['b']}" for x in data["significance"]][-1] == "tuned-R6 vs tuned-R1" and len(data["significance"]) == 5
     assert_figures_readable(study / "report")
     # issue 29's bar: the student visibly learns the teacher's form and each level's length
     ev = result.evaluations
-    tuned = [ev[f"evaluate:tuned:R{k}"] for k in range(1, 7)]
-    assert sum(s.answer_format_rate for s in tuned) / 6 >= 0.8 and min(s.answer_format_rate for s in tuned) >= 0.5
+    tuned = [ev[f"evaluate:tuned:R{k}"] for k in (1, 3, 6)]
+    assert sum(s.answer_format_rate for s in tuned) / 3 >= 0.8 and min(s.answer_format_rate for s in tuned) >= 0.5
     assert ev["evaluate:base"].answer_format_rate <= 0.1 and max(s.truncated_rate for s in tuned) <= 0.2
     words = [data["levels"][f"R{k}"]["mean_words"] for k in range(1, 7)]
     assert all(a > b for a, b in zip(words, words[1:])), words  # training texts fall strictly R1 -> R6
     assert result.distillation is not None and result.distillation.length_spearman >= 0.8
+    # issue 39's bar: one length-conditioned student follows the asked level
+    dial = result.distillation.conditioned
+    assert [r.level for r in dial] == [f"R{k}" for k in range(1, 7)] and result.distillation.conditioned_spearman >= 0.9
+    assert all(abs(r.response_words - r.training_words) <= 0.2 * r.training_words for r in dial), [(r.level, r.response_words) for r in dial]
+    assert all(r.answer_format_rate >= 0.8 for r in dial)
+    assert all(ev[f"evaluate:conditioned:R{k}"].prompt_levels for k in range(1, 7)) and not ev["evaluate:tuned:R1"].prompt_levels
+    assert "| one student asked for R3 |" in report and "## Accuracy per token" in report and "tokens per correct" in report
+    assert {r.name for r in result.cost} >= {"base", "teacher", "tuned R1", "conditioned, asked R6"}
     # the first screen says it, from these numbers
     first = report.index("## What the distillation bought")
     assert first < report.index("## Headline") and "| tuned on R6 |" in report and "Spearman" in report
     assert f"{100 * result.distillation.tuned_format_mean:.1f}%" in report
-    for lv in range(1, 7):
-        ft = state[f"finetune:R{lv}"]["outputs"]
+    for lv in ("R1", "R3", "R6", "conditioned"):
+        ft = state[f"finetune:{lv}"]["outputs"]
         assert ft["best_val_loss"] < ft["base_val_loss"], lv
     # a rerun does nothing
     again = run_cli("-w", str(ws), "study", "run", "--config", str(ws / "demo.toml"), "--json").stdout
@@ -78,8 +86,9 @@ def test_jobs_1_gives_what_jobs_2_gave(tmp_path):
     from .procs import env_for, run
 
     ws1, ws2 = tmp_path / "jobs1", tmp_path / "jobs2"
-    run(["demo", "--dir", str(ws2), "--jobs", "2"], env_for(tmp_path / "unused"))
-    run(["demo", "--dir", str(ws1), "--jobs", "1"], env_for(tmp_path / "unused"))
+    # without the conditioned student: its 500 iterations would triple the test's time and test nothing more here
+    run(["demo", "--dir", str(ws2), "--jobs", "2", "--no-dial"], env_for(tmp_path / "unused"))
+    run(["demo", "--dir", str(ws1), "--jobs", "1", "--no-dial"], env_for(tmp_path / "unused"))
     s1 = json.loads((ws1 / "studies" / "demo" / "state.json").read_text())["steps"]
     s2 = json.loads((ws2 / "studies" / "demo" / "state.json").read_text())["steps"]
     assert list(s1) == list(s2)
