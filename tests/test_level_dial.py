@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,23 @@ def test_an_adapter_trained_on_a_conditioned_export_is_asked_for_its_level(tmp_p
     assert conditioned_adapter(adapter)
     (data / "manifest.json").write_text(json.dumps({"conditioned": False}))
     assert not conditioned_adapter(adapter) and not conditioned_adapter(None) and not conditioned_adapter(tmp_path / "nowhere")
+
+
+@pytest.mark.slow
+def test_a_study_trains_and_evaluates_a_mix_and_the_conditioned_student(tmp_path, run_cli, tiny_model):
+    from distill.demo.loopback import LoopbackServer
+    from distill.demo.recorded_teacher import recorded_teacher
+
+    with LoopbackServer(recorded_teacher) as srv:
+        cfg, _ = _study(tmp_path, tiny_model, srv.base_url, 'conditioned = true\nconditioned_finetune = {iters = 4}\nmixes = ["R1=0.5,R3=0.5"]\n')
+        ran = json.loads(run_cli("-w", str(tmp_path / "ws"), "study", "run", "--config", str(cfg), "--json").stdout)["ran"]
+    assert ran.index("finetune:mix-R1_50-R3_50") < ran.index("evaluate:tuned:mix-R1_50-R3_50") < ran.index("report")
+    assert all(f"evaluate:conditioned:R{k}" in ran for k in range(1, 7))
+    state = json.loads(next((tmp_path / "ws" / "studies").glob("*/state.json")).read_text())["steps"]
+    mix = json.loads((Path(state["export:mix-R1_50-R3_50"]["outputs"]["dir"]) / "manifest.json").read_text())
+    assert mix["mix"] == {"R1": 0.5, "R3": 0.5} and abs(mix["mix_assigned"]["R1"] - mix["mix_assigned"]["R3"]) <= 1
+    cond = json.loads((Path(state["finetune:conditioned"]["outputs"]["dir"]) / "finetune_config.json").read_text())["args"]
+    assert cond["iters"] == 4  # [levels] conditioned_finetune
+    result = json.loads(next((tmp_path / "ws" / "studies").glob("*/report/study.json")).read_text())
+    names = {r["name"] for r in result["cost"]}
+    assert {"tuned mix-R1_50-R3_50", "conditioned, asked R1", "base"} <= names
