@@ -78,6 +78,22 @@ def _spread_labels(ax, points: Sequence[tuple[str, float, float]]) -> None:
         ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 4 + k * LABEL_STEP_PT), fontsize=9)
 
 
+def _place_labels(fig, ax, points: Sequence[tuple[str, float, float]], tries: int = 16) -> None:
+    """Annotate points so that no label covers another: each label starts beside its point and moves up a
+    step at a time (in display space, measured with the renderer) until it overlaps no label placed before it."""
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for text, x, y in sorted(points, key=lambda p: (p[2], p[1])):
+        for k in range(tries):
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, 3 + k * LABEL_STEP_PT), fontsize=7)
+            ann.set_in_layout(False)
+            box = ann.get_window_extent(renderer)
+            if not any(box.overlaps(b) for b in placed) or k == tries - 1:
+                placed.append(box)
+                break
+            ann.remove()
+
+
 def plot_length(levels: dict[str, dict[str, Any]], path: Path, title: str = "Accuracy against response length") -> Path:
     """Accuracy (95% CI over problems) against mean response words, one labelled point per level."""
     plt = _plt()
@@ -216,12 +232,13 @@ def plot_frontier(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Pat
         colour = "#8172B2" if r["name"].startswith("conditioned") else "#C44E52" if r["name"] in ("base", "teacher") else "#4C72B0"
         ax.scatter([r["mean_tokens"]], [100 * r["accuracy"]], s=46, zorder=3, edgecolors=colour, linewidths=1.5,
                    facecolors="none" if r["dominated"] else colour)
-        ax.annotate(r["name"].replace("conditioned, asked ", "cond. "), (r["mean_tokens"], 100 * r["accuracy"]), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
+    labels = [(r["name"].replace("conditioned, asked ", "cond. "), r["mean_tokens"], 100 * r["accuracy"]) for r in rows]
     ax.scatter([], [], s=46, facecolors="none", edgecolors="#555555", label="dominated (hollow)")
     ax.set_xlabel("mean completion tokens per response")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()  # the layout first: labels are placed in its display space and kept out of it
+    _place_labels(fig, ax, labels)
     return save(fig, path)
