@@ -163,16 +163,11 @@ def _sampling_options(fn):
 
 
 def conditioned_adapter(adapter: Path | None) -> bool:
-    """Whether an adapter was trained on a length-conditioned export (`--level all`): its finetune_config.json
-    names the data folder, whose manifest says so."""
-    if adapter is None:
-        return False
-    try:
-        args = json.loads((Path(adapter) / "finetune_config.json").read_text(encoding="utf-8"))["args"]
-        manifest = json.loads((Path(args["data"]) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, KeyError, TypeError, ValueError):
-        return False
-    return bool(manifest.get("conditioned"))
+    """Whether an adapter was trained on a length-conditioned export (`--level all`)."""
+    from distill.finetune.model import adapter_export
+
+    manifest = adapter_export(adapter)
+    return bool(manifest and manifest.conditioned)
 
 
 def _evaluate(app: AppContext, *, model, adapter, endpoint, spec, limit, export_dir, prompts, concurrency, batch_size, no_judge, runs, seed,

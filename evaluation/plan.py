@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 from distill.corpus.prompt import StudentPrompt
 from distill.finetune.plan import load_tokenizer
@@ -97,4 +96,4 @@ def probe_generation(req: EvalRequest, settings) -> tuple[float, int, int]:
     return time.perf_counter() - t0, len(gens), sum(g.tokens for g in gens)
 
 
-__all__ = ["plan_evaluation", "prompt_lengths", "Path"]
+__all__ = ["plan_evaluation", "prompt_lengths"]

@@ -38,4 +38,20 @@ def adapter_config(args: FinetuneArgs, num_layers: int) -> dict[str, Any]:
     }
 
 
-__all__ = ["adapter_config", "load_model"]
+def adapter_export(adapter: str | Path | None):
+    """The export manifest an adapter was trained on (its finetune_config.json names the data folder), or None
+    when that cannot be read (no adapter, an adapter from elsewhere, a moved or deleted export)."""
+    if adapter is None:
+        return None
+    import json
+
+    from distill.corpus.manifest import ExportManifest
+
+    try:
+        data = json.loads((Path(adapter) / "finetune_config.json").read_text(encoding="utf-8"))["args"]["data"]
+        return ExportManifest.read(Path(data) / "manifest.json")
+    except (OSError, KeyError, TypeError, ValueError, DistillError):
+        return None
+
+
+__all__ = ["adapter_config", "adapter_export", "load_model"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 
 import shutil
 from collections import Counter
@@ -155,16 +154,13 @@ def write_study_report(study) -> Path:
 
 def _conditioned_words(data: dict[str, Any]) -> dict[str, float] | None:
     """The conditioned student's training words per level, from its export's manifest (None without one)."""
-    from distill.corpus.manifest import ExportManifest
+    from distill.finetune.model import adapter_export
 
     ft = data["finetune"].get(CONDITIONED)
     if not ft:
         return None
-    try:
-        export = json.loads((Path(ft["dir"]) / "finetune_config.json").read_text(encoding="utf-8"))["args"]["data"]
-        return ExportManifest.read(Path(export) / "manifest.json").level_mean_words or {}
-    except (OSError, KeyError, ValueError):
-        return {}
+    manifest = adapter_export(ft["dir"])
+    return (manifest.level_mean_words or {}) if manifest else {}
 
 
 def _headline(c, ev: dict[str, Any]) -> list[str]:

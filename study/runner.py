@@ -38,6 +38,7 @@ class Study:
         self.dir = workspace.root / "studies" / cfg.name
         self.state_path = self.dir / "state.json"
         self.prompts_dir = cfg.prompts_dir
+        self.preview: list | None = None  # problems read from the files, not imported (planning before the import step)
 
     # ------------------------------------------------------------------ identity
     def _model_identity(self) -> Any:
@@ -316,7 +317,7 @@ class Study:
     def _problems(self):
         from distill.problems.store import ProblemStore
 
-        if getattr(self, "preview", None) is not None:
+        if self.preview is not None:
             return self.preview
         return ProblemStore(self.ws.problems_file).load()
 

@@ -67,6 +67,15 @@ def test_conditioned_and_mixed_exports_of_the_recorded_corpus(recorded_corpus, r
     drawn = sum(m1["mix_assigned"].values())
     assert all(abs(n - drawn / 2) <= 1 for n in m1["mix_assigned"].values())
     assert set(m1["level_rows"]["train"]) == {"R1", "R6"}
+    # an adapter trained on the `all` export is asked for its level by `eval run`; one trained on R3 is not
+    from distill.evaluation.cli import conditioned_adapter
+
+    for name, asked in (("all", True), ("r3", False)):
+        adapter = tmp_path / f"adapter-{name}"
+        adapter.mkdir()
+        (adapter / "finetune_config.json").write_text(json.dumps({"args": {"data": str(tmp_path / name)}}))
+        assert conditioned_adapter(adapter) is asked
+    assert not conditioned_adapter(None) and not conditioned_adapter(tmp_path / "nowhere")
     r = run_cli("corpus", "export", "--out", str(tmp_path / "bad"), "--level", "mix:R1=0.7,R6=0.5", ok=False)
     assert r.exit_code == 2 and "add up to 1.2" in r.output
 
@@ -143,19 +152,6 @@ def test_the_frontier_marks_dominated_students():
     assert [r.name for r in frontier(ev)][0] == "tuned R6"  # sorted by tokens per correct
     assert rows["conditioned, asked R3"].dominated  # R6 is more accurate for fewer tokens
     assert not any(rows[n].dominated for n in ("base", "tuned R1", "tuned R6", "teacher"))
-
-
-def test_an_adapter_trained_on_a_conditioned_export_is_asked_for_its_level(tmp_path):
-    from distill.evaluation.cli import conditioned_adapter
-
-    data, adapter = tmp_path / "export", tmp_path / "adapter"
-    data.mkdir()
-    adapter.mkdir()
-    (adapter / "finetune_config.json").write_text(json.dumps({"args": {"data": str(data)}}))
-    (data / "manifest.json").write_text(json.dumps({"conditioned": True}))
-    assert conditioned_adapter(adapter)
-    (data / "manifest.json").write_text(json.dumps({"conditioned": False}))
-    assert not conditioned_adapter(adapter) and not conditioned_adapter(None) and not conditioned_adapter(tmp_path / "nowhere")
 
 
 @pytest.mark.slow
